@@ -1,0 +1,161 @@
+// Package hwcloud builds the Huawei Cloud SDK clients the project uses (Cloud
+// Eye, Auto Scaling, ECS) from config, behind narrow interfaces that hold only
+// the calls we make. Retries use the SDK's own retry support; every HTTP
+// attempt is counted by service, API and status code.
+package hwcloud
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+)
+
+// The SDK's own environment variables, honoured the same way here.
+const (
+	EnvAK        = "HUAWEICLOUD_SDK_AK"
+	EnvSK        = "HUAWEICLOUD_SDK_SK"
+	EnvProjectID = "HUAWEICLOUD_SDK_PROJECT_ID"
+)
+
+// Services we talk to; the keys of Config.Endpoints.
+const (
+	ServiceCES = "ces"
+	ServiceAS  = "as"
+	ServiceECS = "ecs"
+)
+
+var services = []string{ServiceCES, ServiceAS, ServiceECS}
+
+// Config is the `cloud:` section of the configuration file.
+type Config struct {
+	Region    string `yaml:"region"`
+	ProjectID string `yaml:"project_id"`
+	// Endpoint overrides every service's endpoint (simcloud, a private gateway).
+	Endpoint string `yaml:"endpoint"`
+	// Endpoints overrides one service's endpoint; it wins over Endpoint.
+	Endpoints map[string]string `yaml:"endpoints"`
+
+	AccessKey     commoncfg.Secret `yaml:"access_key"`
+	SecretKey     commoncfg.Secret `yaml:"secret_key"`
+	AccessKeyFile string           `yaml:"access_key_file"`
+	SecretKeyFile string           `yaml:"secret_key_file"`
+
+	Timeout            time.Duration `yaml:"timeout"`
+	MaxRetries         int           `yaml:"max_retries"`
+	RetryBaseDelay     time.Duration `yaml:"retry_base_delay"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
+}
+
+// SetDefaults fills the fields left empty in the file.
+func (c *Config) SetDefaults() {
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 3
+	}
+	if c.RetryBaseDelay == 0 {
+		c.RetryBaseDelay = 200 * time.Millisecond
+	}
+}
+
+// Resolve reads credentials from files or the SDK's environment variables and
+// checks that nothing the SDK would otherwise look up on its own (IAM project
+// lookup, the metadata service) is missing. Errors name the field and the fix.
+func (c *Config) Resolve(getenv func(string) string) error {
+	if err := fillSecret(&c.AccessKey, c.AccessKeyFile, getenv(EnvAK), "access_key"); err != nil {
+		return err
+	}
+	if err := fillSecret(&c.SecretKey, c.SecretKeyFile, getenv(EnvSK), "secret_key"); err != nil {
+		return err
+	}
+	if c.ProjectID == "" {
+		c.ProjectID = getenv(EnvProjectID)
+	}
+	switch {
+	case c.AccessKey == "":
+		return fmt.Errorf("cloud: access_key is empty: set access_key_file or %s", EnvAK)
+	case c.SecretKey == "":
+		return fmt.Errorf("cloud: secret_key is empty: set secret_key_file or %s", EnvSK)
+	case c.ProjectID == "":
+		return fmt.Errorf("cloud: project_id is empty: set it in the config or %s (the SDK's IAM lookup is disabled on purpose)", EnvProjectID)
+	}
+	return c.Validate()
+}
+
+// Validate checks the fields that do not depend on the environment.
+func (c *Config) Validate() error {
+	if c.Timeout < 0 {
+		return fmt.Errorf("cloud: timeout %s is negative", c.Timeout)
+	}
+	if c.MaxRetries < 0 || c.MaxRetries > 10 {
+		return fmt.Errorf("cloud: max_retries %d is outside 0..10", c.MaxRetries)
+	}
+	if c.Endpoint != "" {
+		if err := checkURL(c.Endpoint); err != nil {
+			return fmt.Errorf("cloud: endpoint: %w", err)
+		}
+	}
+	for svc, ep := range c.Endpoints {
+		if !contains(services, svc) {
+			return fmt.Errorf("cloud: endpoints: unknown service %q (known: %s)", svc, strings.Join(services, ", "))
+		}
+		if err := checkURL(ep); err != nil {
+			return fmt.Errorf("cloud: endpoints.%s: %w", svc, err)
+		}
+	}
+	for _, svc := range services {
+		if c.endpointOverride(svc) == "" && c.Region == "" {
+			return errors.New("cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override")
+		}
+	}
+	return nil
+}
+
+func (c *Config) endpointOverride(svc string) string {
+	if ep := c.Endpoints[svc]; ep != "" {
+		return ep
+	}
+	return c.Endpoint
+}
+
+func fillSecret(dst *commoncfg.Secret, file, env, field string) error {
+	if *dst != "" {
+		return nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("cloud: %s_file: %w", field, err)
+		}
+		*dst = commoncfg.Secret(strings.TrimSpace(string(b)))
+		return nil
+	}
+	*dst = commoncfg.Secret(env)
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL with a host", s)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,100 @@
+package hwcloud
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	retries   *prometheus.CounterVec
+	throttled *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_cloud_requests_total",
+			Help: "HTTP requests to Huawei Cloud APIs, every attempt, by service, API and status code (\"error\" when no response came).",
+		}, []string{"service", "api", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "flexus_cloud_request_duration_seconds",
+			Help:    "Duration of HTTP requests to Huawei Cloud APIs.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"service", "api"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_cloud_retries_total",
+			Help: "Retries of Huawei Cloud API calls after 429, 5xx or connection failures.",
+		}, []string{"service", "api"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_cloud_throttled_requests_total",
+			Help: "Huawei Cloud API requests answered 429 Too Many Requests.",
+		}, []string{"service", "api"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.duration, m.retries, m.throttled)
+	}
+	return m
+}
+
+// countingTransport counts every HTTP attempt, so retries inside the SDK's
+// invoker show up too.
+type countingTransport struct {
+	service string
+	next    http.RoundTripper
+	metrics *metrics
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	api := apiName(req.Method, req.URL.Path)
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	t.metrics.duration.WithLabelValues(t.service, api).Observe(time.Since(start).Seconds())
+	code := "error"
+	if err == nil {
+		code = strconv.Itoa(resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			t.metrics.throttled.WithLabelValues(t.service, api).Inc()
+		}
+	}
+	t.metrics.requests.WithLabelValues(t.service, api, code).Inc()
+	return resp, err
+}
+
+type route struct {
+	method string
+	path   *regexp.Regexp
+	api    string
+}
+
+// routes maps the request paths of the calls in this package to API names.
+var routes = []route{
+	{"POST", regexp.MustCompile(`^/V1\.0/[^/]+/batch-query-metric-data$`), "BatchListMetricData"},
+	{"GET", regexp.MustCompile(`^/V1\.0/[^/]+/metric-data$`), "ShowMetricData"},
+	{"GET", regexp.MustCompile(`^/V1\.0/[^/]+/metrics$`), "ListMetrics"},
+	{"GET", regexp.MustCompile(`^/v2/[^/]+/instances/[^/]+/agent-dimensions$`), "ListAgentDimensionInfo"},
+	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group$`), "ListScalingGroups"},
+	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group/[^/]+$`), "ShowScalingGroup"},
+	{"PUT", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group/[^/]+$`), "UpdateScalingGroup"},
+	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/list$`), "ListScalingInstances"},
+	{"POST", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/action$`), "BatchRemoveScalingInstances"},
+	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_activity_log/[^/]+$`), "ListScalingActivityLogs"},
+	{"POST", regexp.MustCompile(`^/v1\.1/[^/]+/cloudservers$`), "CreateServers"},
+	{"GET", regexp.MustCompile(`^/v1/[^/]+/cloudservers/detail$`), "ListServersDetails"},
+	{"POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/delete$`), "DeleteServers"},
+	{"GET", regexp.MustCompile(`^/v1/[^/]+/jobs/[^/]+$`), "ShowJob"},
+}
+
+func apiName(method, path string) string {
+	for _, r := range routes {
+		if r.method == method && r.path.MatchString(path) {
+			return r.api
+		}
+	}
+	return "other"
+}
