@@ -1,0 +1,216 @@
+package advisor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/config"
+	"go.yaml.in/yaml/v3"
+)
+
+// Mode says what the advisor may do with a proposal.
+type Mode string
+
+const (
+	// ModeOff sends nothing and publishes nothing.
+	ModeOff Mode = "off"
+	// ModeAdvise publishes the clamped proposal as flexus_advisor_* metrics only.
+	ModeAdvise Mode = "advise"
+	// ModeApply also hands the clamped proposal to the exporter as the thresholds in force.
+	ModeApply Mode = "apply"
+)
+
+// Defaults: DeepSeek's OpenAI-compatible endpoint, hourly, 30 s per request.
+const (
+	DefaultBaseURL      = "https://api.deepseek.com/v1"
+	DefaultModel        = "deepseek-chat"
+	DefaultInterval     = time.Hour
+	DefaultInitialDelay = 5 * time.Minute
+	DefaultTimeout      = 30 * time.Second
+	DefaultMaxTokens    = 600
+)
+
+// Config is the advisor's block of the configuration file. It is a plain struct:
+// the shared config package may embed it; DefaultConfig and Validate work without YAML.
+type Config struct {
+	Mode    Mode   `yaml:"mode"`
+	BaseURL string `yaml:"base_url"`
+	Model   string `yaml:"model"`
+	// Exactly one of APIKey, APIKeyFile and APIKeyEnv gives the key when the mode is not off.
+	APIKey     config.Secret `yaml:"api_key,omitempty"`
+	APIKeyFile string        `yaml:"api_key_file,omitempty"`
+	APIKeyEnv  string        `yaml:"api_key_env,omitempty"`
+	Interval   time.Duration `yaml:"interval"`
+	// InitialDelay keeps a crash-looping exporter from calling the model on every start.
+	InitialDelay time.Duration `yaml:"initial_delay"`
+	Timeout      time.Duration `yaml:"timeout"`
+	MaxTokens    int           `yaml:"max_tokens"`
+	// JSONMode sends response_format json_object; turn it off for endpoints that refuse it.
+	JSONMode bool `yaml:"json_mode"`
+}
+
+// DefaultConfig returns the defaults: mode off, DeepSeek endpoint and model.
+func DefaultConfig() Config {
+	return Config{
+		Mode:         ModeOff,
+		BaseURL:      DefaultBaseURL,
+		Model:        DefaultModel,
+		Interval:     DefaultInterval,
+		InitialDelay: DefaultInitialDelay,
+		Timeout:      DefaultTimeout,
+		MaxTokens:    DefaultMaxTokens,
+		JSONMode:     true,
+	}
+}
+
+// UnmarshalYAML sets the defaults, refuses unknown keys (yaml.v3 does not pass
+// KnownFields down to custom unmarshalers), decodes, then validates.
+func (c *Config) UnmarshalYAML(value *yaml.Node) error {
+	*c = DefaultConfig()
+	if value.Kind == yaml.MappingNode {
+		known := yamlKeys(reflect.TypeOf(*c))
+		for i := 0; i+1 < len(value.Content); i += 2 {
+			k := value.Content[i]
+			if !known[k.Value] {
+				return fmt.Errorf("advisor: line %d: unknown field %q (known: %s)", k.Line, k.Value, strings.Join(sortedKeys(known), ", "))
+			}
+		}
+	}
+	type plain Config
+	if err := value.Decode((*plain)(c)); err != nil {
+		return fmt.Errorf("advisor: %w", err)
+	}
+	return c.Validate()
+}
+
+func yamlKeys(t reflect.Type) map[string]bool {
+	keys := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			keys[name] = true
+		}
+	}
+	return keys
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	// Small set: insertion sort keeps the import list short.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// Validate checks the fields; each error names the field and the fix.
+func (c Config) Validate() error {
+	switch c.Mode {
+	case ModeOff:
+		return nil
+	case ModeAdvise, ModeApply:
+	default:
+		return fmt.Errorf("advisor: mode %q is not valid: use off, advise or apply", c.Mode)
+	}
+	var errs []error
+	u, err := url.Parse(c.BaseURL)
+	switch {
+	case c.BaseURL == "":
+		errs = append(errs, fmt.Errorf("advisor: base_url is empty: set it, e.g. %s", DefaultBaseURL))
+	case err != nil:
+		errs = append(errs, fmt.Errorf("advisor: base_url does not parse: %w", err))
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		errs = append(errs, fmt.Errorf("advisor: base_url %q must be an absolute http or https URL, e.g. %s", u.Redacted(), DefaultBaseURL))
+	case u.User != nil:
+		errs = append(errs, errors.New("advisor: base_url must not carry credentials: use api_key_file or api_key_env"))
+	}
+	if strings.TrimSpace(c.Model) == "" {
+		errs = append(errs, fmt.Errorf("advisor: model is empty: set it, e.g. %s", DefaultModel))
+	}
+	sources := 0
+	for _, set := range []bool{c.APIKey != "", c.APIKeyFile != "", c.APIKeyEnv != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		errs = append(errs, fmt.Errorf("advisor: %d of api_key, api_key_file, api_key_env are set: set exactly one (api_key_env names an environment variable)", sources))
+	}
+	if c.Interval < time.Minute {
+		errs = append(errs, fmt.Errorf("advisor: interval %s is below 1m: use e.g. 1h", c.Interval))
+	}
+	if c.InitialDelay < 0 {
+		errs = append(errs, fmt.Errorf("advisor: initial_delay %s is negative: use 0 or more", c.InitialDelay))
+	}
+	if c.Timeout <= 0 || c.Timeout >= c.Interval {
+		errs = append(errs, fmt.Errorf("advisor: timeout %s must be above 0 and below interval %s: use e.g. 30s", c.Timeout, c.Interval))
+	}
+	if c.MaxTokens <= 0 {
+		errs = append(errs, fmt.Errorf("advisor: max_tokens %d must be above 0: use e.g. %d", c.MaxTokens, DefaultMaxTokens))
+	}
+	return errors.Join(errs...)
+}
+
+// LogValue keeps the key out of logs whatever handler prints the config.
+func (c Config) LogValue() slog.Value {
+	base := c.BaseURL
+	if u, err := url.Parse(c.BaseURL); err == nil {
+		base = u.Redacted()
+	}
+	return slog.GroupValue(
+		slog.String("mode", string(c.Mode)),
+		slog.String("base_url", base),
+		slog.String("model", c.Model),
+		slog.String("api_key_source", c.keySource()),
+		slog.Duration("interval", c.Interval),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+func (c Config) keySource() string {
+	switch {
+	case c.APIKeyFile != "":
+		return "file " + c.APIKeyFile
+	case c.APIKeyEnv != "":
+		return "env " + c.APIKeyEnv
+	case c.APIKey != "":
+		return "inline"
+	}
+	return "none"
+}
+
+// apiKey reads the key from where the config says. Errors name the source, never the value.
+func (c Config) apiKey(getenv func(string) string) (string, error) {
+	switch {
+	case c.APIKey != "":
+		return string(c.APIKey), nil
+	case c.APIKeyFile != "":
+		b, err := os.ReadFile(c.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("advisor: reading api_key_file: %w", err)
+		}
+		k := strings.TrimSpace(string(b))
+		if k == "" {
+			return "", fmt.Errorf("advisor: api_key_file %s is empty: write the key into it", c.APIKeyFile)
+		}
+		return k, nil
+	case c.APIKeyEnv != "":
+		k := strings.TrimSpace(getenv(c.APIKeyEnv))
+		if k == "" {
+			return "", fmt.Errorf("advisor: environment variable %s (api_key_env) is empty or unset: export the key in it", c.APIKeyEnv)
+		}
+		return k, nil
+	}
+	return "", errors.New("advisor: no api key configured: set api_key_file or api_key_env")
+}

@@ -1,0 +1,210 @@
+package advisor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Signal is a signal the advisor tunes; the names match the `signal` label of docs/metrics.md.
+type Signal string
+
+const (
+	CPU          Signal = "cpu"           // ratio 0..1
+	Memory       Signal = "memory"        // ratio 0..1
+	ResponseTime Signal = "response_time" // seconds
+	Queue        Signal = "queue"         // items
+)
+
+// Signals lists the tuned signals in a fixed order.
+func Signals() []Signal { return []Signal{CPU, Memory, ResponseTime, Queue} }
+
+// Direction is the `direction` label: out for scale-out thresholds, in for scale-in.
+type Direction string
+
+const (
+	Out Direction = "out"
+	In  Direction = "in"
+)
+
+// Band is a signal's pair of thresholds in its base unit: scale out above Out, scale in below In.
+type Band struct {
+	Out float64
+	In  float64
+}
+
+// Settings are the thresholds and weights the scoring uses for one group.
+// Weights of the four signals plus TrendWeight sum to 1; the advisor never changes TrendWeight.
+type Settings struct {
+	Thresholds  map[Signal]Band
+	Weights     map[Signal]float64
+	TrendWeight float64
+}
+
+// SeedSettings are the seed article's defaults (DESIGN.md) in base units.
+func SeedSettings() Settings {
+	return Settings{
+		Thresholds: map[Signal]Band{
+			CPU:          {Out: 0.70, In: 0.30},
+			Memory:       {Out: 0.80, In: 0.40},
+			ResponseTime: {Out: 2.0, In: 0.5},
+			Queue:        {Out: 100, In: 50},
+		},
+		Weights:     map[Signal]float64{CPU: 0.30, Memory: 0.25, ResponseTime: 0.25, Queue: 0.15},
+		TrendWeight: 0.05,
+	}
+}
+
+// Range is a closed interval a threshold is clamped into.
+type Range struct{ Min, Max float64 }
+
+// Guardrail bounds one signal's thresholds. Domain is what the unit allows at all:
+// a value outside it is a misunderstanding (a percentage for a ratio), not a bold proposal.
+type Guardrail struct {
+	Out, In Range
+	Domain  Range
+}
+
+// Guardrails are DESIGN.md's advisor bounds in base units. They are not configurable on
+// purpose: a config cannot widen what a model may set.
+func Guardrails() map[Signal]Guardrail {
+	return map[Signal]Guardrail{
+		CPU:          {Out: Range{0.60, 0.90}, In: Range{0.10, 0.40}, Domain: Range{0, 1}},
+		Memory:       {Out: Range{0.70, 0.95}, In: Range{0.20, 0.50}, Domain: Range{0, 1}},
+		ResponseTime: {Out: Range{1.0, 5.0}, In: Range{0.2, 1.0}, Domain: Range{0, math.MaxFloat64}},
+		Queue:        {Out: Range{50, 200}, In: Range{10, 100}, Domain: Range{0, math.MaxFloat64}},
+	}
+}
+
+// Reason says why a proposal was rejected or changed; it is the `reason` label of
+// flexus_advisor_rejected_proposals_total.
+type Reason string
+
+const (
+	// Rejections: the whole proposal is dropped and the last good one stays.
+	ReasonEmptyAnswer      Reason = "empty_answer"
+	ReasonNotJSON          Reason = "not_json"
+	ReasonTextAroundJSON   Reason = "text_around_json"
+	ReasonWrongType        Reason = "wrong_type"
+	ReasonUnknownField     Reason = "unknown_field"
+	ReasonMissingField     Reason = "missing_field"
+	ReasonNonFinite        Reason = "non_finite"
+	ReasonOutOfDomain      Reason = "out_of_domain"
+	ReasonOutNotAboveIn    Reason = "scale_out_not_above_scale_in"
+	ReasonNegativeWeight   Reason = "negative_weight"
+	ReasonZeroWeights      Reason = "zero_weights"
+	// Adjustments: the proposal is kept, changed as stated.
+	ReasonClampedHigh       Reason = "threshold_above_guardrail"
+	ReasonClampedLow        Reason = "threshold_below_guardrail"
+	ReasonWeightsNormalised Reason = "weights_normalised"
+)
+
+// Reasons lists every reason, so the counter starts at 0 for each.
+func Reasons() []Reason {
+	return []Reason{
+		ReasonEmptyAnswer, ReasonNotJSON, ReasonTextAroundJSON, ReasonWrongType, ReasonUnknownField,
+		ReasonMissingField, ReasonNonFinite, ReasonOutOfDomain, ReasonOutNotAboveIn,
+		ReasonNegativeWeight, ReasonZeroWeights,
+		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised,
+	}
+}
+
+// RejectedError is returned for a proposal that was dropped.
+type RejectedError struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("advisor: proposal rejected (%s): %s", e.Reason, e.Detail)
+}
+
+func reject(r Reason, format string, args ...any) error {
+	return &RejectedError{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Adjustment records one change the guardrails made to an accepted proposal.
+type Adjustment struct {
+	Reason    Reason
+	Signal    Signal    // empty for weights_normalised
+	Direction Direction // empty for weights
+	From, To  float64
+}
+
+// weightTolerance is how far the proposed weights may miss their sum before it counts as an adjustment.
+const weightTolerance = 0.01
+
+// applyGuardrails turns a parsed answer into Settings: reject what is malformed or
+// contradictory, clamp what is merely too bold, normalise the weights to 1-TrendWeight.
+func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error) {
+	rails := Guardrails()
+	out := Settings{
+		Thresholds:  make(map[Signal]Band, 4),
+		Weights:     make(map[Signal]float64, 4),
+		TrendWeight: current.TrendWeight,
+	}
+	var adj []Adjustment
+	for _, s := range Signals() {
+		b := a.band(s)
+		g := rails[s]
+		for _, v := range []struct {
+			d Direction
+			x float64
+		}{{Out, b.Out}, {In, b.In}} {
+			if math.IsNaN(v.x) || math.IsInf(v.x, 0) {
+				return Settings{}, nil, reject(ReasonNonFinite, "%s scale_%s is %v", s, v.d, v.x)
+			}
+			if v.x < g.Domain.Min || v.x > g.Domain.Max {
+				return Settings{}, nil, reject(ReasonOutOfDomain, "%s scale_%s %g is outside [%g, %g] of its base unit", s, v.d, v.x, g.Domain.Min, g.Domain.Max)
+			}
+		}
+		if b.Out <= b.In {
+			return Settings{}, nil, reject(ReasonOutNotAboveIn, "%s scale_out %g is not above scale_in %g", s, b.Out, b.In)
+		}
+		clamped := Band{Out: clamp(b.Out, g.Out, s, Out, &adj), In: clamp(b.In, g.In, s, In, &adj)}
+		if clamped.Out <= clamped.In {
+			return Settings{}, nil, reject(ReasonOutNotAboveIn, "%s scale_out %g is not above scale_in %g after clamping", s, clamped.Out, clamped.In)
+		}
+		out.Thresholds[s] = clamped
+	}
+
+	target := 1 - current.TrendWeight
+	if math.IsNaN(target) || target <= 0 || target > 1 {
+		target = 1
+	}
+	sum := 0.0
+	for _, s := range Signals() {
+		w := a.weight(s)
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			return Settings{}, nil, reject(ReasonNonFinite, "weight of %s is %v", s, w)
+		}
+		if w < 0 {
+			return Settings{}, nil, reject(ReasonNegativeWeight, "weight of %s is %g", s, w)
+		}
+		sum += w
+	}
+	if math.IsInf(sum, 0) {
+		return Settings{}, nil, reject(ReasonNonFinite, "weights sum to %g", sum)
+	}
+	if sum <= 0 {
+		return Settings{}, nil, reject(ReasonZeroWeights, "weights sum to %g: give at least one signal a weight", sum)
+	}
+	for _, s := range Signals() {
+		out.Weights[s] = a.weight(s) / sum * target
+	}
+	if math.Abs(sum-target) > weightTolerance {
+		adj = append(adj, Adjustment{Reason: ReasonWeightsNormalised, From: sum, To: target})
+	}
+	return out, adj, nil
+}
+
+func clamp(x float64, r Range, s Signal, d Direction, adj *[]Adjustment) float64 {
+	switch {
+	case x > r.Max:
+		*adj = append(*adj, Adjustment{Reason: ReasonClampedHigh, Signal: s, Direction: d, From: x, To: r.Max})
+		return r.Max
+	case x < r.Min:
+		*adj = append(*adj, Adjustment{Reason: ReasonClampedLow, Signal: s, Direction: d, From: x, To: r.Min})
+		return r.Min
+	}
+	return x
+}
