@@ -1,0 +1,729 @@
+// Package config is the one configuration file shared by the exporter and the
+// actuator: the cloud, the scaling groups with their signals and guards, and
+// each component's settings. Parsing sets defaults, refuses unknown keys and
+// validates, so an error always names the field and the fix.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+)
+
+// Signal names, shared with the metric contract (docs/metrics.md).
+const (
+	SignalCPU          = "cpu"
+	SignalMemory       = "memory"
+	SignalGPU          = "gpu"
+	SignalGPUMemory    = "gpu_memory"
+	SignalNPU          = "npu"
+	SignalQueue        = "queue"
+	SignalResponseTime = "response_time"
+	SignalErrorRate    = "error_rate"
+)
+
+// Signals lists every known signal in a stable order.
+func Signals() []string {
+	return []string{SignalCPU, SignalMemory, SignalGPU, SignalGPUMemory, SignalNPU, SignalQueue, SignalResponseTime, SignalErrorRate}
+}
+
+// Backends and policies.
+const (
+	BackendAS  = "as"
+	BackendECS = "ecs"
+
+	PolicySeed       = "seed"
+	PolicyTarget     = "target"
+	PolicyPredictive = "predictive"
+)
+
+// Config is the whole file.
+type Config struct {
+	Cloud    hwcloud.Config `yaml:"cloud"`
+	CloudEye CloudEye       `yaml:"cloudeye"`
+	Exporter Exporter       `yaml:"exporter"`
+	Actuator Actuator       `yaml:"actuator"`
+	// Advisor is decoded by the advisor package; kept raw here so this package
+	// does not depend on it.
+	Advisor yaml.Node `yaml:"advisor"`
+	Groups  []Group   `yaml:"groups"`
+}
+
+// CloudEye tunes how Cloud Eye is queried.
+type CloudEye struct {
+	// Delay is how late Cloud Eye publishes datapoints; queries end this far back.
+	Delay time.Duration `yaml:"delay"`
+	// Period is the raw datapoint period to query ("1" in CES terms means raw).
+	Period string `yaml:"period"`
+	// RequestsPerSecond and Burst form the request budget (token bucket).
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	Burst             int     `yaml:"burst"`
+	// Concurrency bounds the CES calls in flight.
+	Concurrency int `yaml:"concurrency"`
+	// MetricsPerRequest is at most 500, the API's limit.
+	MetricsPerRequest int `yaml:"metrics_per_request"`
+	// WarmStart is how much history is loaded at start for the forecasters.
+	WarmStart time.Duration `yaml:"warm_start"`
+}
+
+// Exporter holds the exporter's settings.
+type Exporter struct {
+	// Interval between collections; collections never overlap.
+	Interval time.Duration `yaml:"interval"`
+	// StaleAfter hides a series whose newest datapoint is older than this.
+	StaleAfter time.Duration `yaml:"stale_after"`
+	// ForecastHorizons are published as the horizon label.
+	ForecastHorizons []time.Duration `yaml:"forecast_horizons"`
+}
+
+// Actuator holds the actuator's settings.
+type Actuator struct {
+	// BearerTokenFile holds the token Alertmanager sends (http_config.authorization).
+	BearerTokenFile string           `yaml:"bearer_token_file"`
+	BearerToken     commoncfg.Secret `yaml:"bearer_token"`
+	// InsecureNoAuth must be set to run the webhook without a token.
+	InsecureNoAuth bool `yaml:"insecure_no_auth"`
+	// StateFile persists idempotency keys, cooldown stamps and recent targets.
+	StateFile string `yaml:"state_file"`
+	// DryRun decides and records but calls no write API, for every group.
+	DryRun bool `yaml:"dry_run"`
+	// IdempotencyTTL is how long a notification's key is remembered.
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+	// MaxBodyBytes bounds a webhook request body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// DecisionLogSize is how many recent decisions /api/v1/decisions keeps.
+	DecisionLogSize int `yaml:"decision_log_size"`
+}
+
+// Group is one scaling group.
+type Group struct {
+	Name         string    `yaml:"name"`
+	Discovery    Discovery `yaml:"discovery"`
+	Backend      string    `yaml:"backend"`
+	MinInstances int       `yaml:"min_instances"`
+	MaxInstances int       `yaml:"max_instances"`
+	// Policy is the recommendation that drives scaling: seed, target or predictive.
+	Policy  string            `yaml:"policy"`
+	Signals map[string]Signal `yaml:"signals"`
+	// InstanceCapacity is requests per second one instance serves at 100%; used
+	// to turn queue length into an instance count.
+	InstanceCapacity float64       `yaml:"instance_capacity"`
+	Queue            *Queue        `yaml:"queue"`
+	ResponseTime     *HTTPSource   `yaml:"response_time"`
+	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
+	Scaling          Scaling       `yaml:"scaling"`
+	ECS              *ECSTemplate  `yaml:"ecs"`
+}
+
+// Discovery says how a group's instances are found.
+type Discovery struct {
+	// ASGroupID finds the members of an Auto Scaling group.
+	ASGroupID string `yaml:"as_group_id"`
+	// Tag finds ECS servers carrying this tag (key=value).
+	Tag *Tag `yaml:"tag"`
+}
+
+// Tag is an ECS tag.
+type Tag struct {
+	Key   string `yaml:"key"`
+	Value string `yaml:"value"`
+}
+
+// Signal is one scaling signal's thresholds, in base units (ratios 0..1,
+// seconds, items).
+type Signal struct {
+	ScaleOut float64       `yaml:"scale_out"`
+	ScaleIn  float64       `yaml:"scale_in"`
+	Hold     time.Duration `yaml:"hold"`
+	Weight   float64       `yaml:"weight"`
+	// Target is the level target tracking aims for (per instance for queue).
+	Target float64 `yaml:"target"`
+	// Disabled removes a default signal from the group.
+	Disabled bool `yaml:"disabled"`
+}
+
+// Queue says where a group's queue depth comes from: exactly one source.
+type Queue struct {
+	Redis *RedisQueue `yaml:"redis"`
+	DMS   *DMSQueue   `yaml:"dms"`
+}
+
+// RedisQueue reads a key's length.
+type RedisQueue struct {
+	Address      string           `yaml:"address"`
+	Username     string           `yaml:"username"`
+	Password     commoncfg.Secret `yaml:"password"`
+	PasswordFile string           `yaml:"password_file"`
+	DB           int              `yaml:"db"`
+	Key          string           `yaml:"key"`
+	// Type is list (LLEN), stream (XLEN, or pending of ConsumerGroup) or zset (ZCARD).
+	Type          string        `yaml:"type"`
+	ConsumerGroup string        `yaml:"consumer_group"`
+	Timeout       time.Duration `yaml:"timeout"`
+}
+
+// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye.
+type DMSQueue struct {
+	// Kind is kafka or rabbitmq; it selects the default namespace and metric.
+	Kind       string            `yaml:"kind"`
+	Namespace  string            `yaml:"namespace"`
+	Metric     string            `yaml:"metric"`
+	Dimensions map[string]string `yaml:"dimensions"`
+}
+
+// HTTPSource reads a value from a Prometheus-format endpoint of the service.
+type HTTPSource struct {
+	URL string `yaml:"url"`
+	// Metric is the sample to read; for response time a summary/gauge in seconds.
+	Metric  string        `yaml:"metric"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ExtraMetric is any further Cloud Eye metric published per instance.
+type ExtraMetric struct {
+	Namespace string `yaml:"namespace"`
+	Metric    string `yaml:"metric"`
+}
+
+// Scaling holds the actuator's guards for a group.
+type Scaling struct {
+	CooldownOut time.Duration `yaml:"cooldown_out"`
+	CooldownIn  time.Duration `yaml:"cooldown_in"`
+	// MaxStepOut/In bound one action in instances; the percent forms bound it
+	// relative to the current count. The smaller bound wins.
+	MaxStepOut        int     `yaml:"max_step_out"`
+	MaxStepIn         int     `yaml:"max_step_in"`
+	MaxStepOutPercent float64 `yaml:"max_step_out_percent"`
+	MaxStepInPercent  float64 `yaml:"max_step_in_percent"`
+	// ScaleInStabilization: scale in only to the highest target seen in this window.
+	ScaleInStabilization time.Duration `yaml:"scale_in_stabilization"`
+	// BootTime is boot plus warm-up before a new instance serves.
+	BootTime time.Duration `yaml:"boot_time"`
+	// PipelineDelay is scrape + rule hold + Alertmanager wait, for the lead time.
+	PipelineDelay time.Duration `yaml:"pipeline_delay"`
+	Paused        bool          `yaml:"paused"`
+	DryRun        bool          `yaml:"dry_run"`
+}
+
+// ECSTemplate is how the ecs backend creates Flexus X servers.
+type ECSTemplate struct {
+	Flavor           string            `yaml:"flavor"`
+	ImageID          string            `yaml:"image_id"`
+	VPCID            string            `yaml:"vpc_id"`
+	SubnetID         string            `yaml:"subnet_id"`
+	SecurityGroupID  string            `yaml:"security_group_id"`
+	AvailabilityZone string            `yaml:"availability_zone"`
+	NamePrefix       string            `yaml:"name_prefix"`
+	RootVolumeType   string            `yaml:"root_volume_type"`
+	RootVolumeSizeGB int               `yaml:"root_volume_size_gb"`
+	Spot             bool              `yaml:"spot"`
+	Tags             map[string]string `yaml:"tags"`
+	// TerminationPolicy picks which managed servers go first: newest or oldest.
+	TerminationPolicy string `yaml:"termination_policy"`
+}
+
+// ManagedTagKey marks servers the ecs backend created; it never touches others.
+const ManagedTagKey = "flexus.managed"
+
+// DefaultSignals is the seed article's table (DESIGN.md) in base units.
+func DefaultSignals() map[string]Signal {
+	return map[string]Signal{
+		SignalCPU:          {ScaleOut: 0.70, ScaleIn: 0.30, Hold: 5 * time.Minute, Weight: 0.30, Target: 0.60},
+		SignalMemory:       {ScaleOut: 0.80, ScaleIn: 0.40, Hold: 5 * time.Minute, Weight: 0.25, Target: 0.70},
+		SignalResponseTime: {ScaleOut: 2.0, ScaleIn: 0.5, Hold: 3 * time.Minute, Weight: 0.25, Target: 1.0},
+		SignalQueue:        {ScaleOut: 100, ScaleIn: 50, Hold: 3 * time.Minute, Weight: 0.15, Target: 20},
+		SignalErrorRate:    {ScaleOut: 0.05, ScaleIn: 0.01, Hold: 2 * time.Minute, Weight: 0},
+	}
+}
+
+// Load reads and validates a file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes, defaults and validates a file's content. Credentials are not
+// resolved here (see hwcloud.Config.Resolve): check-config must work without them.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config: the file is empty: at least one group is needed under groups:")
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) setDefaults() {
+	c.Cloud.SetDefaults()
+	ce := &c.CloudEye
+	setDur(&ce.Delay, 2*time.Minute)
+	if ce.Period == "" {
+		ce.Period = "1"
+	}
+	if ce.RequestsPerSecond == 0 {
+		ce.RequestsPerSecond = 10
+	}
+	if ce.Burst == 0 {
+		ce.Burst = 20
+	}
+	if ce.Concurrency == 0 {
+		ce.Concurrency = 4
+	}
+	if ce.MetricsPerRequest == 0 {
+		ce.MetricsPerRequest = 500
+	}
+	setDur(&ce.WarmStart, 24*time.Hour)
+
+	e := &c.Exporter
+	setDur(&e.Interval, 60*time.Second)
+	setDur(&e.StaleAfter, 5*time.Minute)
+	if len(e.ForecastHorizons) == 0 {
+		e.ForecastHorizons = []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour}
+	}
+
+	a := &c.Actuator
+	if a.StateFile == "" {
+		a.StateFile = "flexus-actuator-state.json"
+	}
+	setDur(&a.IdempotencyTTL, 24*time.Hour)
+	if a.MaxBodyBytes == 0 {
+		a.MaxBodyBytes = 1 << 20
+	}
+	if a.DecisionLogSize == 0 {
+		a.DecisionLogSize = 1000
+	}
+
+	for i := range c.Groups {
+		c.Groups[i].setDefaults()
+	}
+}
+
+func (g *Group) setDefaults() {
+	if g.Backend == "" {
+		if g.Discovery.Tag != nil {
+			g.Backend = BackendECS
+		} else {
+			g.Backend = BackendAS
+		}
+	}
+	if g.Policy == "" {
+		g.Policy = PolicyPredictive
+	}
+	if g.MinInstances == 0 && g.MaxInstances == 0 {
+		g.MinInstances, g.MaxInstances = 1, 20
+	}
+	if g.InstanceCapacity == 0 {
+		g.InstanceCapacity = 100
+	}
+	// A group's signals start from the seed table; the file overrides field by field.
+	merged := DefaultSignals()
+	for name, s := range g.Signals {
+		d, ok := merged[name]
+		if !ok {
+			merged[name] = s
+			continue
+		}
+		if s.ScaleOut != 0 {
+			d.ScaleOut = s.ScaleOut
+		}
+		if s.ScaleIn != 0 {
+			d.ScaleIn = s.ScaleIn
+		}
+		if s.Hold != 0 {
+			d.Hold = s.Hold
+		}
+		if s.Weight != 0 {
+			d.Weight = s.Weight
+		}
+		if s.Target != 0 {
+			d.Target = s.Target
+		}
+		d.Disabled = s.Disabled
+		merged[name] = d
+	}
+	for name, s := range merged {
+		if s.Disabled {
+			delete(merged, name)
+		}
+	}
+	g.Signals = merged
+
+	sc := &g.Scaling
+	setDur(&sc.CooldownOut, 300*time.Second)
+	setDur(&sc.CooldownIn, 300*time.Second)
+	if sc.MaxStepOut == 0 {
+		sc.MaxStepOut = 10
+	}
+	if sc.MaxStepIn == 0 {
+		sc.MaxStepIn = 5
+	}
+	if sc.MaxStepOutPercent == 0 {
+		sc.MaxStepOutPercent = 100
+	}
+	if sc.MaxStepInPercent == 0 {
+		sc.MaxStepInPercent = 50
+	}
+	setDur(&sc.ScaleInStabilization, 5*time.Minute)
+	setDur(&sc.BootTime, 60*time.Second)
+	setDur(&sc.PipelineDelay, 90*time.Second)
+
+	if g.Queue != nil && g.Queue.Redis != nil {
+		r := g.Queue.Redis
+		if r.Type == "" {
+			r.Type = "list"
+		}
+		setDur(&r.Timeout, 2*time.Second)
+	}
+	if g.Queue != nil && g.Queue.DMS != nil {
+		d := g.Queue.DMS
+		switch {
+		case d.Kind == "kafka" && d.Namespace == "":
+			d.Namespace = "SYS.DMS"
+			if d.Metric == "" {
+				d.Metric = "group_msgs"
+			}
+		case d.Kind == "rabbitmq" && d.Namespace == "":
+			d.Namespace = "SYS.DMS"
+			if d.Metric == "" {
+				d.Metric = "queue_messages"
+			}
+		}
+	}
+	if g.ResponseTime != nil {
+		setDur(&g.ResponseTime.Timeout, 5*time.Second)
+	}
+	if g.ECS != nil {
+		if g.ECS.TerminationPolicy == "" {
+			g.ECS.TerminationPolicy = "newest"
+		}
+		if g.ECS.NamePrefix == "" {
+			g.ECS.NamePrefix = "flexus-" + g.Name
+		}
+		if g.ECS.RootVolumeType == "" {
+			g.ECS.RootVolumeType = "GPSSD"
+		}
+		if g.ECS.RootVolumeSizeGB == 0 {
+			g.ECS.RootVolumeSizeGB = 40
+		}
+	}
+}
+
+var groupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+
+func (c *Config) validate() error {
+	if err := c.Cloud.Validate(); err != nil {
+		return err
+	}
+	ce := c.CloudEye
+	switch {
+	case ce.Delay < 0:
+		return fmt.Errorf("config: cloudeye.delay %s is negative", ce.Delay)
+	case !contains([]string{"1", "300", "1200", "3600", "14400", "86400"}, ce.Period):
+		return fmt.Errorf("config: cloudeye.period %q is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400", ce.Period)
+	case ce.RequestsPerSecond < 0 || math.IsNaN(ce.RequestsPerSecond):
+		return fmt.Errorf("config: cloudeye.requests_per_second %v must be positive", ce.RequestsPerSecond)
+	case ce.Burst < 1:
+		return fmt.Errorf("config: cloudeye.burst %d must be at least 1", ce.Burst)
+	case ce.Concurrency < 1 || ce.Concurrency > 64:
+		return fmt.Errorf("config: cloudeye.concurrency %d is outside 1..64", ce.Concurrency)
+	case ce.MetricsPerRequest < 1 || ce.MetricsPerRequest > 500:
+		return fmt.Errorf("config: cloudeye.metrics_per_request %d is outside 1..500 (the API's limit)", ce.MetricsPerRequest)
+	}
+	e := c.Exporter
+	switch {
+	case e.Interval < time.Second:
+		return fmt.Errorf("config: exporter.interval %s is below 1s", e.Interval)
+	case e.StaleAfter <= 0:
+		return fmt.Errorf("config: exporter.stale_after %s must be positive", e.StaleAfter)
+	}
+	for i, h := range e.ForecastHorizons {
+		if h <= 0 {
+			return fmt.Errorf("config: exporter.forecast_horizons[%d] %s must be positive", i, h)
+		}
+	}
+	a := c.Actuator
+	switch {
+	case a.BearerTokenFile != "" && a.BearerToken != "":
+		return errors.New("config: actuator: set bearer_token or bearer_token_file, not both")
+	case a.InsecureNoAuth && (a.BearerTokenFile != "" || a.BearerToken != ""):
+		return errors.New("config: actuator: insecure_no_auth is set together with a bearer token: remove one")
+	case a.IdempotencyTTL < time.Minute:
+		return fmt.Errorf("config: actuator.idempotency_ttl %s is below 1m: Alertmanager retries would act twice", a.IdempotencyTTL)
+	case a.MaxBodyBytes < 1024:
+		return fmt.Errorf("config: actuator.max_body_bytes %d is below 1024", a.MaxBodyBytes)
+	case a.DecisionLogSize < 1:
+		return fmt.Errorf("config: actuator.decision_log_size %d must be at least 1", a.DecisionLogSize)
+	}
+
+	if len(c.Groups) == 0 {
+		return errors.New("config: groups is empty: configure at least one scaling group")
+	}
+	seen := map[string]bool{}
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		if !groupName.MatchString(g.Name) {
+			return fmt.Errorf("config: groups[%d]: name %q must be 1-64 lowercase letters, digits or dashes", i, g.Name)
+		}
+		if err := g.validate(); err != nil {
+			return fmt.Errorf("config: group %q: %w", g.Name, err)
+		}
+		if seen[g.Name] {
+			return fmt.Errorf("config: group %q is defined twice: group names must be unique", g.Name)
+		}
+		seen[g.Name] = true
+	}
+	return nil
+}
+
+func (g *Group) validate() error {
+	d := g.Discovery
+	switch {
+	case d.ASGroupID == "" && d.Tag == nil:
+		return errors.New("discovery: set as_group_id (an Auto Scaling group) or tag (ECS servers by tag)")
+	case d.ASGroupID != "" && d.Tag != nil:
+		return errors.New("discovery: set as_group_id or tag, not both")
+	case d.Tag != nil && (d.Tag.Key == "" || d.Tag.Value == ""):
+		return errors.New("discovery.tag: key and value are both required")
+	}
+	switch g.Backend {
+	case BackendAS:
+		if d.ASGroupID == "" {
+			return errors.New("backend as needs discovery.as_group_id")
+		}
+	case BackendECS:
+		if d.Tag == nil {
+			return errors.New("backend ecs needs discovery.tag to find its servers")
+		}
+		if g.ECS == nil {
+			return errors.New("backend ecs needs an ecs: template (flavor, image_id, subnet_id, ...)")
+		}
+		if err := g.ECS.validate(); err != nil {
+			return fmt.Errorf("ecs.%w", err)
+		}
+	default:
+		return fmt.Errorf("backend %q is unknown: use as or ecs", g.Backend)
+	}
+	switch {
+	case g.MinInstances < 0:
+		return fmt.Errorf("min_instances %d is negative", g.MinInstances)
+	case g.MaxInstances < g.MinInstances:
+		return fmt.Errorf("max_instances %d is below min_instances %d", g.MaxInstances, g.MinInstances)
+	case g.MaxInstances > 1000:
+		return fmt.Errorf("max_instances %d is above 1000: raise it in code if you really mean it", g.MaxInstances)
+	case g.InstanceCapacity <= 0:
+		return fmt.Errorf("instance_capacity %v must be positive", g.InstanceCapacity)
+	}
+	if !contains([]string{PolicySeed, PolicyTarget, PolicyPredictive}, g.Policy) {
+		return fmt.Errorf("policy %q is unknown: use seed, target or predictive", g.Policy)
+	}
+	names := make([]string, 0, len(g.Signals))
+	for n := range g.Signals {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	weights := 0.0
+	for _, n := range names {
+		s := g.Signals[n]
+		if !contains(Signals(), n) {
+			return fmt.Errorf("signals: unknown signal %q (known: %s)", n, strings.Join(Signals(), ", "))
+		}
+		if err := s.validate(n); err != nil {
+			return fmt.Errorf("signals.%s: %w", n, err)
+		}
+		weights += s.Weight
+	}
+	if weights > 1.0001 {
+		return fmt.Errorf("signals: weights add up to %.2f, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend)", weights)
+	}
+	if g.Queue != nil {
+		if err := g.Queue.validate(); err != nil {
+			return fmt.Errorf("queue.%w", err)
+		}
+	}
+	if g.ResponseTime != nil && g.ResponseTime.URL == "" {
+		return errors.New("response_time.url is empty")
+	}
+	for i, m := range g.ExtraMetrics {
+		if m.Namespace == "" || m.Metric == "" {
+			return fmt.Errorf("extra_metrics[%d]: namespace and metric are both required", i)
+		}
+	}
+	sc := g.Scaling
+	switch {
+	case sc.CooldownOut < 0 || sc.CooldownIn < 0:
+		return errors.New("scaling: cooldowns must not be negative")
+	case sc.MaxStepOut < 1 || sc.MaxStepIn < 1:
+		return errors.New("scaling: max_step_out and max_step_in must be at least 1")
+	case sc.MaxStepOutPercent <= 0 || sc.MaxStepInPercent <= 0 || sc.MaxStepInPercent > 100:
+		return errors.New("scaling: max_step_out_percent must be positive and max_step_in_percent in (0, 100]")
+	case sc.ScaleInStabilization < 0 || sc.BootTime < 0 || sc.PipelineDelay < 0:
+		return errors.New("scaling: scale_in_stabilization, boot_time and pipeline_delay must not be negative")
+	}
+	return nil
+}
+
+func (s Signal) validate(name string) error {
+	for field, v := range map[string]float64{"scale_out": s.ScaleOut, "scale_in": s.ScaleIn, "weight": s.Weight, "target": s.Target} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return fmt.Errorf("%s %v must be a finite, non-negative number", field, v)
+		}
+	}
+	if s.ScaleOut <= s.ScaleIn {
+		return fmt.Errorf("scale_out %v must be above scale_in %v", s.ScaleOut, s.ScaleIn)
+	}
+	ratio := name != SignalQueue && name != SignalResponseTime
+	if ratio && s.ScaleOut > 1 {
+		return fmt.Errorf("scale_out %v is above 1: %s is a ratio (0.7 means 70%%)", s.ScaleOut, name)
+	}
+	if s.Hold < 0 {
+		return fmt.Errorf("hold %s is negative", s.Hold)
+	}
+	return nil
+}
+
+func (q *Queue) validate() error {
+	switch {
+	case q.Redis == nil && q.DMS == nil:
+		return errors.New("set redis or dms")
+	case q.Redis != nil && q.DMS != nil:
+		return errors.New("set redis or dms, not both")
+	case q.Redis != nil:
+		r := q.Redis
+		if r.Address == "" || r.Key == "" {
+			return errors.New("redis: address and key are both required")
+		}
+		if !contains([]string{"list", "stream", "zset"}, r.Type) {
+			return fmt.Errorf("redis.type %q is unknown: use list, stream or zset", r.Type)
+		}
+		if r.ConsumerGroup != "" && r.Type != "stream" {
+			return errors.New("redis.consumer_group only applies to type stream")
+		}
+		if r.Password != "" && r.PasswordFile != "" {
+			return errors.New("redis: set password or password_file, not both")
+		}
+	case q.DMS != nil:
+		d := q.DMS
+		if !contains([]string{"kafka", "rabbitmq"}, d.Kind) {
+			return fmt.Errorf("dms.kind %q is unknown: use kafka or rabbitmq", d.Kind)
+		}
+		if len(d.Dimensions) == 0 {
+			return errors.New("dms.dimensions is empty: name the DMS instance (and queue/topic) to read")
+		}
+	}
+	return nil
+}
+
+func (t *ECSTemplate) validate() error {
+	switch {
+	case t.Flavor == "":
+		return errors.New("flavor is empty (e.g. x1.2u.4g)")
+	case t.ImageID == "":
+		return errors.New("image_id is empty")
+	case t.VPCID == "" || t.SubnetID == "":
+		return errors.New("vpc_id and subnet_id are both required")
+	case !contains([]string{"newest", "oldest"}, t.TerminationPolicy):
+		return fmt.Errorf("termination_policy %q is unknown: use newest or oldest", t.TerminationPolicy)
+	}
+	return nil
+}
+
+// Group returns the group named name.
+func (c *Config) Group(name string) (*Group, bool) {
+	for i := range c.Groups {
+		if c.Groups[i].Name == name {
+			return &c.Groups[i], true
+		}
+	}
+	return nil, false
+}
+
+// SignalNames returns the group's signals in a stable order.
+func (g *Group) SignalNames() []string {
+	var out []string
+	for _, n := range Signals() {
+		if _, ok := g.Signals[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// LeadTime is how far ahead a scale-out must be decided to land in time.
+func (g *Group) LeadTime() time.Duration { return g.Scaling.BootTime + g.Scaling.PipelineDelay }
+
+// ResolveSecrets reads the secret files named in the config (the bearer token
+// and Redis passwords). The cloud's credentials go through hwcloud.Config.Resolve.
+func (c *Config) ResolveSecrets() error {
+	if c.Actuator.BearerTokenFile != "" {
+		s, err := readSecret(c.Actuator.BearerTokenFile)
+		if err != nil {
+			return fmt.Errorf("config: actuator.bearer_token_file: %w", err)
+		}
+		c.Actuator.BearerToken = s
+	}
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		if g.Queue != nil && g.Queue.Redis != nil && g.Queue.Redis.PasswordFile != "" {
+			s, err := readSecret(g.Queue.Redis.PasswordFile)
+			if err != nil {
+				return fmt.Errorf("config: group %q: queue.redis.password_file: %w", g.Name, err)
+			}
+			g.Queue.Redis.Password = s
+		}
+	}
+	return nil
+}
+
+func readSecret(path string) (commoncfg.Secret, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return commoncfg.Secret(s), nil
+}
+
+func setDur(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFullExampleLoadsWithDefaults(t *testing.T) {
+	c, err := Load("testdata/full.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ResolveSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Actuator.BearerToken != "s3cr3t-token" {
+		t.Errorf("bearer token not read from file")
+	}
+	gpu, ok := c.Group("gpu-pool")
+	if !ok {
+		t.Fatal("gpu-pool missing")
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"backend defaults to as with as_group_id", gpu.Backend, BackendAS},
+		{"a field set in the file overrides the seed", gpu.Signals[SignalCPU].ScaleOut, 0.75},
+		{"fields not set keep the seed's values", gpu.Signals[SignalCPU].ScaleIn, 0.30},
+		{"seed hold for cpu", gpu.Signals[SignalCPU].Hold, 5 * time.Minute},
+		{"seed memory threshold", gpu.Signals[SignalMemory].ScaleOut, 0.80},
+		{"a new signal is added", gpu.Signals[SignalGPU].ScaleOut, 0.80},
+		{"seed cooldown", gpu.Scaling.CooldownOut, 300 * time.Second},
+		{"redis type defaults to list", gpu.Queue.Redis.Type, "list"},
+		{"lead time is boot plus pipeline", gpu.LeadTime(), 150 * time.Second},
+		{"cloudeye period defaults to raw", c.CloudEye.Period, "1"},
+		{"metrics per request defaults to the API limit", c.CloudEye.MetricsPerRequest, 500},
+		{"interval from file", c.Exporter.Interval, 30 * time.Second},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	web, _ := c.Group("web")
+	if web.Backend != BackendECS {
+		t.Errorf("backend with a tag defaults to ecs, got %s", web.Backend)
+	}
+	if _, ok := web.Signals[SignalResponseTime]; ok {
+		t.Errorf("a disabled signal is removed")
+	}
+	if got := strings.Join(web.SignalNames(), ","); got != "cpu,memory,queue,error_rate" {
+		t.Errorf("signal order %s", got)
+	}
+	if web.ECS.NamePrefix != "flexus-web" || !web.ECS.Spot || web.ECS.TerminationPolicy != "oldest" {
+		t.Errorf("ecs template defaults: %+v", web.ECS)
+	}
+}
+
+func TestSeedDefaultsMatchTheArticle(t *testing.T) {
+	s := DefaultSignals()
+	want := map[string][4]float64{ // out, in, hold minutes, weight
+		SignalCPU:          {0.70, 0.30, 5, 0.30},
+		SignalMemory:       {0.80, 0.40, 5, 0.25},
+		SignalResponseTime: {2.0, 0.5, 3, 0.25},
+		SignalQueue:        {100, 50, 3, 0.15},
+		SignalErrorRate:    {0.05, 0.01, 2, 0},
+	}
+	for name, w := range want {
+		got := s[name]
+		if got.ScaleOut != w[0] || got.ScaleIn != w[1] || got.Hold != time.Duration(w[2])*time.Minute || got.Weight != w[3] {
+			t.Errorf("%s: got %+v, want %v", name, got, w)
+		}
+	}
+}
+
+func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
+	want := map[string]string{
+		"unknown_key":          "config: yaml: unmarshal errors:\n  line 5: field max_instance not found in type config.Group",
+		"no_groups":            "config: groups is empty: configure at least one scaling group",
+		"max_below_min":        `config: group "gpu-pool": max_instances 1 is below min_instances 3`,
+		"bad_name":             `config: groups[0]: name "GPU_Pool" must be 1-64 lowercase letters, digits or dashes`,
+		"no_discovery":         `config: group "a": discovery: set as_group_id (an Auto Scaling group) or tag (ECS servers by tag)`,
+		"ecs_without_template": `config: group "web": backend ecs needs an ecs: template (flavor, image_id, subnet_id, ...)`,
+		"out_below_in":         `config: group "a": signals.cpu: scale_out 0.2 must be above scale_in 0.3`,
+		"percent_not_ratio":    `config: group "a": signals.memory: scale_out 85 is above 1: memory is a ratio (0.7 means 70%)`,
+		"unknown_signal":       `config: group "a": signals: unknown signal "disk" (known: cpu, memory, gpu, gpu_memory, npu, queue, response_time, error_rate)`,
+		"bad_period":           `config: cloudeye.period "60" is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400`,
+		"bad_duration":         "config: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `soon` into time.Duration",
+		"duplicate_group":      `config: group "a" is defined twice: group names must be unique`,
+		"redis_type":           `config: group "a": queue.redis.type "hash" is unknown: use list, stream or zset`,
+		"no_region":            "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",
+		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend)`,
+		"empty":                "config: the file is empty: at least one group is needed under groups:",
+	}
+	files, _ := filepath.Glob("testdata/bad/*.yml")
+	if len(files) != len(want) {
+		t.Errorf("%d bad files, %d expectations: keep them in step", len(files), len(want))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yml")
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(b)
+			if err == nil {
+				t.Fatalf("accepted, want %q", want[name])
+			}
+			if err.Error() != want[name] {
+				t.Fatalf("error\n  %q\nwant\n  %q", err.Error(), want[name])
+			}
+		})
+	}
+}
