@@ -81,17 +81,17 @@ type Reason string
 
 const (
 	// Rejections: the whole proposal is dropped and the last good one stays.
-	ReasonEmptyAnswer      Reason = "empty_answer"
-	ReasonNotJSON          Reason = "not_json"
-	ReasonTextAroundJSON   Reason = "text_around_json"
-	ReasonWrongType        Reason = "wrong_type"
-	ReasonUnknownField     Reason = "unknown_field"
-	ReasonMissingField     Reason = "missing_field"
-	ReasonNonFinite        Reason = "non_finite"
-	ReasonOutOfDomain      Reason = "out_of_domain"
-	ReasonOutNotAboveIn    Reason = "scale_out_not_above_scale_in"
-	ReasonNegativeWeight   Reason = "negative_weight"
-	ReasonZeroWeights      Reason = "zero_weights"
+	ReasonEmptyAnswer    Reason = "empty_answer"
+	ReasonNotJSON        Reason = "not_json"
+	ReasonTextAroundJSON Reason = "text_around_json"
+	ReasonWrongType      Reason = "wrong_type"
+	ReasonUnknownField   Reason = "unknown_field"
+	ReasonMissingField   Reason = "missing_field"
+	ReasonNonFinite      Reason = "non_finite"
+	ReasonOutOfDomain    Reason = "out_of_domain"
+	ReasonOutNotAboveIn  Reason = "scale_out_not_above_scale_in"
+	ReasonNegativeWeight Reason = "negative_weight"
+	ReasonZeroWeights    Reason = "zero_weights"
 	// Adjustments: the proposal is kept, changed as stated.
 	ReasonClampedHigh       Reason = "threshold_above_guardrail"
 	ReasonClampedLow        Reason = "threshold_below_guardrail"

@@ -24,7 +24,7 @@ type Summary struct {
 // SignalStats describe one signal over the window, in its base unit.
 // Fill it with SummariseSignal, or by hand.
 type SignalStats struct {
-	Samples                         int
+	Samples                          int
 	Mean, StdDev, Min, P50, P95, Max float64
 	// HourlyMean is the mean per hour of day (UTC); NaN where the hour has no samples.
 	HourlyMean [24]float64

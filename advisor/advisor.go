@@ -1,0 +1,403 @@
+// Package advisor asks an OpenAI-compatible model (DeepSeek by default) to propose
+// thresholds and weights for each scaling group, and holds every answer to the
+// guardrails of DESIGN.md before anyone may use it. It never scales anything.
+package advisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sashabaranov/go-openai"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+)
+
+// Result is the `result` label of flexus_advisor_requests_total.
+type Result string
+
+const (
+	ResultOK        Result = "ok"
+	ResultInvalid   Result = "invalid"   // answered, but the proposal was rejected
+	ResultError     Result = "error"     // transport error or an HTTP error other than 429
+	ResultTimeout   Result = "timeout"   // no answer within the timeout
+	ResultThrottled Result = "throttled" // HTTP 429
+)
+
+// Results lists every result, so the counter starts at 0 for each.
+func Results() []Result {
+	return []Result{ResultOK, ResultInvalid, ResultError, ResultTimeout, ResultThrottled}
+}
+
+// Errors Advise wraps, so callers can tell them apart with errors.Is. A rejected
+// proposal is a *RejectedError instead.
+var (
+	ErrOff       = errors.New("advisor: mode is off")
+	ErrNoHistory = errors.New("advisor: the summary holds no samples: nothing to ask about yet")
+	ErrTimeout   = errors.New("advisor: the model did not answer within the timeout")
+	ErrThrottled = errors.New("advisor: the model endpoint is rate limiting (HTTP 429)")
+	ErrRequest   = errors.New("advisor: the request to the model failed")
+
+	errBodyTooLarge = fmt.Errorf("advisor: the response body exceeds %d bytes", maxResponseBytes)
+)
+
+// Proposal is a model's answer for one group after the guardrails.
+type Proposal struct {
+	Group string
+	// At is the "now" of the Advise call that produced it.
+	At time.Time
+	// Settings are clamped and normalised: safe to use as thresholds.
+	Settings Settings
+	// Rationale is the model's explanation, one line, at most 300 characters. Log it; never act on it.
+	Rationale string
+	// Adjustments are what the guardrails changed.
+	Adjustments []Adjustment
+}
+
+// Advisor keeps the last good proposal per group and publishes it as metrics.
+// It is safe for concurrent use: the exporter reads while the loop writes.
+type Advisor struct {
+	cfg    Config
+	client *openai.Client
+	logger *slog.Logger
+	secret string
+
+	mu          sync.RWMutex
+	latest      map[string]Proposal
+	lastSuccess time.Time
+
+	requests        *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	thresholdDesc   *prometheus.Desc
+	weightDesc      *prometheus.Desc
+	lastSuccessDesc *prometheus.Desc
+}
+
+// maxResponseBytes bounds what a lying endpoint can make us read.
+const maxResponseBytes = 1 << 20
+
+// New builds an advisor from a validated config. httpClient may be nil for a default
+// one; getenv resolves api_key_env. In mode off nothing is read and nothing is sent.
+func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger *slog.Logger) (*Advisor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Advisor{
+		cfg:    cfg,
+		logger: logger,
+		latest: map[string]Proposal{},
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_advisor_requests_total",
+			Help: "Requests to the advisor model, by result.",
+		}, []string{"result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_advisor_rejected_proposals_total",
+			Help: "Advisor proposals rejected, or changed by the guardrails, by reason.",
+		}, []string{"reason"}),
+		thresholdDesc: prometheus.NewDesc("flexus_advisor_threshold",
+			"Threshold proposed by the advisor after the guardrails, in the signal's base unit.",
+			[]string{"group", "signal", "direction"}, nil),
+		weightDesc: prometheus.NewDesc("flexus_advisor_weight",
+			"Signal weight proposed by the advisor after normalisation.",
+			[]string{"group", "signal"}, nil),
+		lastSuccessDesc: prometheus.NewDesc("flexus_advisor_last_success_timestamp_seconds",
+			"Time of the last accepted advisor proposal, 0 before the first.", nil, nil),
+	}
+	for _, r := range Results() {
+		a.requests.WithLabelValues(string(r))
+	}
+	for _, r := range Reasons() {
+		a.rejected.WithLabelValues(string(r))
+	}
+	if cfg.Mode == ModeOff {
+		return a, nil
+	}
+	key, err := cfg.apiKey(getenv)
+	if err != nil {
+		return nil, err
+	}
+	a.secret = key
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	oc := openai.DefaultConfig(key)
+	oc.BaseURL = cfg.BaseURL
+	oc.HTTPClient = &http.Client{
+		Transport:     limitedTransport{next: transportOf(httpClient)},
+		CheckRedirect: httpClient.CheckRedirect,
+		Jar:           httpClient.Jar,
+		Timeout:       httpClient.Timeout,
+	}
+	a.client = openai.NewClientWithConfig(oc)
+	return a, nil
+}
+
+// Mode is the configured mode.
+func (a *Advisor) Mode() Mode { return a.cfg.Mode }
+
+// Advise asks the model about one group, applies the guardrails and, on success,
+// keeps the proposal as the group's latest. It returns within the configured timeout.
+func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposal, error) {
+	if a.cfg.Mode == ModeOff {
+		return Proposal{}, ErrOff
+	}
+	if !s.hasData() {
+		return Proposal{}, fmt.Errorf("group %q: %w", s.Group, ErrNoHistory)
+	}
+	data, err := s.promptJSON()
+	if err != nil {
+		return Proposal{}, fmt.Errorf("advisor: group %q: encoding the summary: %w", s.Group, err)
+	}
+	req := openai.ChatCompletionRequest{
+		Model: a.cfg.Model,
+		Messages: []openai.ChatCompletionMessage{
+			{Role: openai.ChatMessageRoleSystem, Content: systemPrompt(s.Current.TrendWeight)},
+			{Role: openai.ChatMessageRoleUser, Content: userPrompt(data)},
+		},
+		MaxTokens: a.cfg.MaxTokens,
+	}
+	if a.cfg.JSONMode {
+		req.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	resp, err := a.client.CreateChatCompletion(rctx, req)
+	if err != nil {
+		return Proposal{}, a.failed(ctx, s.Group, err)
+	}
+	if len(resp.Choices) == 0 {
+		return Proposal{}, a.rejectedAnswer(s.Group, reject(ReasonEmptyAnswer, "the answer has no choices"))
+	}
+	ans, err := parseAnswer(resp.Choices[0].Message.Content)
+	if err != nil {
+		return Proposal{}, a.rejectedAnswer(s.Group, err)
+	}
+	settings, adj, err := applyGuardrails(ans, s.Current)
+	if err != nil {
+		return Proposal{}, a.rejectedAnswer(s.Group, err)
+	}
+
+	p := Proposal{Group: s.Group, At: now, Settings: settings, Adjustments: adj}
+	if ans.Rationale != nil {
+		p.Rationale = a.redact(*ans.Rationale)
+	}
+	for _, x := range adj {
+		a.rejected.WithLabelValues(string(x.Reason)).Inc()
+	}
+	a.requests.WithLabelValues(string(ResultOK)).Inc()
+	a.mu.Lock()
+	a.latest[s.Group] = p
+	a.lastSuccess = now
+	a.mu.Unlock()
+	a.logger.Info("advisor proposal accepted", "group", s.Group, "mode", string(a.cfg.Mode),
+		"adjustments", describe(adj), "rationale", p.Rationale)
+	return p, nil
+}
+
+func (a *Advisor) failed(parent context.Context, group string, err error) error {
+	if parent.Err() != nil {
+		// Shutting down: not the model's fault, not counted.
+		return fmt.Errorf("advisor: group %q: %w", group, parent.Err())
+	}
+	result, kind := ResultError, ErrRequest
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		result, kind = ResultTimeout, ErrTimeout
+	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == http.StatusTooManyRequests,
+		errors.As(err, &reqErr) && reqErr.HTTPStatusCode == http.StatusTooManyRequests:
+		result, kind = ResultThrottled, ErrThrottled
+	}
+	a.requests.WithLabelValues(string(result)).Inc()
+	// %w on kind only: the library's error may quote a response body, so it is redacted to text.
+	out := fmt.Errorf("%w: group %q: %s (the last good proposal stays)", kind, group, a.redact(truncate(err.Error(), 300)))
+	a.logger.Warn("advisor request failed", "group", group, "result", string(result), "err", out)
+	return out
+}
+
+func (a *Advisor) rejectedAnswer(group string, err error) error {
+	var rej *RejectedError
+	if !errors.As(err, &rej) {
+		rej = &RejectedError{Reason: ReasonNotJSON, Detail: err.Error()}
+	}
+	rej = &RejectedError{Reason: rej.Reason, Detail: a.redact(rej.Detail)}
+	a.requests.WithLabelValues(string(ResultInvalid)).Inc()
+	a.rejected.WithLabelValues(string(rej.Reason)).Inc()
+	a.logger.Warn("advisor proposal rejected", "group", group, "reason", string(rej.Reason), "detail", rej.Detail)
+	return rej
+}
+
+func (a *Advisor) redact(s string) string {
+	if a.secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, a.secret, "<secret>")
+}
+
+func describe(adj []Adjustment) string {
+	parts := make([]string, 0, len(adj))
+	for _, x := range adj {
+		if x.Signal == "" {
+			parts = append(parts, fmt.Sprintf("weights sum %.4g→%.4g (%s)", x.From, x.To, x.Reason))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %.4g→%.4g (%s)", x.Signal, x.Direction, x.From, x.To, x.Reason))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Step asks about every group with history, one after the other. Each request is
+// bounded by the timeout, so a step takes at most len(summaries) × timeout.
+func (a *Advisor) Step(ctx context.Context, now time.Time, summaries []Summary) {
+	for _, s := range summaries {
+		if ctx.Err() != nil {
+			return
+		}
+		if !s.hasData() {
+			a.logger.Debug("advisor skips a group without history", "group", s.Group)
+			continue
+		}
+		_, _ = a.Advise(ctx, now, s) // Advise logs and counts its own outcome.
+	}
+}
+
+// Run calls Step after the initial delay and then every interval, until ctx ends.
+// summaries is called with the step's now and must not block for long.
+func (a *Advisor) Run(ctx context.Context, clk clock.Clock, summaries func(now time.Time) []Summary) error {
+	if a.cfg.Mode == ModeOff {
+		return nil
+	}
+	t := time.NewTimer(a.cfg.InitialDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			now := clk.Now()
+			a.Step(ctx, now, summaries(now))
+			t.Reset(a.cfg.Interval)
+		}
+	}
+}
+
+// Effective returns the thresholds the exporter must use for group: the last good,
+// clamped proposal in mode apply, and false in every other mode or before the first.
+func (a *Advisor) Effective(group string) (Settings, bool) {
+	if a.cfg.Mode != ModeApply {
+		return Settings{}, false
+	}
+	p, ok := a.Latest(group)
+	return p.Settings, ok
+}
+
+// Latest returns the last good proposal for group in any mode, for display.
+func (a *Advisor) Latest(group string) (Proposal, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	p, ok := a.latest[group]
+	if !ok {
+		return Proposal{}, false
+	}
+	p.Settings = p.Settings.clone()
+	p.Adjustments = append([]Adjustment(nil), p.Adjustments...)
+	return p, true
+}
+
+// Retain forgets the proposals of groups not listed, e.g. after a config reload.
+func (a *Advisor) Retain(groups ...string) {
+	keep := map[string]bool{}
+	for _, g := range groups {
+		keep[g] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	maps.DeleteFunc(a.latest, func(g string, _ Proposal) bool { return !keep[g] })
+}
+
+func (s Settings) clone() Settings {
+	return Settings{Thresholds: maps.Clone(s.Thresholds), Weights: maps.Clone(s.Weights), TrendWeight: s.TrendWeight}
+}
+
+// Describe implements prometheus.Collector. In mode off the advisor publishes nothing.
+func (a *Advisor) Describe(ch chan<- *prometheus.Desc) {
+	if a.cfg.Mode == ModeOff {
+		return
+	}
+	a.requests.Describe(ch)
+	a.rejected.Describe(ch)
+	ch <- a.thresholdDesc
+	ch <- a.weightDesc
+	ch <- a.lastSuccessDesc
+}
+
+// Collect implements prometheus.Collector from memory; it never waits on the model.
+func (a *Advisor) Collect(ch chan<- prometheus.Metric) {
+	if a.cfg.Mode == ModeOff {
+		return
+	}
+	a.requests.Collect(ch)
+	a.rejected.Collect(ch)
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for g, p := range a.latest {
+		for _, s := range Signals() {
+			b := p.Settings.Thresholds[s]
+			ch <- prometheus.MustNewConstMetric(a.thresholdDesc, prometheus.GaugeValue, b.Out, g, string(s), string(Out))
+			ch <- prometheus.MustNewConstMetric(a.thresholdDesc, prometheus.GaugeValue, b.In, g, string(s), string(In))
+			ch <- prometheus.MustNewConstMetric(a.weightDesc, prometheus.GaugeValue, p.Settings.Weights[s], g, string(s))
+		}
+	}
+	ts := 0.0
+	if !a.lastSuccess.IsZero() {
+		ts = float64(a.lastSuccess.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(a.lastSuccessDesc, prometheus.GaugeValue, ts)
+}
+
+// limitedTransport caps response bodies so a misbehaving endpoint cannot exhaust memory.
+type limitedTransport struct{ next http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxResponseBytes}
+	return resp, nil
+}
+
+func transportOf(c *http.Client) http.RoundTripper {
+	if c.Transport != nil {
+		return c.Transport
+	}
+	return http.DefaultTransport
+}
+
+// limitedBody fails the read, rather than truncating silently, once left bytes are used.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
