@@ -1,0 +1,52 @@
+# The flexus autoscaler. `make demo` and `make test` are all a new user needs.
+GO        ?= go
+BIN       ?= flexus
+PKG       := github.com/flexus-autoscaler/flexus
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) \
+             -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+TRACES    ?= ../shared/traces
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all deps build test lint unit e2e bench demo backtest rules clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flexus
+
+# The one test command: static checks, every unit and integration test (real
+# redis-server, promtool, prometheus and alertmanager), then the closed loop.
+test: deps lint unit e2e
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+e2e: build
+	$(GO) test -count=1 -timeout 15m -tags e2e -run 'E2E' ./e2e/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./...
+
+demo: deps build
+	./$(BIN) demo
+
+backtest: build
+	@for f in $(TRACES)/*.csv; do ./$(BIN) backtest --trace "$$f" --policy all || exit 1; done
+
+rules:
+	$(GO) run ./rules/gen
+
+clean:
+	rm -f $(BIN)
