@@ -177,7 +177,8 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 	if len(resp.Choices) == 0 {
 		return Proposal{}, a.rejectedAnswer(s.Group, reject(ReasonEmptyAnswer, "the answer has no choices"))
 	}
-	ans, err := parseAnswer(resp.Choices[0].Message.Content)
+	// Redact before parsing so that no excerpt of the answer, cut anywhere, can carry the key.
+	ans, err := parseAnswer(a.redact(resp.Choices[0].Message.Content))
 	if err != nil {
 		return Proposal{}, a.rejectedAnswer(s.Group, err)
 	}
@@ -188,7 +189,7 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 
 	p := Proposal{Group: s.Group, At: now, Settings: settings, Adjustments: adj}
 	if ans.Rationale != nil {
-		p.Rationale = a.redact(*ans.Rationale)
+		p.Rationale = *ans.Rationale
 	}
 	for _, x := range adj {
 		a.rejected.WithLabelValues(string(x.Reason)).Inc()
@@ -220,7 +221,7 @@ func (a *Advisor) failed(parent context.Context, group string, err error) error 
 	}
 	a.requests.WithLabelValues(string(result)).Inc()
 	// %w on kind only: the library's error may quote a response body, so it is redacted to text.
-	out := fmt.Errorf("%w: group %q: %s (the last good proposal stays)", kind, group, a.redact(truncate(err.Error(), 300)))
+	out := fmt.Errorf("%w: group %q: %s (the last good proposal stays)", kind, group, truncate(a.redact(err.Error()), 300))
 	a.logger.Warn("advisor request failed", "group", group, "result", string(result), "err", out)
 	return out
 }
