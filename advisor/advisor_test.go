@@ -265,8 +265,10 @@ func TestAdviseJudgesEachAnswer(t *testing.T) {
 			wantReason: ReasonUnknownField,
 		},
 		{
-			name:       "an unknown signal is rejected",
-			content:    func(t *testing.T) string { return with(t, `"queue":{"scale_out"`, `"gpu":{"scale_out":0.8,"scale_in":0.2},"queue":{"scale_out"`) },
+			name: "an unknown signal is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"queue":{"scale_out"`, `"gpu":{"scale_out":0.8,"scale_in":0.2},"queue":{"scale_out"`)
+			},
 			wantReason: ReasonUnknownField,
 		},
 		{
@@ -310,18 +312,24 @@ func TestAdviseJudgesEachAnswer(t *testing.T) {
 			},
 		},
 		{
-			name:       "scale-out below scale-in is rejected",
-			content:    func(t *testing.T) string { return with(t, `"cpu":{"scale_out":0.75,"scale_in":0.3}`, `"cpu":{"scale_out":0.3,"scale_in":0.75}`) },
+			name: "scale-out below scale-in is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"cpu":{"scale_out":0.75,"scale_in":0.3}`, `"cpu":{"scale_out":0.3,"scale_in":0.75}`)
+			},
 			wantReason: ReasonOutNotAboveIn,
 		},
 		{
-			name:       "scale-out equal to scale-in is rejected",
-			content:    func(t *testing.T) string { return with(t, `"queue":{"scale_out":120,"scale_in":40}`, `"queue":{"scale_out":80,"scale_in":80}`) },
+			name: "scale-out equal to scale-in is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"queue":{"scale_out":120,"scale_in":40}`, `"queue":{"scale_out":80,"scale_in":80}`)
+			},
 			wantReason: ReasonOutNotAboveIn,
 		},
 		{
-			name:       "a percentage where a ratio belongs is rejected as out_of_domain, not clamped",
-			content:    func(t *testing.T) string { return with(t, `"cpu":{"scale_out":0.75,"scale_in":0.3}`, `"cpu":{"scale_out":75,"scale_in":30}`) },
+			name: "a percentage where a ratio belongs is rejected as out_of_domain, not clamped",
+			content: func(t *testing.T) string {
+				return with(t, `"cpu":{"scale_out":0.75,"scale_in":0.3}`, `"cpu":{"scale_out":75,"scale_in":30}`)
+			},
 			wantReason: ReasonOutOfDomain,
 		},
 		{
@@ -684,7 +692,9 @@ func TestSecretNeverLeaks(t *testing.T) {
 			})
 		}},
 		{"in a non-JSON answer", func(m *fakeModel) {
-			m.set(func(w http.ResponseWriter, r *http.Request) { writeCompletion(w, "your key is "+r.Header.Get("Authorization")) })
+			m.set(func(w http.ResponseWriter, r *http.Request) {
+				writeCompletion(w, "your key is "+r.Header.Get("Authorization"))
+			})
 		}},
 		{"in the rationale of a good answer", func(m *fakeModel) {
 			m.set(func(w http.ResponseWriter, r *http.Request) {
