@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/promslog"
 	"github.com/sashabaranov/go-openai"
 
 	"github.com/flexus-autoscaler/flexus/clock"
@@ -89,6 +90,9 @@ const maxResponseBytes = 1 << 20
 func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger *slog.Logger) (*Advisor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if logger == nil {
+		logger = promslog.NewNopLogger()
 	}
 	a := &Advisor{
 		cfg:    cfg,

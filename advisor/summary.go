@@ -80,10 +80,12 @@ func SummariseSignal(times []time.Time, values []float64, band Band) SignalStats
 		return st
 	}
 	n := float64(st.Samples)
+	// Summing offsets from the first sample keeps a constant series exactly constant.
+	shift := 0.0
 	for _, v := range clean {
-		st.Mean += v
+		shift += v - clean[0]
 	}
-	st.Mean /= n
+	st.Mean = clean[0] + shift/n
 	for _, v := range clean {
 		st.StdDev += (v - st.Mean) * (v - st.Mean)
 	}
