@@ -36,18 +36,29 @@ func TestSeedSettingsAreInsideTheGuardrails(t *testing.T) {
 // scale-out stays above scale-in, and the weights are finite, non-negative and sum to 1.
 func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 	rails := Guardrails()
+	accepted := 0
 	rapid.Check(t, func(rt *rapid.T) {
-		value := rapid.OneOf(
+		hostile := rapid.OneOf(
 			rapid.Float64Range(-10, 10),
-			rapid.Float64Range(0, 1),
 			rapid.Float64Range(0, 10000),
 			rapid.SampledFrom([]float64{0, math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64, -0.0, 1e-300}),
 		)
+		// Half the cases are plausible answers (in the unit's domain, out above in), so
+		// the property is exercised on accepted proposals too, not only on rejections.
+		plausible := rapid.Bool().Draw(rt, "plausible")
 		th := map[Signal]Band{}
 		ws := map[Signal]float64{}
 		for _, s := range Signals() {
-			th[s] = Band{Out: value.Draw(rt, string(s)+"_out"), In: value.Draw(rt, string(s)+"_in")}
-			ws[s] = value.Draw(rt, string(s)+"_weight")
+			if !plausible {
+				th[s] = Band{Out: hostile.Draw(rt, string(s)+"_out"), In: hostile.Draw(rt, string(s)+"_in")}
+				ws[s] = hostile.Draw(rt, string(s)+"_weight")
+				continue
+			}
+			top := math.Min(rails[s].Domain.Max, 3*rails[s].Out.Max)
+			a := rapid.Float64Range(0, top).Draw(rt, string(s)+"_a")
+			b := rapid.Float64Range(0, top).Draw(rt, string(s)+"_b")
+			th[s] = Band{Out: math.Max(a, b), In: math.Min(a, b)}
+			ws[s] = rapid.Float64Range(0, 5).Draw(rt, string(s)+"_weight")
 		}
 		current := SeedSettings()
 		current.TrendWeight = rapid.Float64Range(0, 0.5).Draw(rt, "trend")
@@ -77,7 +88,12 @@ func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 		if math.Abs(sum-1) > 1e-9 {
 			rt.Fatalf("weights and trend sum to %g, want 1", sum)
 		}
+		accepted++
 	})
+	t.Logf("%d proposals accepted", accepted)
+	if accepted < 10 {
+		t.Errorf("only %d of the generated proposals were accepted: the property was barely exercised", accepted)
+	}
 }
 
 func TestSummariseSignal(t *testing.T) {
