@@ -1,0 +1,169 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// EvalOptions tune a rolling-origin forecast evaluation.
+type EvalOptions struct {
+	// Horizons to grade; a horizon that is not a whole number of steps is skipped.
+	Horizons []time.Duration
+	// MinHistory is the number of samples seen before the first origin (default 10).
+	MinHistory int
+	// LinearWindow is the `linear` model's window, predict_linear's range (default 1h).
+	LinearWindow time.Duration
+}
+
+// EvalScore is the accuracy of one model at one horizon.
+type EvalScore struct {
+	SMAPE   float64 `json:"smape"` // mean of 2|f-a|/(|f|+|a|), 0..2
+	MASE    float64 `json:"mase"`  // MAE over the in-sample one-step naive MAE
+	Origins int     `json:"origins"`
+}
+
+// EvalHorizon is the evaluation at one horizon.
+type EvalHorizon struct {
+	Horizon time.Duration
+	// Skipped says why the horizon was not evaluated, empty when it was.
+	Skipped string
+	Scores  map[Model]EvalScore
+	// AutoChoices counts the origins at which auto stood for each model.
+	AutoChoices map[Model]int
+}
+
+// EvalReport is a rolling-origin evaluation of every model on one series.
+type EvalReport struct {
+	Samples  int
+	Step     time.Duration
+	Horizons []EvalHorizon
+}
+
+// EvaluateForecasts runs the forecasters over values (evenly spaced by step from
+// start) exactly as a live series would see them: at every origin after
+// MinHistory it forecasts each horizon with every model and auto, using only
+// the past (auto's choice comes from past graded forecasts), and compares with
+// the value that followed. Negative forecasts count as 0, as published.
+func EvaluateForecasts(values []float64, start time.Time, step time.Duration, opts EvalOptions) (EvalReport, error) {
+	if step <= 0 {
+		return EvalReport{}, fmt.Errorf("scoring: evaluation step %v must be positive", step)
+	}
+	if len(opts.Horizons) == 0 {
+		return EvalReport{}, errors.New("scoring: evaluation needs at least one horizon")
+	}
+	if opts.MinHistory == 0 {
+		opts.MinHistory = 10
+	}
+	if opts.LinearWindow == 0 {
+		opts.LinearWindow = time.Hour
+	}
+	rep := EvalReport{Samples: len(values), Step: step}
+	fp := Defaults().Forecast
+	fp.Step = step
+	fp.LinearWindow = max(opts.LinearWindow, step)
+	fp.CoarseStep = coarseStepFor(step)
+	fp.Horizons = nil
+	var hIdx []int // report horizon -> forecaster horizon index, -1 when skipped
+	for _, h := range opts.Horizons {
+		eh := EvalHorizon{Horizon: h}
+		switch {
+		case h <= 0:
+			eh.Skipped = "not positive"
+		case h%step != 0:
+			eh.Skipped = fmt.Sprintf("not a multiple of the trace step %v", step)
+		case int(h/step) >= len(values)-opts.MinHistory:
+			eh.Skipped = fmt.Sprintf("the trace (%d samples of %v) is too short", len(values), step)
+		}
+		if eh.Skipped != "" {
+			hIdx = append(hIdx, -1)
+		} else {
+			hIdx = append(hIdx, len(fp.Horizons))
+			fp.Horizons = append(fp.Horizons, h)
+		}
+		rep.Horizons = append(rep.Horizons, eh)
+	}
+	if len(fp.Horizons) == 0 {
+		return rep, nil
+	}
+	if errs := fp.validate(); len(errs) > 0 {
+		return EvalReport{}, fmt.Errorf("scoring: evaluation: %w", errors.Join(errs...))
+	}
+	var scale float64
+	for i := 1; i < len(values); i++ {
+		scale += math.Abs(values[i] - values[i-1])
+	}
+	scale /= float64(len(values) - 1)
+
+	models := append(Models(), ModelAuto)
+	type acc struct{ smape, abs float64 }
+	sums := make([][]acc, len(fp.Horizons))
+	counts := make([]int, len(fp.Horizons))
+	choices := make([]map[Model]int, len(fp.Horizons))
+	for h := range sums {
+		sums[h] = make([]acc, len(models))
+		choices[h] = map[Model]int{}
+	}
+	st := newSeries(newForecastConfig(fp, 10))
+	var f [numVariants]float64
+	for i, v := range values {
+		t := start.Add(time.Duration(i) * step)
+		st.observe(t, v)
+		if i+1 < opts.MinHistory {
+			continue
+		}
+		for h, d := range fp.Horizons {
+			j := i + int(d/step)
+			if j >= len(values) {
+				continue
+			}
+			actual := values[j]
+			st.forecastAll(t.Add(d).UnixNano(), &f)
+			for k, m := range models {
+				var fv float64
+				if m == ModelAuto {
+					fv = f[st.chosen[h]]
+				} else {
+					fv = f[st.bestInFamily(h, m)]
+				}
+				fv = math.Max(fv, 0)
+				sums[h][k].smape += smapeTerm(fv, actual)
+				sums[h][k].abs += math.Abs(fv - actual)
+			}
+			choices[h][variantModel(st.chosen[h])]++
+			counts[h]++
+		}
+	}
+	for r, h := range hIdx {
+		if h < 0 {
+			continue
+		}
+		eh := &rep.Horizons[r]
+		eh.Scores = map[Model]EvalScore{}
+		eh.AutoChoices = choices[h]
+		if counts[h] == 0 {
+			eh.Skipped = "no origin has a value a horizon later"
+			continue
+		}
+		for k, m := range models {
+			n := float64(counts[h])
+			mase := math.NaN()
+			if scale > 0 {
+				mase = sums[h][k].abs / n / scale
+			}
+			eh.Scores[m] = EvalScore{SMAPE: sums[h][k].smape / n, MASE: mase, Origins: counts[h]}
+		}
+	}
+	return rep, nil
+}
+
+// coarseStepFor is the smallest multiple of step, at least 15m, that divides 24h.
+func coarseStepFor(step time.Duration) time.Duration {
+	for c := step; c <= 24*time.Hour; c += step {
+		if c >= 15*time.Minute && (24*time.Hour)%c == 0 {
+			return c
+		}
+	}
+	return 24 * time.Hour
+}

@@ -1,0 +1,693 @@
+package scoring
+
+import (
+	"math"
+	"time"
+)
+
+// Model names a forecasting model, as in the `model` label.
+type Model string
+
+// The forecasting models. Auto is the one chosen per series and horizon by
+// rolling out-of-sample error.
+const (
+	ModelLinear        Model = "linear"         // least squares over a window, as predict_linear
+	ModelHolt          Model = "holt"           // double exponential smoothing, damped trend
+	ModelHoltWinters   Model = "holt_winters"   // additive, daily (and weekly) seasonality
+	ModelSeasonalNaive Model = "seasonal_naive" // the value one day (or week) earlier
+	ModelAuto          Model = "auto"
+)
+
+// Models returns the concrete models in a fixed order (without auto).
+func Models() []Model {
+	return []Model{ModelLinear, ModelHolt, ModelHoltWinters, ModelSeasonalNaive}
+}
+
+// Variants are the concrete forecasters each series runs. A model family may
+// have several (Holt at three smoothing speeds, seasonality by day or week);
+// the running error picks the best within each family and overall.
+const (
+	vLinear = iota
+	vHoltSlow
+	vHoltMid
+	vHoltFast
+	vHWDay
+	vHWWeek
+	vHWShort
+	vSNDay
+	vSNWeek
+	numVariants
+)
+
+func variantModel(v int) Model {
+	switch v {
+	case vLinear:
+		return ModelLinear
+	case vHoltSlow, vHoltMid, vHoltFast:
+		return ModelHolt
+	case vHWDay, vHWWeek, vHWShort:
+		return ModelHoltWinters
+	}
+	return ModelSeasonalNaive
+}
+
+// Smoothing constants. Holt runs on the fine samples with a damped trend so a
+// long horizon never extrapolates a short-lived slope far; Holt-Winters runs on
+// coarse buckets, and its residual against the latest fine sample is carried
+// into the forecast with a decay, so short horizons react to the present.
+func holtParams(i int) (alpha, beta float64) {
+	switch i {
+	case 0:
+		return 0.1, 0.01
+	case 1:
+		return 0.4, 0.05
+	}
+	return 0.8, 0.1
+}
+
+const (
+	holtPhi      = 0.9
+	hwAlpha      = 0.2
+	hwBeta       = 0.01
+	hwGamma      = 0.15
+	hwPhi        = 0.98
+	residAlpha   = 0.5
+	residHalfLif = 30 * time.Minute
+	shortAlpha   = 0.1
+	shortGamma   = 0.2
+	minACF       = 0.3 // autocorrelation a short period needs to count
+	pendingSlots = 6   // graded forecasts kept per horizon
+	minGraded    = 3 // gradings before auto trusts its choice
+)
+
+// forecastConfig is ForecastParams turned into step counts, shared by the
+// series of a group.
+type forecastConfig struct {
+	step, coarse  int64 // nanoseconds
+	horizons      []time.Duration
+	hSteps        []int64
+	every         []int64 // issue a graded forecast every this many samples
+	pendCap       []int
+	window        int
+	ringCap       int
+	maxPeriod     int // longest short period looked for, in samples
+	dayB, weekB   int64
+	coarseCap     int64
+	maxGap        int64
+	errW          float64
+	weekly        bool
+	residDecayPer float64 // per fine step
+}
+
+func newForecastConfig(f ForecastParams, trendSamples int) *forecastConfig {
+	c := &forecastConfig{
+		step:     int64(f.Step),
+		coarse:   int64(f.CoarseStep),
+		horizons: append([]time.Duration(nil), f.Horizons...),
+		window:   max(1, int(f.LinearWindow/f.Step)),
+		maxGap:   int64(f.MaxGapSteps),
+		errW:     f.ErrorWeight,
+		weekly:   f.Weekly,
+	}
+	// Short periods (a cron job every 40 minutes) are found by autocorrelation
+	// over the fine ring, which must hold three of the longest looked for.
+	c.maxPeriod = max(2, int(time.Hour/f.Step))
+	c.ringCap = max(c.window, trendSamples, 3*c.maxPeriod, 48)
+	c.dayB = int64(24*time.Hour) / c.coarse
+	c.weekB = 7 * c.dayB
+	c.coarseCap = c.dayB
+	if f.Weekly {
+		c.coarseCap = c.weekB
+	}
+	for _, h := range f.Horizons {
+		hs := max(1, (int64(h)+c.step/2)/c.step)
+		every := max(1, (hs+pendingSlots-1)/pendingSlots)
+		c.hSteps = append(c.hSteps, hs)
+		c.every = append(c.every, every)
+		c.pendCap = append(c.pendCap, int(hs/every)+2)
+	}
+	c.residDecayPer = math.Pow(0.5, float64(f.Step)/float64(residHalfLif))
+	return c
+}
+
+type hwState struct {
+	season []float32 // nil until one full period of buckets has been seen
+	level  float64
+	trend  float64
+	lastB  int64
+	period int64
+	resid  float64
+}
+
+// shortState is additive Holt-Winters without trend on the fine samples, for a
+// period of a few samples to an hour found by autocorrelation.
+type shortState struct {
+	period int       // 0 while none is found
+	season []float32 // len period
+	level  float64
+	nextAt int64 // sample index of the next period search
+}
+
+type pending struct {
+	due  int64
+	f    [numVariants]float32
+	auto float32
+}
+
+// series is the forecasting state of one signal of one group. Memory is
+// bounded: a fine ring of LinearWindow/Step samples, a coarse ring of one day
+// (or week) of CoarseStep means, the Holt-Winters seasons, and a few pending
+// forecasts per horizon; see Bytes.
+type series struct {
+	c *forecastConfig
+
+	started   bool
+	cur       int64 // index of the newest fine sample
+	lastNanos int64
+	lastValue float64
+	ring      []float32
+	ringN     int
+	holt      [3]struct{ level, trend float64 }
+	fineN     int64 // fine samples since the last restart
+
+	cStarted bool
+	cIdx     int64
+	cSum     float64
+	cN       int32
+	coarse   []float32 // bucket b at b mod len; NaN when missing
+	cLast    int64
+	hw       [2]hwState
+	short    shortState
+
+	pend     [][]pending // per horizon, a FIFO
+	errs     [][numVariants]float64
+	graded   []int64
+	smape    []float64
+	smapeN   []int64
+	chosen   []int
+	dropped  int64
+	repeated int64
+	restarts int64
+}
+
+func newSeries(c *forecastConfig) *series {
+	s := &series{c: c, ring: make([]float32, c.ringCap), coarse: make([]float32, c.coarseCap)}
+	for i := range s.coarse {
+		s.coarse[i] = float32(math.NaN())
+	}
+	s.hw[0].period = c.dayB
+	s.hw[1].period = c.weekB
+	h := len(c.horizons)
+	s.pend = make([][]pending, h)
+	for i := range s.pend {
+		s.pend[i] = make([]pending, 0, c.pendCap[i])
+	}
+	s.errs = make([][numVariants]float64, h)
+	s.graded = make([]int64, h)
+	s.smape = make([]float64, h)
+	s.smapeN = make([]int64, h)
+	s.chosen = make([]int, h)
+	for i := range s.chosen {
+		s.chosen[i] = vHoltMid
+	}
+	return s
+}
+
+// Bytes is the memory the series holds, backing arrays included.
+func (s *series) Bytes() int {
+	n := 400 // the struct and slice headers
+	n += 4 * (len(s.ring) + len(s.coarse) + cap(s.short.season))
+	for _, hw := range s.hw {
+		n += 4 * cap(hw.season)
+	}
+	for _, p := range s.pend {
+		n += cap(p) * int(unsafeSizeofPending)
+	}
+	n += len(s.errs) * (numVariants*8 + 8 + 8 + 8 + 8)
+	return n
+}
+
+const unsafeSizeofPending = 8 + 4*numVariants + 4
+
+// observe takes a sample. NaN and Inf are dropped and counted; a sample less
+// than half a step after the previous one is a repeat (Cloud Eye serves the
+// same datapoint until the next) and is ignored, as is one from the past.
+func (s *series) observe(t time.Time, v float64) {
+	if !finite(v) {
+		s.dropped++
+		return
+	}
+	tn := t.UnixNano()
+	if !s.started {
+		s.started = true
+		s.cur = -1
+		s.push(tn, v)
+		s.lastNanos, s.lastValue = tn, v
+		return
+	}
+	d := tn - s.lastNanos
+	if d < s.c.step/2 {
+		s.repeated++
+		return
+	}
+	g := (d + s.c.step/2) / s.c.step
+	if g-1 > s.c.maxGap {
+		s.restart()
+		s.cur += g - 1
+	} else {
+		t0, v0 := s.lastNanos, s.lastValue
+		for k := int64(1); k < g; k++ {
+			frac := float64(k) / float64(g)
+			s.push(t0+d*k/g, v0+frac*(v-v0))
+		}
+	}
+	s.push(tn, v)
+	s.lastNanos, s.lastValue = tn, v
+}
+
+// restart forgets the fine-resolution state after a long gap; the seasonal
+// state is keyed by absolute time and survives.
+func (s *series) restart() {
+	s.ringN = 0
+	s.fineN = 0
+	s.short.period = 0
+	s.restarts++
+	for i := range s.hw {
+		s.hw[i].resid = 0
+	}
+}
+
+func (s *series) push(tn int64, v float64) {
+	s.cur++
+	s.grade(v)
+	s.ring[s.cur%int64(len(s.ring))] = float32(v)
+	s.ringN = min(s.ringN+1, len(s.ring))
+	for i := range s.holt {
+		h := &s.holt[i]
+		if s.fineN == 0 {
+			h.level, h.trend = v, 0
+			continue
+		}
+		alpha, beta := holtParams(i)
+		prev := h.level
+		h.level = alpha*v + (1-alpha)*(h.level+holtPhi*h.trend)
+		h.trend = beta*(h.level-prev) + (1-beta)*holtPhi*h.trend
+	}
+	s.fineN++
+	s.updateShort(v)
+	s.addCoarse(tn, v)
+	for i := range s.hw {
+		hw := &s.hw[i]
+		if hw.season != nil {
+			r := v - hw.base(floorDiv(tn, s.c.coarse))
+			hw.resid = residAlpha*r + (1-residAlpha)*hw.resid
+		}
+	}
+	s.lastNanos = tn
+	s.issue(tn)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func (s *series) addCoarse(tn int64, v float64) {
+	b := floorDiv(tn, s.c.coarse)
+	if !s.cStarted {
+		s.cStarted, s.cIdx, s.cLast = true, b, b-1
+	}
+	if b > s.cIdx {
+		s.closeBucket(s.cIdx, s.cSum/float64(s.cN))
+		s.cIdx, s.cSum, s.cN = b, 0, 0
+	}
+	s.cSum += v
+	s.cN++
+}
+
+// addCoarseMean records a whole coarse bucket (warm start from coarse history).
+func (s *series) addCoarseMean(b int64, v float64) {
+	if !s.cStarted {
+		s.cStarted, s.cIdx, s.cLast = true, b, b-1
+	}
+	if b < s.cIdx {
+		return
+	}
+	if b > s.cIdx && s.cN > 0 {
+		s.closeBucket(s.cIdx, s.cSum/float64(s.cN))
+	}
+	s.cIdx, s.cSum, s.cN = b, v, 1
+}
+
+func (s *series) closeBucket(b int64, y float64) {
+	if b <= s.cLast {
+		return
+	}
+	n := int64(len(s.coarse))
+	if b-s.cLast > n {
+		for i := range s.coarse {
+			s.coarse[i] = float32(math.NaN())
+		}
+	} else {
+		for k := s.cLast + 1; k < b; k++ {
+			s.coarse[k%n] = float32(math.NaN())
+		}
+	}
+	s.coarse[b%n] = float32(y)
+	s.cLast = b
+	for i := range s.hw {
+		hw := &s.hw[i]
+		if hw.period > n {
+			continue
+		}
+		if hw.season == nil {
+			s.initHW(hw, b)
+			continue
+		}
+		k := float64(b - hw.lastB)
+		slot := b % hw.period
+		old := float64(hw.season[slot])
+		prev := hw.level
+		hw.level = hwAlpha*(y-old) + (1-hwAlpha)*(hw.level+hw.trend*k)
+		hw.trend = hwPhi * (hwBeta*(hw.level-prev)/k + (1-hwBeta)*hw.trend)
+		hw.season[slot] = float32(hwGamma*(y-hw.level) + (1-hwGamma)*old)
+		hw.lastB = b
+		hw.resid = 0 // the new level has absorbed it
+	}
+}
+
+// initHW starts Holt-Winters once the coarse ring holds a full period ending at
+// b with at most a tenth missing (missing buckets start with no seasonal offset).
+func (s *series) initHW(hw *hwState, b int64) {
+	n := int64(len(s.coarse))
+	var sum float64
+	var cnt int64
+	for k := b - hw.period + 1; k <= b; k++ {
+		if k < 0 {
+			return
+		}
+		if v := s.coarse[k%n]; !math.IsNaN(float64(v)) {
+			sum += float64(v)
+			cnt++
+		}
+	}
+	if cnt < hw.period*9/10 {
+		return
+	}
+	mean := sum / float64(cnt)
+	hw.season = make([]float32, hw.period)
+	for k := b - hw.period + 1; k <= b; k++ {
+		if v := s.coarse[k%n]; !math.IsNaN(float64(v)) {
+			hw.season[k%hw.period] = float32(float64(v) - mean)
+		}
+	}
+	hw.level, hw.trend, hw.lastB, hw.resid = mean, 0, b, 0
+}
+
+// base is the Holt-Winters value for coarse bucket bt, without the residual.
+func (hw *hwState) base(bt int64) float64 {
+	k := float64(bt - hw.lastB)
+	damp := k
+	if k > 0 {
+		damp = hwPhi * (1 - math.Pow(hwPhi, k)) / (1 - hwPhi)
+	}
+	return hw.level + hw.trend*damp + float64(hw.season[bt%hw.period])
+}
+
+// forecastAll fills f with every variant's forecast for absolute time tn.
+func (s *series) forecastAll(tn int64, f *[numVariants]float64) {
+	ahead := float64(tn-s.lastNanos) / float64(s.c.step)
+	if ahead < 0 {
+		ahead = 0
+	}
+	for i := range s.holt {
+		h := s.holt[i]
+		f[vHoltSlow+i] = h.level + h.trend*holtPhi*(1-math.Pow(holtPhi, ahead))/(1-holtPhi)
+	}
+	f[vLinear] = s.linear(ahead)
+	fallback := f[vHoltMid]
+	f[vHWShort] = fallback
+	if sh := &s.short; sh.period > 0 {
+		k := int64(math.Round(ahead))
+		f[vHWShort] = sh.level + float64(sh.season[(s.cur+k)%int64(sh.period)])
+	}
+	bt := floorDiv(tn, s.c.coarse)
+	for i := range s.hw {
+		hw := &s.hw[i]
+		if hw.season == nil {
+			f[vHWDay+i] = fallback
+			continue
+		}
+		f[vHWDay+i] = hw.base(bt) + hw.resid*math.Pow(s.c.residDecayPer, ahead)
+	}
+	n := int64(len(s.coarse))
+	for i, lag := range [2]int64{s.c.dayB, s.c.weekB} {
+		f[vSNDay+i] = fallback
+		k := bt - lag
+		if lag > n || k > s.cLast || k <= s.cLast-n || k < 0 {
+			continue
+		}
+		if v := s.coarse[k%n]; !math.IsNaN(float64(v)) {
+			f[vSNDay+i] = float64(v)
+		}
+	}
+}
+
+// linear is predict_linear: the least-squares line through the last window
+// samples, read ahead steps past the newest.
+func (s *series) linear(ahead float64) float64 {
+	n := min(s.ringN, s.c.window)
+	if n == 0 {
+		return s.lastValue
+	}
+	if n == 1 {
+		return float64(s.ring[s.cur%int64(len(s.ring))])
+	}
+	// x runs from -(n-1) to 0 at the newest sample.
+	var sy, sxy float64
+	sx, sxx := 0.0, 0.0
+	for k := 0; k < n; k++ {
+		x := -float64(k)
+		y := float64(s.ring[(s.cur-int64(k))%int64(len(s.ring))])
+		sx += x
+		sy += y
+		sxy += x * y
+		sxx += x * x
+	}
+	fn := float64(n)
+	slope := (fn*sxy - sx*sy) / (fn*sxx - sx*sx)
+	intercept := (sy - slope*sx) / fn
+	return intercept + slope*ahead
+}
+
+// last returns up to n newest fine samples, oldest first.
+func (s *series) last(n int, buf []float64) []float64 {
+	n = min(n, s.ringN)
+	buf = buf[:0]
+	for k := n - 1; k >= 0; k-- {
+		buf = append(buf, float64(s.ring[(s.cur-int64(k))%int64(len(s.ring))]))
+	}
+	return buf
+}
+
+// issue records forecasts due a horizon from now, to be graded when they fall due.
+func (s *series) issue(tn int64) {
+	var f [numVariants]float64
+	for h := range s.c.horizons {
+		if s.cur%s.c.every[h] != 0 || len(s.pend[h]) == cap(s.pend[h]) {
+			continue
+		}
+		s.forecastAll(tn+int64(s.c.horizons[h]), &f)
+		p := pending{due: s.cur + s.c.hSteps[h]}
+		for v := range f {
+			p.f[v] = float32(max(f[v], 0))
+		}
+		p.auto = p.f[s.chosen[h]]
+		s.pend[h] = append(s.pend[h], p)
+	}
+}
+
+// grade scores the forecasts that fall due at the current sample and updates
+// each horizon's choice of model.
+func (s *series) grade(actual float64) {
+	w := s.c.errW
+	for h := range s.pend {
+		q := s.pend[h]
+		drop := 0
+		for drop < len(q) && q[drop].due <= s.cur {
+			p := &q[drop]
+			drop++
+			if p.due < s.cur {
+				continue // fell due inside a gap
+			}
+			first := s.graded[h] == 0
+			for v := range p.f {
+				e := math.Abs(float64(p.f[v]) - actual)
+				if first {
+					s.errs[h][v] = e
+				} else {
+					s.errs[h][v] += w * (e - s.errs[h][v])
+				}
+			}
+			s.graded[h]++
+			sm := smapeTerm(float64(p.auto), actual)
+			if s.smapeN[h] == 0 {
+				s.smape[h] = sm
+			} else {
+				s.smape[h] += w * (sm - s.smape[h])
+			}
+			s.smapeN[h]++
+		}
+		if drop > 0 {
+			s.pend[h] = append(q[:0], q[drop:]...)
+		}
+		if s.graded[h] >= minGraded {
+			best := 0
+			for v := 1; v < numVariants; v++ {
+				if s.errs[h][v] < s.errs[h][best] {
+					best = v
+				}
+			}
+			s.chosen[h] = best
+		}
+	}
+}
+
+// smapeTerm is one term of sMAPE, in 0..2; 0 when both are 0.
+func smapeTerm(f, a float64) float64 {
+	d := math.Abs(f) + math.Abs(a)
+	if d == 0 {
+		return 0
+	}
+	return 2 * math.Abs(f-a) / d
+}
+
+// horizonFor returns the index of the configured horizon nearest d.
+func (c *forecastConfig) horizonFor(d time.Duration) int {
+	best := 0
+	for i, h := range c.horizons {
+		if absDur(h-d) < absDur(c.horizons[best]-d) {
+			best = i
+		}
+	}
+	return best
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// bestInFamily returns the variant of model m with the lowest running error at horizon h.
+func (s *series) bestInFamily(h int, m Model) int {
+	best := -1
+	for v := 0; v < numVariants; v++ {
+		if variantModel(v) != m {
+			continue
+		}
+		if best < 0 || (s.graded[h] > 0 && s.errs[h][v] < s.errs[h][best]) {
+			best = v
+		}
+	}
+	if m == ModelHolt && s.graded[h] == 0 {
+		return vHoltMid
+	}
+	return best
+}
+
+// updateShort runs the short-period model and, every maxPeriod samples, looks
+// for the period again.
+func (s *series) updateShort(v float64) {
+	sh := &s.short
+	if sh.period > 0 {
+		slot := s.cur % int64(sh.period)
+		old := float64(sh.season[slot])
+		sh.level = shortAlpha*(v-old) + (1-shortAlpha)*sh.level
+		sh.season[slot] = float32(shortGamma*(v-sh.level) + (1-shortGamma)*old)
+	}
+	if s.cur < sh.nextAt || s.ringN < 3*2 {
+		return
+	}
+	sh.nextAt = s.cur + int64(s.c.maxPeriod)
+	p := s.findPeriod()
+	if p == sh.period {
+		return
+	}
+	sh.period = p
+	if p == 0 {
+		return
+	}
+	// Start from the ring: level is the mean of the last period, the season
+	// the mean deviation of each phase.
+	if cap(sh.season) < p {
+		sh.season = make([]float32, p, s.c.maxPeriod)
+	}
+	sh.season = sh.season[:p]
+	n := s.ringN - s.ringN%p
+	var mean float64
+	for k := 0; k < n; k++ {
+		mean += s.at(k)
+	}
+	mean /= float64(n)
+	sums := make([]float64, p)
+	for k := 0; k < n; k++ {
+		sums[(s.cur-int64(k))%int64(p)] += s.at(k) - mean
+	}
+	for j := range sums {
+		sh.season[j] = float32(sums[j] / float64(n/p))
+	}
+	var last float64
+	for k := 0; k < p; k++ {
+		last += s.at(k) - float64(sh.season[(s.cur-int64(k))%int64(p)])
+	}
+	sh.level = last / float64(p)
+}
+
+// at returns the sample k steps before the newest.
+func (s *series) at(k int) float64 {
+	return float64(s.ring[(s.cur-int64(k))%int64(len(s.ring))])
+}
+
+// findPeriod returns the lag between 2 and maxPeriod with the highest
+// autocorrelation over the ring, if it is a local peak above minACF and the
+// ring holds three periods of it; 0 otherwise.
+func (s *series) findPeriod() int {
+	n := s.ringN
+	var mean float64
+	for k := 0; k < n; k++ {
+		mean += s.at(k)
+	}
+	mean /= float64(n)
+	var variance float64
+	for k := 0; k < n; k++ {
+		d := s.at(k) - mean
+		variance += d * d
+	}
+	if variance == 0 {
+		return 0
+	}
+	maxLag := min(s.c.maxPeriod, n/3)
+	acf := func(lag int) float64 {
+		var c float64
+		for k := 0; k+lag < n; k++ {
+			c += (s.at(k) - mean) * (s.at(k+lag) - mean)
+		}
+		return c / variance
+	}
+	best, bestACF := 0, minACF
+	prev := acf(1)
+	cur := acf(2)
+	for lag := 2; lag <= maxLag; lag++ {
+		next := acf(lag + 1)
+		if cur > bestACF && cur > prev && cur >= next {
+			best, bestACF = lag, cur
+		}
+		prev, cur = cur, next
+	}
+	return best
+}

@@ -1,0 +1,310 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Signal names a group-level signal, as in the `signal` label of docs/metrics.md.
+type Signal string
+
+// The signals scoring knows. Values are in base units: ratios 0..1, seconds, items.
+const (
+	CPU          Signal = "cpu"
+	Memory       Signal = "memory"
+	GPU          Signal = "gpu"
+	GPUMemory    Signal = "gpu_memory"
+	NPU          Signal = "npu"
+	Queue        Signal = "queue"
+	ResponseTime Signal = "response_time"
+	ErrorRate    Signal = "error_rate"
+)
+
+// Signals returns every known signal in a fixed order.
+func Signals() []Signal {
+	return []Signal{CPU, Memory, GPU, GPUMemory, NPU, Queue, ResponseTime, ErrorRate}
+}
+
+const numSignals = 8
+
+func signalIndex(s Signal) (int, bool) {
+	i := slices.Index(Signals(), s)
+	return i, i >= 0
+}
+
+// signalKind says which family of seed formulas a signal uses.
+type signalKind int
+
+const (
+	kindRatio   signalKind = iota // utilisation or error ratio, 0..1
+	kindSeconds                   // response time
+	kindItems                     // queue length
+)
+
+func kindOf(s Signal) signalKind {
+	switch s {
+	case Queue:
+		return kindItems
+	case ResponseTime:
+		return kindSeconds
+	default:
+		return kindRatio
+	}
+}
+
+// articleUnits converts a base-unit value to the unit the seed article's trend
+// uses (percent, milliseconds, items), so tanh(slope/10) means what it meant there.
+func articleUnits(s Signal) float64 {
+	switch kindOf(s) {
+	case kindRatio:
+		return 100
+	case kindSeconds:
+		return 1000
+	default:
+		return 1
+	}
+}
+
+// Threshold is a signal's scale-out (Out) and scale-in (In) threshold in base units.
+type Threshold struct {
+	Out float64
+	In  float64
+}
+
+// Lead is what delays a scaling action's effect: a forecast must look this far ahead.
+type Lead struct {
+	BootDelay  time.Duration // instance boot
+	WarmUp     time.Duration // application warm-up after boot
+	AlertDelay time.Duration // scrape, rule `for`, Alertmanager group_wait, webhook
+}
+
+// Total is the lead time: boot + warm-up + alerting pipeline delay.
+func (l Lead) Total() time.Duration { return l.BootDelay + l.WarmUp + l.AlertDelay }
+
+// ForecastParams tune the per-series forecasters.
+type ForecastParams struct {
+	// Step is the fine resolution the series are kept at (the collection period).
+	Step time.Duration
+	// CoarseStep is the bucket width of the seasonal history; it must divide 24h.
+	CoarseStep time.Duration
+	// Horizons are the forecast horizons published and graded.
+	Horizons []time.Duration
+	// LinearWindow is the least-squares window of the `linear` model (predict_linear's range).
+	LinearWindow time.Duration
+	// Weekly keeps a week of coarse history for weekly seasonality (more memory).
+	Weekly bool
+	// MaxGapSteps is the longest run of missing samples filled by interpolation;
+	// a longer gap restarts the fine-resolution models.
+	MaxGapSteps int
+	// ErrorWeight is the weight of each new graded forecast in the running errors
+	// (exponentially weighted; 0.02 is roughly the last 50 gradings).
+	ErrorWeight float64
+}
+
+// Params are the thresholds, weights and policy settings of one group.
+// They are plain data: the config package converts YAML into them.
+type Params struct {
+	Thresholds map[Signal]Threshold
+	Weights    map[Signal]float64
+	// TrendWeight is the composite's weight on the trend of TrendSignal.
+	TrendWeight  float64
+	TrendSignal  Signal
+	TrendSamples int
+
+	// Seed policy: scale out above ScaleOutScore by max(1, int(n*score*OutFactor)),
+	// in below ScaleInScore by max(1, int(n*|score|*InFactor)).
+	ScaleOutScore float64
+	ScaleInScore  float64
+	OutFactor     float64
+	InFactor      float64
+
+	// Target tracking: per-signal targets. Ratios for utilisation signals, items
+	// per instance for queue, a fraction of the out threshold for response time.
+	// A signal without a target (or 0) is not tracked.
+	Targets map[Signal]float64
+	// Tolerance is the HPA band: no change while |current/target - 1| <= Tolerance.
+	Tolerance float64
+	// ScaleInStabilization: recommend the highest count seen in this window.
+	ScaleInStabilization time.Duration
+
+	Lead Lead
+	// StaleAfter: a signal whose newest sample is older is treated as absent.
+	StaleAfter time.Duration
+
+	Forecast ForecastParams
+}
+
+// Defaults returns the seed article's table (DESIGN.md) in base units, with our
+// defaults for what the article leaves open.
+func Defaults() Params {
+	return Params{
+		Thresholds: map[Signal]Threshold{
+			CPU:          {Out: 0.70, In: 0.30},
+			Memory:       {Out: 0.80, In: 0.40},
+			ResponseTime: {Out: 2.0, In: 0.5},
+			Queue:        {Out: 100, In: 50},
+			ErrorRate:    {Out: 0.05, In: 0.01},
+			GPU:          {Out: 0.70, In: 0.30},
+			GPUMemory:    {Out: 0.80, In: 0.40},
+			NPU:          {Out: 0.70, In: 0.30},
+		},
+		Weights: map[Signal]float64{
+			CPU: 0.30, Memory: 0.25, ResponseTime: 0.25, Queue: 0.15,
+		},
+		TrendWeight:   0.05,
+		TrendSignal:   CPU,
+		TrendSamples:  10,
+		ScaleOutScore: 0.3,
+		ScaleInScore:  -0.3,
+		OutFactor:     0.5,
+		InFactor:      0.3,
+		Targets: map[Signal]float64{
+			CPU: 0.6, Memory: 0.7, GPU: 0.6, GPUMemory: 0.8, NPU: 0.6,
+			Queue: 20, ResponseTime: 0.5,
+		},
+		Tolerance:            0.1,
+		ScaleInStabilization: 5 * time.Minute,
+		Lead:                 Lead{BootDelay: 60 * time.Second, WarmUp: 30 * time.Second, AlertDelay: 90 * time.Second},
+		StaleAfter:           5 * time.Minute,
+		Forecast: ForecastParams{
+			Step:         time.Minute,
+			CoarseStep:   15 * time.Minute,
+			Horizons:     []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour},
+			LinearWindow: time.Hour,
+			Weekly:       true,
+			MaxGapSteps:  10,
+			ErrorWeight:  0.02,
+		},
+	}
+}
+
+// Validate reports the first problem, naming the field and the fix.
+func (p Params) Validate() error {
+	var errs []error
+	for _, s := range Signals() {
+		th, ok := p.Thresholds[s]
+		if !ok {
+			continue
+		}
+		name := fmt.Sprintf("thresholds.%s", s)
+		switch {
+		case !finite(th.Out) || !finite(th.In):
+			errs = append(errs, fmt.Errorf("%s: thresholds must be finite numbers", name))
+		case th.In <= 0:
+			errs = append(errs, fmt.Errorf("%s: in %g must be above 0", name, th.In))
+		case th.Out <= th.In:
+			errs = append(errs, fmt.Errorf("%s: out %g must be above in %g", name, th.Out, th.In))
+		case kindOf(s) == kindRatio && th.Out >= 1:
+			errs = append(errs, fmt.Errorf("%s: out %g must be below 1 (ratios run 0..1, not percent)", name, th.Out))
+		}
+	}
+	for s := range p.Thresholds {
+		if _, ok := signalIndex(s); !ok {
+			errs = append(errs, fmt.Errorf("thresholds.%s: unknown signal: use one of %v", s, Signals()))
+		}
+	}
+	sum := p.TrendWeight
+	for s, w := range p.Weights {
+		if _, ok := signalIndex(s); !ok {
+			errs = append(errs, fmt.Errorf("weights.%s: unknown signal: use one of %v", s, Signals()))
+			continue
+		}
+		if !finite(w) || w < 0 {
+			errs = append(errs, fmt.Errorf("weights.%s: %g must be 0 or more", s, w))
+		}
+		if _, ok := p.Thresholds[s]; !ok && w > 0 {
+			errs = append(errs, fmt.Errorf("weights.%s: weighted signal has no thresholds: add thresholds.%s", s, s))
+		}
+		sum += w
+	}
+	if !finite(p.TrendWeight) || p.TrendWeight < 0 {
+		errs = append(errs, fmt.Errorf("trend_weight: %g must be 0 or more", p.TrendWeight))
+	}
+	if sum > 1+1e-9 {
+		errs = append(errs, fmt.Errorf("weights: sum %g (trend included) must not exceed 1", sum))
+	}
+	if _, ok := signalIndex(p.TrendSignal); !ok {
+		errs = append(errs, fmt.Errorf("trend_signal: %q is unknown: use one of %v", p.TrendSignal, Signals()))
+	}
+	if p.TrendSamples < 2 {
+		errs = append(errs, fmt.Errorf("trend_samples: %d must be at least 2", p.TrendSamples))
+	}
+	if !(p.ScaleOutScore > 0 && p.ScaleOutScore <= 1) {
+		errs = append(errs, fmt.Errorf("scale_out_score: %g must be in (0, 1]", p.ScaleOutScore))
+	}
+	if !(p.ScaleInScore < 0 && p.ScaleInScore >= -1) {
+		errs = append(errs, fmt.Errorf("scale_in_score: %g must be in [-1, 0)", p.ScaleInScore))
+	}
+	if !(p.OutFactor > 0) || !(p.InFactor > 0) {
+		errs = append(errs, fmt.Errorf("out_factor %g and in_factor %g must be above 0", p.OutFactor, p.InFactor))
+	}
+	for s, v := range p.Targets {
+		if _, ok := signalIndex(s); !ok {
+			errs = append(errs, fmt.Errorf("targets.%s: unknown signal: use one of %v", s, Signals()))
+			continue
+		}
+		if !finite(v) || v < 0 {
+			errs = append(errs, fmt.Errorf("targets.%s: %g must be 0 (off) or more", s, v))
+		}
+		if kindOf(s) == kindRatio && s != ErrorRate && v > 1 {
+			errs = append(errs, fmt.Errorf("targets.%s: %g must be at most 1 (a ratio)", s, v))
+		}
+	}
+	if !(p.Tolerance >= 0 && p.Tolerance < 1) {
+		errs = append(errs, fmt.Errorf("tolerance: %g must be in [0, 1)", p.Tolerance))
+	}
+	if p.ScaleInStabilization < 0 {
+		errs = append(errs, fmt.Errorf("scale_in_stabilization: %v must not be negative", p.ScaleInStabilization))
+	}
+	if p.Lead.BootDelay < 0 || p.Lead.WarmUp < 0 || p.Lead.AlertDelay < 0 {
+		errs = append(errs, errors.New("lead: boot_delay, warm_up and alert_delay must not be negative"))
+	}
+	if p.StaleAfter <= 0 {
+		errs = append(errs, fmt.Errorf("stale_after: %v must be positive", p.StaleAfter))
+	}
+	errs = append(errs, p.Forecast.validate()...)
+	if len(errs) > 0 {
+		return fmt.Errorf("scoring: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (f ForecastParams) validate() []error {
+	var errs []error
+	if f.Step <= 0 {
+		errs = append(errs, fmt.Errorf("forecast.step: %v must be positive", f.Step))
+		return errs
+	}
+	if f.CoarseStep < f.Step || f.CoarseStep%f.Step != 0 || (24*time.Hour)%f.CoarseStep != 0 {
+		errs = append(errs, fmt.Errorf("forecast.coarse_step: %v must be a multiple of step %v that divides 24h", f.CoarseStep, f.Step))
+	}
+	if len(f.Horizons) == 0 {
+		errs = append(errs, errors.New("forecast.horizons: give at least one horizon, e.g. 5m"))
+	}
+	for _, h := range f.Horizons {
+		if h < f.Step {
+			errs = append(errs, fmt.Errorf("forecast.horizons: %v is shorter than step %v", h, f.Step))
+		}
+		if h > 7*24*time.Hour {
+			errs = append(errs, fmt.Errorf("forecast.horizons: %v is longer than a week", h))
+		}
+	}
+	if f.LinearWindow < f.Step {
+		errs = append(errs, fmt.Errorf("forecast.linear_window: %v is shorter than step %v", f.LinearWindow, f.Step))
+	}
+	if f.LinearWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("forecast.linear_window: %v is longer than 24h: the fine buffer would hold too much", f.LinearWindow))
+	}
+	if f.MaxGapSteps < 0 {
+		errs = append(errs, fmt.Errorf("forecast.max_gap_steps: %d must not be negative", f.MaxGapSteps))
+	}
+	if !(f.ErrorWeight > 0 && f.ErrorWeight <= 1) {
+		errs = append(errs, fmt.Errorf("forecast.error_weight: %g must be in (0, 1]", f.ErrorWeight))
+	}
+	return errs
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
