@@ -163,7 +163,7 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 	req := openai.ChatCompletionRequest{
 		Model: a.cfg.Model,
 		Messages: []openai.ChatCompletionMessage{
-			{Role: openai.ChatMessageRoleSystem, Content: systemPrompt(s.Current.TrendWeight)},
+			{Role: openai.ChatMessageRoleSystem, Content: systemPrompt(tunedWeightTotal(s.Current))},
 			{Role: openai.ChatMessageRoleUser, Content: userPrompt(data)},
 		},
 		MaxTokens: a.cfg.MaxTokens,

@@ -370,7 +370,7 @@ func TestAdviseJudgesEachAnswer(t *testing.T) {
 			wantReason: ReasonZeroWeights,
 		},
 		{
-			name: "weights that miss their sum are normalised to 1 minus the trend weight, with reason",
+			name: "weights that miss their sum are normalised to the share the four signals held, with reason",
 			content: func(t *testing.T) string {
 				return with(t, `"weights":{"cpu":0.35,"memory":0.2,"response_time":0.25,"queue":0.15}`, `"weights":{"cpu":4,"memory":2,"response_time":2,"queue":2}`)
 			},
@@ -872,5 +872,38 @@ func TestRunAsksEveryGroupWithHistory(t *testing.T) {
 	a.Retain("batch")
 	if _, ok := a.Latest("web"); ok {
 		t.Error("Retain kept a group it was not given")
+	}
+}
+
+func TestSignalsTheAdvisorDoesNotTuneAreLeftAlone(t *testing.T) {
+	m, srv := newFakeModel(t)
+	m.answer(goodAnswer)
+	a := newTestAdvisor(t, testConfig(srv, ModeApply), nil)
+	s := testSummary("gpu-pool")
+	s.Current.Thresholds["gpu"] = Band{Out: 0.8, In: 0.2}
+	s.Current.Weights["gpu"] = 0.2
+	s.Current.Weights[CPU] = 0.1 // the four tuned signals now hold 0.75
+	if _, err := a.Advise(context.Background(), t0, s); err != nil {
+		t.Fatal(err)
+	}
+	eff, ok := a.Effective("gpu-pool")
+	if !ok {
+		t.Fatal("no effective settings in mode apply")
+	}
+	if eff.Thresholds["gpu"] != (Band{Out: 0.8, In: 0.2}) || eff.Weights["gpu"] != 0.2 || eff.TrendWeight != 0.05 {
+		t.Errorf("untuned entries changed: %+v", eff)
+	}
+	sum := 0.0
+	for _, sig := range Signals() {
+		sum += eff.Weights[sig]
+	}
+	if !near(sum, 0.75) {
+		t.Errorf("tuned weights sum to %g, want the 0.75 they held", sum)
+	}
+	if n := testutil.CollectAndCount(a, "flexus_advisor_threshold"); n != 8 {
+		t.Errorf("published %d thresholds, want 8: only the tuned signals", n)
+	}
+	if !strings.Contains(m.bodies[0], "sum to 0.75") {
+		t.Error("the prompt does not state the weight total the answer is scaled to")
 	}
 }

@@ -89,6 +89,19 @@ func (c *Config) UnmarshalYAML(value *yaml.Node) error {
 	return c.Validate()
 }
 
+// Decode reads the advisor block kept raw by the shared config package. An absent
+// block (a zero Node) gives DefaultConfig, which is mode off.
+func Decode(node *yaml.Node) (Config, error) {
+	if node == nil || node.Kind == 0 {
+		return DefaultConfig(), nil
+	}
+	var c Config
+	if err := node.Decode(&c); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
 func yamlKeys(t reflect.Type) map[string]bool {
 	keys := map[string]bool{}
 	for i := range t.NumField() {

@@ -143,6 +143,33 @@ func TestUnmarshalYAML(t *testing.T) {
 		}
 	})
 
+	t.Run("Decode reads the raw block of the shared config, and an absent block is off", func(t *testing.T) {
+		var outer struct {
+			Advisor yaml.Node `yaml:"advisor"`
+			Other   string    `yaml:"other"`
+		}
+		if err := yaml.Unmarshal([]byte("other: x\n"), &outer); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Decode(&outer.Advisor)
+		if err != nil || c.Mode != ModeOff || c.Interval != DefaultInterval {
+			t.Errorf("absent block: %+v, %v; want the defaults", c, err)
+		}
+		if err := yaml.Unmarshal([]byte("advisor:\n  mode: apply\n  api_key_env: K\n  interval: 3h\n"), &outer); err != nil {
+			t.Fatal(err)
+		}
+		c, err = Decode(&outer.Advisor)
+		if err != nil || c.Mode != ModeApply || c.Interval != 3*time.Hour {
+			t.Errorf("block: %+v, %v", c, err)
+		}
+		if err := yaml.Unmarshal([]byte("advisor:\n  mode: apply\n  api_key_env: K\n  bogus: 1\n"), &outer); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Decode(&outer.Advisor); err == nil || !strings.Contains(err.Error(), `line 4: unknown field "bogus"`) {
+			t.Errorf("unknown key in the block: err = %v, want it named with its line in the file", err)
+		}
+	})
+
 	t.Run("marshalling the config hides an inline key", func(t *testing.T) {
 		c := validOn()
 		c.APIKeyEnv = ""

@@ -32,8 +32,9 @@ type Band struct {
 	In  float64
 }
 
-// Settings are the thresholds and weights the scoring uses for one group.
-// Weights of the four signals plus TrendWeight sum to 1; the advisor never changes TrendWeight.
+// Settings are the thresholds and weights the scoring uses for one group, keyed by the
+// `signal` label. The advisor tunes the four Signals(); it copies any other entry and
+// TrendWeight unchanged, and keeps the total weight of the four as it was.
 type Settings struct {
 	Thresholds  map[Signal]Band
 	Weights     map[Signal]float64
@@ -134,13 +135,17 @@ type Adjustment struct {
 const weightTolerance = 0.01
 
 // applyGuardrails turns a parsed answer into Settings: reject what is malformed or
-// contradictory, clamp what is merely too bold, normalise the weights to 1-TrendWeight.
+// contradictory, clamp what is merely too bold, normalise the weights to the total the
+// four tuned signals hold now. Signals the advisor does not tune, and the trend weight,
+// are copied from current unchanged, so the result can replace current as a whole.
 func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error) {
 	rails := Guardrails()
-	out := Settings{
-		Thresholds:  make(map[Signal]Band, 4),
-		Weights:     make(map[Signal]float64, 4),
-		TrendWeight: current.TrendWeight,
+	out := current.clone()
+	if out.Thresholds == nil {
+		out.Thresholds = make(map[Signal]Band, 4)
+	}
+	if out.Weights == nil {
+		out.Weights = make(map[Signal]float64, 4)
 	}
 	var adj []Adjustment
 	for _, s := range Signals() {
@@ -167,10 +172,7 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 		out.Thresholds[s] = clamped
 	}
 
-	target := 1 - current.TrendWeight
-	if math.IsNaN(target) || target <= 0 || target > 1 {
-		target = 1
-	}
+	target := tunedWeightTotal(current)
 	sum := 0.0
 	for _, s := range Signals() {
 		w := a.weight(s)
@@ -207,4 +209,22 @@ func clamp(x float64, r Range, s Signal, d Direction, adj *[]Adjustment) float64
 		return r.Min
 	}
 	return x
+}
+
+// tunedWeightTotal is the weight the four tuned signals hold in current: the advisor
+// redistributes it among them and leaves the trend's and other signals' shares alone.
+func tunedWeightTotal(current Settings) float64 {
+	total := 0.0
+	for _, s := range Signals() {
+		if w := current.Weights[s]; w > 0 && !math.IsInf(w, 0) {
+			total += w
+		}
+	}
+	if total > 0 && total <= 1 {
+		return total
+	}
+	if t := 1 - current.TrendWeight; t > 0 && t <= 1 {
+		return t
+	}
+	return 1
 }

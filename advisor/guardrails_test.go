@@ -33,7 +33,8 @@ func TestSeedSettingsAreInsideTheGuardrails(t *testing.T) {
 }
 
 // Whatever numbers a model sends, an accepted proposal is inside every guardrail,
-// scale-out stays above scale-in, and the weights are finite, non-negative and sum to 1.
+// scale-out stays above scale-in, the weights are finite and non-negative and keep the
+// share the tuned signals held, and what the advisor does not tune is left alone.
 func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 	rails := Guardrails()
 	accepted := 0
@@ -62,6 +63,7 @@ func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 		}
 		current := SeedSettings()
 		current.TrendWeight = rapid.Float64Range(0, 0.5).Draw(rt, "trend")
+		current.Weights["gpu"] = 0.1 // a signal the advisor does not tune
 		got, _, err := applyGuardrails(answerOf(th, ws), current)
 		if err != nil {
 			var rej *RejectedError
@@ -70,7 +72,7 @@ func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 			}
 			return
 		}
-		sum := current.TrendWeight
+		sum := 0.0
 		for _, s := range Signals() {
 			b, g := got.Thresholds[s], rails[s]
 			if b.Out < g.Out.Min || b.Out > g.Out.Max || b.In < g.In.Min || b.In > g.In.Max {
@@ -85,8 +87,8 @@ func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 			}
 			sum += w
 		}
-		if math.Abs(sum-1) > 1e-9 {
-			rt.Fatalf("weights and trend sum to %g, want 1", sum)
+		if math.Abs(sum-0.95) > 1e-9 || got.TrendWeight != current.TrendWeight || got.Weights["gpu"] != 0.1 {
+			rt.Fatalf("tuned weights sum to %g, want the 0.95 they held; trend %g, gpu %g, want both kept", sum, got.TrendWeight, got.Weights["gpu"])
 		}
 		accepted++
 	})

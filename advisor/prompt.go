@@ -7,7 +7,7 @@ import (
 
 // systemPrompt states the task, the schema and the bounds. Telling the model the
 // guardrails saves clamping; the guardrails are enforced in code either way.
-func systemPrompt(trendWeight float64) string {
+func systemPrompt(weightTotal float64) string {
 	var b strings.Builder
 	b.WriteString(`You tune the autoscaling thresholds and signal weights of one group of cloud servers.
 The group scales out when a signal stays above its scale_out threshold and scales in when it stays below its scale_in threshold.
@@ -25,9 +25,9 @@ scale_out must be greater than scale_in. Allowed ranges:
 		g := rails[s]
 		fmt.Fprintf(&b, "- %s: scale_out %g to %g, scale_in %g to %g\n", s, g.Out.Min, g.Out.Max, g.In.Min, g.In.Max)
 	}
-	fmt.Fprintf(&b, `Weights are non-negative numbers; they will be scaled to sum to %g (the trend keeps %g).
+	fmt.Fprintf(&b, `Weights are non-negative numbers; they will be scaled to sum to %.4g, the share these four signals hold now.
 Aim: scale out early enough that response time stays below its scale_out threshold, and scale in when capacity is idle, without flapping.`,
-		1-trendWeight, trendWeight)
+		weightTotal)
 	return b.String()
 }
 
