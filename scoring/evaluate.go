@@ -64,6 +64,11 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 	fp.Step = step
 	fp.LinearWindow = max(opts.LinearWindow, step)
 	fp.CoarseStep = coarseStepFor(step)
+	fp.WeeklyStep = max(fp.CoarseStep, time.Hour)
+	if step > 15*time.Minute {
+		// Hourly buckets would average a 30-minute trace's own samples away.
+		fp.WeeklyStep = fp.CoarseStep
+	}
 	fp.Horizons = nil
 	var hIdx []int // report horizon -> forecaster horizon index, -1 when skipped
 	for _, h := range opts.Horizons {
@@ -123,7 +128,7 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 			for k, m := range models {
 				var fv float64
 				if m == ModelAuto {
-					fv = f[st.chosen[h]]
+					fv = st.auto(h, &f)
 				} else {
 					fv = f[st.bestInFamily(h, m)]
 				}

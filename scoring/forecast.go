@@ -77,13 +77,16 @@ const (
 	shortGamma   = 0.2
 	minACF       = 0.3 // autocorrelation a short period needs to count
 	pendingSlots = 6   // graded forecasts kept per horizon
-	minGraded    = 3 // gradings before auto trusts its choice
+	autoTop      = 1   // auto averages this many of the best variants
+	minGraded    = 3   // gradings before auto trusts its choice
 )
 
 // forecastConfig is ForecastParams turned into step counts, shared by the
 // series of a group.
 type forecastConfig struct {
-	step, coarse  int64 // nanoseconds
+	step          int64 // nanoseconds
+	dayStep       int64 // bucket width of the daily season
+	weekStep      int64 // bucket width of the weekly season
 	horizons      []time.Duration
 	hSteps        []int64
 	every         []int64 // issue a graded forecast every this many samples
@@ -91,8 +94,6 @@ type forecastConfig struct {
 	window        int
 	ringCap       int
 	maxPeriod     int // longest short period looked for, in samples
-	dayB, weekB   int64
-	coarseCap     int64
 	maxGap        int64
 	errW          float64
 	weekly        bool
@@ -102,7 +103,8 @@ type forecastConfig struct {
 func newForecastConfig(f ForecastParams, trendSamples int) *forecastConfig {
 	c := &forecastConfig{
 		step:     int64(f.Step),
-		coarse:   int64(f.CoarseStep),
+		dayStep:  int64(f.CoarseStep),
+		weekStep: int64(f.WeeklyStep),
 		horizons: append([]time.Duration(nil), f.Horizons...),
 		window:   max(1, int(f.LinearWindow/f.Step)),
 		maxGap:   int64(f.MaxGapSteps),
@@ -113,12 +115,6 @@ func newForecastConfig(f ForecastParams, trendSamples int) *forecastConfig {
 	// over the fine ring, which must hold three of the longest looked for.
 	c.maxPeriod = max(2, int(time.Hour/f.Step))
 	c.ringCap = max(c.window, trendSamples, 3*c.maxPeriod, 48)
-	c.dayB = int64(24*time.Hour) / c.coarse
-	c.weekB = 7 * c.dayB
-	c.coarseCap = c.dayB
-	if f.Weekly {
-		c.coarseCap = c.weekB
-	}
 	for _, h := range f.Horizons {
 		hs := max(1, (int64(h)+c.step/2)/c.step)
 		every := max(1, (hs+pendingSlots-1)/pendingSlots)
@@ -128,15 +124,6 @@ func newForecastConfig(f ForecastParams, trendSamples int) *forecastConfig {
 	}
 	c.residDecayPer = math.Pow(0.5, float64(f.Step)/float64(residHalfLif))
 	return c
-}
-
-type hwState struct {
-	season []float32 // nil until one full period of buckets has been seen
-	level  float64
-	trend  float64
-	lastB  int64
-	period int64
-	resid  float64
 }
 
 // shortState is additive Holt-Winters without trend on the fine samples, for a
@@ -170,14 +157,9 @@ type series struct {
 	holt      [3]struct{ level, trend float64 }
 	fineN     int64 // fine samples since the last restart
 
-	cStarted bool
-	cIdx     int64
-	cSum     float64
-	cN       int32
-	coarse   []float32 // bucket b at b mod len; NaN when missing
-	cLast    int64
-	hw       [2]hwState
-	short    shortState
+	day   seasonal
+	week  seasonal // period 0 when weekly seasonality is off
+	short shortState
 
 	pend     [][]pending // per horizon, a FIFO
 	errs     [][numVariants]float64
@@ -185,18 +167,18 @@ type series struct {
 	smape    []float64
 	smapeN   []int64
 	chosen   []int
+	top      [][autoTop]int8 // variants auto averages, best first
 	dropped  int64
 	repeated int64
 	restarts int64
 }
 
 func newSeries(c *forecastConfig) *series {
-	s := &series{c: c, ring: make([]float32, c.ringCap), coarse: make([]float32, c.coarseCap)}
-	for i := range s.coarse {
-		s.coarse[i] = float32(math.NaN())
+	s := &series{c: c, ring: make([]float32, c.ringCap)}
+	s.day = newSeasonal(c.dayStep, int64(24*time.Hour)/c.dayStep)
+	if c.weekly {
+		s.week = newSeasonal(c.weekStep, int64(7*24*time.Hour)/c.weekStep)
 	}
-	s.hw[0].period = c.dayB
-	s.hw[1].period = c.weekB
 	h := len(c.horizons)
 	s.pend = make([][]pending, h)
 	for i := range s.pend {
@@ -207,8 +189,12 @@ func newSeries(c *forecastConfig) *series {
 	s.smape = make([]float64, h)
 	s.smapeN = make([]int64, h)
 	s.chosen = make([]int, h)
+	s.top = make([][autoTop]int8, h)
 	for i := range s.chosen {
 		s.chosen[i] = vHoltMid
+		for k := range s.top[i] {
+			s.top[i][k] = vHoltMid
+		}
 	}
 	return s
 }
@@ -216,10 +202,7 @@ func newSeries(c *forecastConfig) *series {
 // Bytes is the memory the series holds, backing arrays included.
 func (s *series) Bytes() int {
 	n := 400 // the struct and slice headers
-	n += 4 * (len(s.ring) + len(s.coarse) + cap(s.short.season))
-	for _, hw := range s.hw {
-		n += 4 * cap(hw.season)
-	}
+	n += 4*(len(s.ring)+cap(s.short.season)) + s.day.bytes() + s.week.bytes()
 	for _, p := range s.pend {
 		n += cap(p) * int(unsafeSizeofPending)
 	}
@@ -272,9 +255,8 @@ func (s *series) restart() {
 	s.fineN = 0
 	s.short.period = 0
 	s.restarts++
-	for i := range s.hw {
-		s.hw[i].resid = 0
-	}
+	s.day.restart()
+	s.week.restart()
 }
 
 func (s *series) push(tn int64, v float64) {
@@ -295,13 +277,9 @@ func (s *series) push(tn int64, v float64) {
 	}
 	s.fineN++
 	s.updateShort(v)
-	s.addCoarse(tn, v)
-	for i := range s.hw {
-		hw := &s.hw[i]
-		if hw.season != nil {
-			r := v - hw.base(floorDiv(tn, s.c.coarse))
-			hw.resid = residAlpha*r + (1-residAlpha)*hw.resid
-		}
+	s.day.add(tn, v)
+	if s.week.period > 0 {
+		s.week.add(tn, v)
 	}
 	s.lastNanos = tn
 	s.issue(tn)
@@ -313,108 +291,6 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-func (s *series) addCoarse(tn int64, v float64) {
-	b := floorDiv(tn, s.c.coarse)
-	if !s.cStarted {
-		s.cStarted, s.cIdx, s.cLast = true, b, b-1
-	}
-	if b > s.cIdx {
-		s.closeBucket(s.cIdx, s.cSum/float64(s.cN))
-		s.cIdx, s.cSum, s.cN = b, 0, 0
-	}
-	s.cSum += v
-	s.cN++
-}
-
-// addCoarseMean records a whole coarse bucket (warm start from coarse history).
-func (s *series) addCoarseMean(b int64, v float64) {
-	if !s.cStarted {
-		s.cStarted, s.cIdx, s.cLast = true, b, b-1
-	}
-	if b < s.cIdx {
-		return
-	}
-	if b > s.cIdx && s.cN > 0 {
-		s.closeBucket(s.cIdx, s.cSum/float64(s.cN))
-	}
-	s.cIdx, s.cSum, s.cN = b, v, 1
-}
-
-func (s *series) closeBucket(b int64, y float64) {
-	if b <= s.cLast {
-		return
-	}
-	n := int64(len(s.coarse))
-	if b-s.cLast > n {
-		for i := range s.coarse {
-			s.coarse[i] = float32(math.NaN())
-		}
-	} else {
-		for k := s.cLast + 1; k < b; k++ {
-			s.coarse[k%n] = float32(math.NaN())
-		}
-	}
-	s.coarse[b%n] = float32(y)
-	s.cLast = b
-	for i := range s.hw {
-		hw := &s.hw[i]
-		if hw.period > n {
-			continue
-		}
-		if hw.season == nil {
-			s.initHW(hw, b)
-			continue
-		}
-		k := float64(b - hw.lastB)
-		slot := b % hw.period
-		old := float64(hw.season[slot])
-		prev := hw.level
-		hw.level = hwAlpha*(y-old) + (1-hwAlpha)*(hw.level+hw.trend*k)
-		hw.trend = hwPhi * (hwBeta*(hw.level-prev)/k + (1-hwBeta)*hw.trend)
-		hw.season[slot] = float32(hwGamma*(y-hw.level) + (1-hwGamma)*old)
-		hw.lastB = b
-		hw.resid = 0 // the new level has absorbed it
-	}
-}
-
-// initHW starts Holt-Winters once the coarse ring holds a full period ending at
-// b with at most a tenth missing (missing buckets start with no seasonal offset).
-func (s *series) initHW(hw *hwState, b int64) {
-	n := int64(len(s.coarse))
-	var sum float64
-	var cnt int64
-	for k := b - hw.period + 1; k <= b; k++ {
-		if k < 0 {
-			return
-		}
-		if v := s.coarse[k%n]; !math.IsNaN(float64(v)) {
-			sum += float64(v)
-			cnt++
-		}
-	}
-	if cnt < hw.period*9/10 {
-		return
-	}
-	mean := sum / float64(cnt)
-	hw.season = make([]float32, hw.period)
-	for k := b - hw.period + 1; k <= b; k++ {
-		if v := s.coarse[k%n]; !math.IsNaN(float64(v)) {
-			hw.season[k%hw.period] = float32(float64(v) - mean)
-		}
-	}
-	hw.level, hw.trend, hw.lastB, hw.resid = mean, 0, b, 0
-}
-
-// base is the Holt-Winters value for coarse bucket bt, without the residual.
-func (hw *hwState) base(bt int64) float64 {
-	k := float64(bt - hw.lastB)
-	damp := k
-	if k > 0 {
-		damp = hwPhi * (1 - math.Pow(hwPhi, k)) / (1 - hwPhi)
-	}
-	return hw.level + hw.trend*damp + float64(hw.season[bt%hw.period])
 }
 
 // forecastAll fills f with every variant's forecast for absolute time tn.
@@ -434,24 +310,17 @@ func (s *series) forecastAll(tn int64, f *[numVariants]float64) {
 		k := int64(math.Round(ahead))
 		f[vHWShort] = sh.level + float64(sh.season[(s.cur+k)%int64(sh.period)])
 	}
-	bt := floorDiv(tn, s.c.coarse)
-	for i := range s.hw {
-		hw := &s.hw[i]
-		if hw.season == nil {
-			f[vHWDay+i] = fallback
+	decay := math.Pow(s.c.residDecayPer, ahead)
+	for i, ss := range [2]*seasonal{&s.day, &s.week} {
+		f[vHWDay+i], f[vSNDay+i] = fallback, fallback
+		if ss.period == 0 {
 			continue
 		}
-		f[vHWDay+i] = hw.base(bt) + hw.resid*math.Pow(s.c.residDecayPer, ahead)
-	}
-	n := int64(len(s.coarse))
-	for i, lag := range [2]int64{s.c.dayB, s.c.weekB} {
-		f[vSNDay+i] = fallback
-		k := bt - lag
-		if lag > n || k > s.cLast || k <= s.cLast-n || k < 0 {
-			continue
+		if v, ok := ss.holtWinters(tn, decay); ok {
+			f[vHWDay+i] = v
 		}
-		if v := s.coarse[k%n]; !math.IsNaN(float64(v)) {
-			f[vSNDay+i] = float64(v)
+		if v, ok := ss.naive(tn); ok {
+			f[vSNDay+i] = v
 		}
 	}
 }
@@ -505,7 +374,7 @@ func (s *series) issue(tn int64) {
 		for v := range f {
 			p.f[v] = float32(max(f[v], 0))
 		}
-		p.auto = p.f[s.chosen[h]]
+		p.auto = float32(s.auto(h, &f))
 		s.pend[h] = append(s.pend[h], p)
 	}
 }
@@ -545,13 +414,7 @@ func (s *series) grade(actual float64) {
 			s.pend[h] = append(q[:0], q[drop:]...)
 		}
 		if s.graded[h] >= minGraded {
-			best := 0
-			for v := 1; v < numVariants; v++ {
-				if s.errs[h][v] < s.errs[h][best] {
-					best = v
-				}
-			}
-			s.chosen[h] = best
+			s.rank(h)
 		}
 	}
 }
@@ -690,4 +553,30 @@ func (s *series) findPeriod() int {
 		prev, cur = cur, next
 	}
 	return best
+}
+
+// rank picks the autoTop variants with the lowest running error at horizon h.
+func (s *series) rank(h int) {
+	var used [numVariants]bool
+	for k := 0; k < autoTop; k++ {
+		best := -1
+		for v := 0; v < numVariants; v++ {
+			if !used[v] && (best < 0 || s.errs[h][v] < s.errs[h][best]) {
+				best = v
+			}
+		}
+		used[best] = true
+		s.top[h][k] = int8(best)
+	}
+	s.chosen[h] = int(s.top[h][0])
+}
+
+// auto is the mean of the best-ranked variants' forecasts at horizon h: a
+// combination is steadier than any one model on noisy series.
+func (s *series) auto(h int, f *[numVariants]float64) float64 {
+	var sum float64
+	for _, v := range s.top[h] {
+		sum += max(f[v], 0)
+	}
+	return sum / autoTop
 }

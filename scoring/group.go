@@ -86,16 +86,20 @@ func (g *Group) WarmStart(s Signal, times []time.Time, values []float64, period 
 		}
 		return nil
 	}
-	coarse := int64(g.p.Forecast.CoarseStep)
 	for i, t := range times {
 		if !finite(values[i]) {
 			st.dropped++
 			continue
 		}
-		from := floorDiv(t.UnixNano(), coarse)
-		to := floorDiv(t.Add(period).UnixNano()-1, coarse)
-		for b := from; b <= to; b++ {
-			st.addCoarseMean(b, values[i])
+		for _, ss := range [2]*seasonal{&st.day, &st.week} {
+			if ss.period == 0 {
+				continue
+			}
+			from := floorDiv(t.UnixNano(), ss.step)
+			to := floorDiv(t.Add(period).UnixNano()-1, ss.step)
+			for b := from; b <= to; b++ {
+				ss.addMean(b, values[i])
+			}
 		}
 	}
 	return nil
@@ -212,7 +216,7 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 				targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
 			}
 			st.forecastAll(now.Add(lead).UnixNano(), &f)
-			fv := math.Max(f[st.chosen[leadH]], 0)
+			fv := st.auto(leadH, &f)
 			if ratio, ok := usageRatio(sig, fv, n, target, th); ok {
 				predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
 			}
@@ -250,7 +254,7 @@ func (g *Group) forecasts(st *series, now time.Time, r *SignalResult, f *[numVar
 		for _, m := range Models() {
 			r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: m, Value: math.Max(f[st.bestInFamily(h, m)], 0)})
 		}
-		r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: ModelAuto, Value: math.Max(f[st.chosen[h]], 0)})
+		r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: ModelAuto, Value: st.auto(h, f)})
 		r.Models[h] = variantModel(st.chosen[h])
 		r.ErrorRatio[h] = math.NaN()
 		if st.smapeN[h] > 0 {

@@ -94,8 +94,11 @@ type ForecastParams struct {
 	Horizons []time.Duration
 	// LinearWindow is the least-squares window of the `linear` model (predict_linear's range).
 	LinearWindow time.Duration
-	// Weekly keeps a week of coarse history for weekly seasonality (more memory).
+	// Weekly keeps a week of WeeklyStep buckets for weekly seasonality.
 	Weekly bool
+	// WeeklyStep is the bucket width of the weekly season (default 1h, so a
+	// week is 168 buckets); a multiple of CoarseStep that divides 24h.
+	WeeklyStep time.Duration
 	// MaxGapSteps is the longest run of missing samples filled by interpolation;
 	// a longer gap restarts the fine-resolution models.
 	MaxGapSteps int
@@ -175,6 +178,7 @@ func Defaults() Params {
 			Horizons:     []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour},
 			LinearWindow: time.Hour,
 			Weekly:       true,
+			WeeklyStep:   time.Hour,
 			MaxGapSteps:  10,
 			ErrorWeight:  0.02,
 		},
@@ -280,6 +284,9 @@ func (f ForecastParams) validate() []error {
 	}
 	if f.CoarseStep < f.Step || f.CoarseStep%f.Step != 0 || (24*time.Hour)%f.CoarseStep != 0 {
 		errs = append(errs, fmt.Errorf("forecast.coarse_step: %v must be a multiple of step %v that divides 24h", f.CoarseStep, f.Step))
+	}
+	if f.Weekly && (f.WeeklyStep < f.CoarseStep || f.WeeklyStep%f.CoarseStep != 0 || (24*time.Hour)%f.WeeklyStep != 0) {
+		errs = append(errs, fmt.Errorf("forecast.weekly_step: %v must be a multiple of coarse_step %v that divides 24h", f.WeeklyStep, f.CoarseStep))
 	}
 	if len(f.Horizons) == 0 {
 		errs = append(errs, errors.New("forecast.horizons: give at least one horizon, e.g. 5m"))
