@@ -1,0 +1,237 @@
+package actuator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Key states.
+const (
+	KeyInProgress = "in_progress"
+	KeyDone       = "done"
+)
+
+// KeyEntry is a remembered idempotency key: a notification whose effect is
+// under way (persisted before the cloud is called) or done.
+type KeyEntry struct {
+	Group   string    `json:"group"`
+	Action  Action    `json:"action"`
+	State   string    `json:"state"`
+	Started time.Time `json:"started"`
+	Expires time.Time `json:"expires"`
+	// To is the desired count the key set.
+	To int `json:"to"`
+}
+
+// stateFile is the file's layout.
+type stateFile struct {
+	Version int                    `json:"version"`
+	Keys    map[string]KeyEntry    `json:"keys"`
+	Groups  map[string]*GroupState `json:"groups"`
+}
+
+const stateVersion = 1
+
+// Store is the actuator's persistent memory: idempotency keys, cooldown
+// stamps and recent targets. Every change is written atomically (temp file,
+// fsync, rename, fsync of the directory) before the call returns.
+type Store struct {
+	path string
+	mu   sync.Mutex
+	st   stateFile
+	// Reconciled lists keys found in progress at load: a crash between
+	// persisting a key and finishing its effect.
+	Reconciled []string
+}
+
+// OpenStore loads path, or starts empty when it does not exist. A corrupt
+// file is an error naming the file and the fix: the actuator refuses to
+// start rather than forget its cooldowns. Keys left in progress by a crash
+// are reconciled: the effect may or may not have happened, so the key is
+// dropped (a redelivery decides again from fresh cloud state, which is safe
+// because a decision sets an absolute count) and the direction's cooldown is
+// stamped at the key's start, as if it had acted.
+func OpenStore(path string, now time.Time) (*Store, error) {
+	s := &Store{path: path, st: stateFile{Version: stateVersion, Keys: map[string]KeyEntry{}, Groups: map[string]*GroupState{}}}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("actuator: state file: %w", err)
+	}
+	var st stateFile
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("actuator: state file %s is corrupt (%v): restore it from a backup, or move it away to start without cooldowns and idempotency keys", path, err)
+	}
+	if st.Version != stateVersion {
+		return nil, fmt.Errorf("actuator: state file %s has version %d, this actuator reads %d: move it away to start afresh", path, st.Version, stateVersion)
+	}
+	if st.Keys == nil {
+		st.Keys = map[string]KeyEntry{}
+	}
+	if st.Groups == nil {
+		st.Groups = map[string]*GroupState{}
+	}
+	for k, e := range st.Keys {
+		switch {
+		case e.State == KeyInProgress:
+			g := st.Groups[e.Group]
+			if g == nil {
+				g = &GroupState{}
+				st.Groups[e.Group] = g
+			}
+			if e.Action == ScaleOut && e.Started.After(g.LastOut) {
+				g.LastOut = e.Started
+			}
+			if e.Action == ScaleIn && e.Started.After(g.LastIn) {
+				g.LastIn = e.Started
+			}
+			delete(st.Keys, k)
+			s.Reconciled = append(s.Reconciled, k)
+		case !e.Expires.After(now):
+			delete(st.Keys, k)
+		}
+	}
+	s.st = st
+	if len(s.Reconciled) > 0 {
+		if err := s.saveLocked(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Path is the file the store writes.
+func (s *Store) Path() string { return s.path }
+
+// Key returns a key's entry if it is remembered and not expired at now.
+func (s *Store) Key(key string, now time.Time) (KeyEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.st.Keys[key]
+	if !ok || !e.Expires.After(now) {
+		return KeyEntry{}, false
+	}
+	return e, true
+}
+
+// Begin persists a key as in progress; it must be on disk before the cloud is called.
+func (s *Store) Begin(key string, e KeyEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.State = KeyInProgress
+	s.st.Keys[key] = e
+	return s.saveLocked()
+}
+
+// Release forgets a key whose effect did not happen (a transient failure),
+// so the sender's retry acts.
+func (s *Store) Release(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.st.Keys, key)
+	return s.saveLocked()
+}
+
+// Finish marks a key done and stores the group's new state in one write.
+func (s *Store) Finish(key string, to int, group string, gs *GroupState, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.st.Keys[key]; ok {
+		e.State, e.To = KeyDone, to
+		s.st.Keys[key] = e
+	}
+	s.st.Groups[group] = gs.Clone()
+	s.expireLocked(now)
+	return s.saveLocked()
+}
+
+// Group returns a copy of a group's local state (empty when unknown).
+func (s *Store) Group(name string) *GroupState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.st.Groups[name]; ok {
+		return g.Clone()
+	}
+	return &GroupState{}
+}
+
+// PutGroup stores a group's local state.
+func (s *Store) PutGroup(name string, gs *GroupState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Groups[name] = gs.Clone()
+	return s.saveLocked()
+}
+
+// Keys returns a copy of every remembered key, for tests and inspection.
+func (s *Store) Keys() map[string]KeyEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]KeyEntry, len(s.st.Keys))
+	for k, v := range s.st.Keys {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Store) expireLocked(now time.Time) {
+	for k, e := range s.st.Keys {
+		if e.State == KeyDone && !e.Expires.After(now) {
+			delete(s.st.Keys, k)
+		}
+	}
+}
+
+func (s *Store) saveLocked() error {
+	b, err := json.MarshalIndent(s.st, "", " ")
+	if err != nil {
+		return fmt.Errorf("actuator: encoding state: %w", err)
+	}
+	if err := writeFileAtomic(s.path, b); err != nil {
+		return fmt.Errorf("actuator: writing state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes a temp file beside path, syncs it, renames it over
+// path and syncs the directory, so a crash leaves the old or the new file.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op after the rename
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
