@@ -38,6 +38,7 @@ func commands() []command {
 	return []command{
 		// One line per command, e.g. simcloudCommand(),
 		forecastEvalCommand(),
+		actuatorCommand(),
 	}
 }
 

@@ -1,0 +1,185 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+)
+
+// CheckAuth refuses a config that would run the webhook open by accident.
+func CheckAuth(a config.Actuator) error {
+	if a.BearerToken == "" && !a.InsecureNoAuth {
+		return errors.New("actuator: no bearer token: set actuator.bearer_token_file (the file Alertmanager's http_config.authorization.credentials_file names), or set actuator.insecure_no_auth: true to run without authentication")
+	}
+	return nil
+}
+
+// ScalersFor builds the two backends over hwcloud clients.
+func ScalersFor(c *hwcloud.Clients) Scalers {
+	return Scalers{
+		config.BackendAS:  &ASScaler{Client: c.AS},
+		config.BackendECS: &ECSScaler{Client: c.ECS, Sleep: SleepContext},
+	}
+}
+
+// Routes is the actuator's HTTP surface: the webhook, the decisions, the
+// metrics of gatherer, health, readiness, reload and the landing page.
+// reload may be nil when reloading is not offered.
+func (a *Actuator) Routes(gatherer prometheus.Gatherer, reload func() error) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle(PathAlerts, a.WebhookHandler())
+	mux.Handle(PathDecisions, a.DecisionsHandler())
+	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("Healthy.\n")) })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("Ready.\n")) })
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if reload == nil {
+			http.Error(w, "reload is not available", http.StatusNotImplemented)
+			return
+		}
+		if err := reload(); err != nil {
+			http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte("Reloaded.\n"))
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Flexus actuator",
+		Description: "Alertmanager webhook that scales Flexus X groups under guards, exactly once.",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: PathDecisions, Text: "Recent decisions (bearer token)"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("actuator: landing page: %w", err)
+	}
+	mux.Handle("/", landing)
+	return mux, nil
+}
+
+// RunOptions are what Run needs from its caller.
+type RunOptions struct {
+	ConfigFile string
+	WebFlags   *web.FlagConfig
+	Getenv     func(string) string
+	Logger     *slog.Logger
+	Clock      clock.Clock
+	// Reload delivers SIGHUP; nil when signals are not wired.
+	Reload <-chan struct{}
+	// ShutdownTimeout bounds the wait for the decision in flight (default 2m).
+	ShutdownTimeout time.Duration
+}
+
+// Run is the whole `flexus actuator`: load, build, serve until ctx ends,
+// then finish the decisions in flight and stop.
+func Run(ctx context.Context, o RunOptions) error {
+	cfg, err := loadConfig(o.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if cfg.Actuator.InsecureNoAuth {
+		o.Logger.Warn("the webhook runs WITHOUT authentication (actuator.insecure_no_auth): anyone who reaches it can scale your groups")
+	}
+	if err := cfg.Cloud.Resolve(o.Getenv); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector("flexus"), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clients, err := hwcloud.New(cfg.Cloud, reg, o.Logger)
+	if err != nil {
+		return err
+	}
+	store, err := OpenStore(cfg.Actuator.StateFile, o.Clock.Now())
+	if err != nil {
+		return err
+	}
+	a, err := New(Options{Config: cfg, Scalers: ScalersFor(clients), Store: store, Clock: o.Clock, Logger: o.Logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	var reloadMu sync.Mutex
+	reload := func() error {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		next, err := loadConfig(o.ConfigFile)
+		if err == nil {
+			err = a.Reload(next)
+		}
+		if err != nil {
+			a.ReloadFailed()
+			o.Logger.Error("config reload failed; the previous config stays in force", "file", o.ConfigFile, "err", err)
+			return err
+		}
+		o.Logger.Info("config reloaded (cloud credentials and the state file are read at start only)", "file", o.ConfigFile)
+		return nil
+	}
+	h, err := a.Routes(reg, reload)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(srv, o.WebFlags, o.Logger) }()
+	o.Logger.Info("actuator started", "groups", len(cfg.Groups), "state_file", cfg.Actuator.StateFile, "dry_run", cfg.Actuator.DryRun)
+	for {
+		select {
+		case err := <-served:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-o.Reload:
+			_ = reload()
+		case <-ctx.Done():
+			timeout := o.ShutdownTimeout
+			if timeout <= 0 {
+				timeout = 2 * time.Minute
+			}
+			o.Logger.Info("shutting down: finishing the decisions in flight", "timeout", timeout)
+			sctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("actuator: shutdown: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		return nil, err
+	}
+	if err := CheckAuth(cfg.Actuator); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
