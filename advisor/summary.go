@@ -136,7 +136,7 @@ type promptSignal struct {
 
 type promptSummary struct {
 	Group         string                  `json:"group"`
-	WindowSeconds num                     `json:"window_seconds"`
+	WindowSeconds int64                   `json:"window_seconds"`
 	Signals       map[Signal]promptSignal `json:"signals"`
 	Current       struct {
 		Thresholds  map[Signal]promptBand `json:"thresholds"`
@@ -157,7 +157,7 @@ type promptSummary struct {
 
 // promptJSON renders the summary compactly; only the four tuned signals are sent.
 func (s Summary) promptJSON() ([]byte, error) {
-	p := promptSummary{Group: s.Group, WindowSeconds: num(s.Window.Seconds()), Signals: map[Signal]promptSignal{}}
+	p := promptSummary{Group: s.Group, WindowSeconds: int64(s.Window.Seconds()), Signals: map[Signal]promptSignal{}}
 	p.Current.Thresholds = map[Signal]promptBand{}
 	p.Current.Weights = map[Signal]num{}
 	p.Current.TrendWeight = num(s.Current.TrendWeight)
