@@ -48,7 +48,7 @@ type fakeModel struct {
 	seen   chan struct{} // receives once per request, before the reply
 }
 
-func newFakeModel(t *testing.T) (*fakeModel, *httptest.Server) {
+func newFakeModel(t testing.TB) (*fakeModel, *httptest.Server) {
 	t.Helper()
 	m := &fakeModel{seen: make(chan struct{}, 16)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
