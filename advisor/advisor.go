@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -154,7 +155,7 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 		return Proposal{}, ErrOff
 	}
 	if !s.hasData() {
-		return Proposal{}, fmt.Errorf("group %q: %w", s.Group, ErrNoHistory)
+		return Proposal{}, fmt.Errorf("%w (group %q)", ErrNoHistory, s.Group)
 	}
 	data, err := s.promptJSON()
 	if err != nil {
@@ -216,8 +217,9 @@ func (a *Advisor) failed(parent context.Context, group string, err error) error 
 	result, kind := ResultError, ErrRequest
 	var apiErr *openai.APIError
 	var reqErr *openai.RequestError
+	var netErr net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		result, kind = ResultTimeout, ErrTimeout
 	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == http.StatusTooManyRequests,
 		errors.As(err, &reqErr) && reqErr.HTTPStatusCode == http.StatusTooManyRequests:

@@ -463,11 +463,13 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestAdviseKeepsTheLastGoodProposalWhenTheModelFails(t *testing.T) {
 	tests := []struct {
-		name       string
-		serve      func(m *fakeModel)
-		timeout    time.Duration
-		wantResult Result
-		wantErr    error
+		name    string
+		serve   func(m *fakeModel)
+		timeout time.Duration
+		// clientTimeout is the http.Client's own Timeout, shorter than the advisor's.
+		clientTimeout time.Duration
+		wantResult    Result
+		wantErr       error
 	}{
 		{
 			name: "a model slower than the timeout counts as timeout",
@@ -482,6 +484,20 @@ func TestAdviseKeepsTheLastGoodProposalWhenTheModelFails(t *testing.T) {
 			timeout:    200 * time.Millisecond,
 			wantResult: ResultTimeout,
 			wantErr:    ErrTimeout,
+		},
+		{
+			name: "a timeout of the caller's http.Client also counts as timeout",
+			serve: func(m *fakeModel) {
+				m.set(func(w http.ResponseWriter, r *http.Request) {
+					select {
+					case <-r.Context().Done():
+					case <-time.After(10 * time.Second):
+					}
+				})
+			},
+			clientTimeout: 200 * time.Millisecond,
+			wantResult:    ResultTimeout,
+			wantErr:       ErrTimeout,
 		},
 		{
 			name: "HTTP 429 counts as throttled",
@@ -527,7 +543,14 @@ func TestAdviseKeepsTheLastGoodProposalWhenTheModelFails(t *testing.T) {
 			if tt.timeout > 0 {
 				cfg.Timeout = tt.timeout
 			}
-			a := newTestAdvisor(t, cfg, nil)
+			var hc *http.Client
+			if tt.clientTimeout > 0 {
+				hc = &http.Client{Timeout: tt.clientTimeout}
+			}
+			a, err := New(cfg, hc, getenv, promslog.NewNopLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
 			m.answer(goodAnswer)
 			good, err := a.Advise(context.Background(), t0, testSummary("web"))
 			if err != nil {
