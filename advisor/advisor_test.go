@@ -930,3 +930,31 @@ func TestSignalsTheAdvisorDoesNotTuneAreLeftAlone(t *testing.T) {
 		t.Error("the prompt does not state the weight total the answer is scaled to")
 	}
 }
+
+func TestAnAnswerWithoutChoicesIsRejected(t *testing.T) {
+	m, srv := newFakeModel(t)
+	m.status(http.StatusOK, `{"id":"x","object":"chat.completion","choices":[]}`)
+	a := newTestAdvisor(t, testConfig(srv, ModeApply), nil)
+	_, err := a.Advise(context.Background(), t0, testSummary("web"))
+	var rej *RejectedError
+	if !errors.As(err, &rej) || rej.Reason != ReasonEmptyAnswer {
+		t.Fatalf("err = %v, want empty_answer", err)
+	}
+	if got := counter(t, a.requests, string(ResultInvalid)); got != 1 {
+		t.Errorf("requests{result=invalid} = %g, want 1", got)
+	}
+}
+
+func TestJSONModeOffSendsNoResponseFormat(t *testing.T) {
+	m, srv := newFakeModel(t)
+	m.answer(goodAnswer)
+	cfg := testConfig(srv, ModeAdvise)
+	cfg.JSONMode = false
+	a := newTestAdvisor(t, cfg, nil)
+	if _, err := a.Advise(context.Background(), t0, testSummary("web")); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.bodies[0], "response_format") {
+		t.Errorf("request carries response_format with json_mode off: %s", m.bodies[0])
+	}
+}
