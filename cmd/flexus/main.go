@@ -39,6 +39,7 @@ func commands() []command {
 		// One line per command, e.g. simcloudCommand(),
 		forecastEvalCommand(),
 		actuatorCommand(),
+		demoCommand(),
 	}
 }
 

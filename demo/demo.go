@@ -1,0 +1,391 @@
+// Package demo runs the whole closed loop on one machine: simcloud standing in
+// for Huawei Cloud, the exporter and the actuator (child processes of the
+// flexus binary itself), and the real prometheus and prometheus-alertmanager,
+// each on a free loopback port with configs rendered from deploy/demo. A
+// scenario drives demand (calm, load spike, calm), a poller records what the
+// cloud and the loop did, and the record becomes a live terminal view, a
+// summary and an HTML report. The end-to-end test runs the same code.
+package demo
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	demofiles "github.com/flexus-autoscaler/flexus/deploy/demo"
+)
+
+// Options configure a run.
+type Options struct {
+	// Flexus is the flexus executable that runs simcloud, the exporter and the actuator.
+	Flexus string
+	// Prometheus and Alertmanager are the real programs (PATH is searched).
+	Prometheus, Alertmanager string
+	Scenario                 Scenario
+	// Faults are injected into every simulated cloud API from the start.
+	Faults Faults
+	// Refresh is how often the view is drawn, Poll how often the loop is observed.
+	Refresh, Poll time.Duration
+	// TempDir is where the run's directory is made ("" = the system's); KeepDir keeps it.
+	TempDir string
+	KeepDir bool
+	// Out receives the view and the summary; TTY redraws the view in place.
+	Out io.Writer
+	TTY bool
+	// SLO is the response-time objective the summary counts minutes against.
+	SLO time.Duration
+	// StartTimeout bounds each child's start.
+	StartTimeout time.Duration
+	// Grace is how long a child has between SIGTERM and SIGKILL.
+	Grace  time.Duration
+	Logger *slog.Logger
+	Clock  clock.Clock
+}
+
+func (o *Options) setDefaults() {
+	if o.Prometheus == "" {
+		o.Prometheus = "prometheus"
+	}
+	if o.Alertmanager == "" {
+		o.Alertmanager = "prometheus-alertmanager"
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 3 * time.Second
+	}
+	if o.Poll == 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.SLO == 0 {
+		o.SLO = time.Second
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+	if o.Grace == 0 {
+		o.Grace = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+}
+
+// Stack is the running loop: every child and the clients that observe it.
+type Stack struct {
+	Dir      string
+	Sup      *Supervisor
+	Sim      Simcloud
+	Actuator Actuator
+	Prom     Prometheus
+	Links    Links
+	keep     bool
+	logger   *slog.Logger
+}
+
+// Close stops every child and removes the run's directory (unless kept).
+func (s *Stack) Close() {
+	s.Sup.StopAll()
+	if s.keep {
+		s.logger.Info("kept the run's directory", "dir", s.Dir)
+		return
+	}
+	if err := os.RemoveAll(s.Dir); err != nil {
+		s.logger.Warn("removing the run's directory", "dir", s.Dir, "err", err)
+	}
+}
+
+// renderData is what the deploy/demo templates see.
+type renderData struct {
+	Dir, RulesDir, TokenFile                               string
+	Simcloud, Exporter, Actuator, Alertmanager, Prometheus string
+	Faults                                                 Faults
+}
+
+func render(fsys fs.FS, name string, data renderData, dst string) error {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return fmt.Errorf("template %s: %w", name, err)
+	}
+	t, err := template.New(name).Option("missingkey=error").Parse(string(b))
+	if err != nil {
+		return fmt.Errorf("template %s: %w", name, err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(f, data); err != nil {
+		f.Close()
+		return fmt.Errorf("template %s: %w", name, err)
+	}
+	return f.Close()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Start brings the loop up, child by child, each waited for before the next
+// that needs it. On error every child started so far is stopped again.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	o.setDefaults()
+	if o.Flexus == "" {
+		return nil, errors.New("demo: the flexus executable is not known")
+	}
+	for _, bin := range []struct{ name, pkg string }{{o.Prometheus, "prometheus"}, {o.Alertmanager, "prometheus-alertmanager"}} {
+		if _, err := exec.LookPath(bin.name); err != nil {
+			return nil, fmt.Errorf("demo: %s not found: install it with `apt-get install %s` (or run `make demo`, which does)", bin.name, bin.pkg)
+		}
+	}
+	dir, err := os.MkdirTemp(o.TempDir, "flexus-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("demo: temporary directory: %w", err)
+	}
+	token := randomHex(16)
+	env := []string{
+		"HUAWEICLOUD_SDK_AK=FLEXUSDEMO" + strings.ToUpper(randomHex(5)),
+		"HUAWEICLOUD_SDK_SK=" + randomHex(20),
+		"HUAWEICLOUD_SDK_PROJECT_ID=" + randomHex(16),
+	}
+	sup := NewSupervisor(dir, env, o.Grace, o.Logger)
+	st := &Stack{Dir: dir, Sup: sup, keep: o.KeepDir, logger: o.Logger}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	data := renderData{Dir: dir, RulesDir: filepath.Join(dir, "rules"), TokenFile: filepath.Join(dir, "actuator.token"), Faults: o.Faults}
+	if err := os.WriteFile(data.TokenFile, []byte(token+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := copyRules(demofiles.FS(), data.RulesDir); err != nil {
+		return nil, err
+	}
+	files := demofiles.FS()
+	client := &http.Client{Timeout: 5 * time.Second}
+	start := func(spec Spec) (*Process, error) {
+		return sup.Start(ctx, spec, o.StartTimeout)
+	}
+
+	simCfg := filepath.Join(dir, "simcloud.yml")
+	if err := render(files, "simcloud.yml.tmpl", data, simCfg); err != nil {
+		return nil, err
+	}
+	sim, err := start(Spec{Name: "simcloud", Bin: o.Flexus, Ready: "/-/sim/state",
+		Args: []string{"simcloud", "--config.file=" + simCfg, "--web.listen-address={{addr}}"}})
+	if err != nil {
+		return nil, err
+	}
+	data.Simcloud = sim.Addr
+
+	flexusCfg := filepath.Join(dir, "flexus.yml")
+	if err := render(files, "flexus.yml.tmpl", data, flexusCfg); err != nil {
+		return nil, err
+	}
+	exp, err := start(Spec{Name: "exporter", Bin: o.Flexus, Ready: "/metrics",
+		Args: []string{"exporter", "--config.file=" + flexusCfg, "--web.listen-address={{addr}}"}})
+	if err != nil {
+		return nil, err
+	}
+	data.Exporter = exp.Addr
+	act, err := start(Spec{Name: "actuator", Bin: o.Flexus, Ready: "/-/ready",
+		Args: []string{"actuator", "--config.file=" + flexusCfg, "--web.listen-address={{addr}}"}})
+	if err != nil {
+		return nil, err
+	}
+	data.Actuator = act.Addr
+
+	amCfg := filepath.Join(dir, "alertmanager.yml")
+	am, err := start(Spec{Name: "alertmanager", Bin: o.Alertmanager, Ready: "/-/ready",
+		Prepare: func(string) error { return render(files, "alertmanager.yml.tmpl", data, amCfg) },
+		Args: []string{"--config.file=" + amCfg, "--storage.path=" + filepath.Join(dir, "alertmanager"),
+			"--web.listen-address={{addr}}", "--cluster.listen-address=", "--log.level=warn"}})
+	if err != nil {
+		return nil, err
+	}
+	data.Alertmanager = am.Addr
+
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	prom, err := start(Spec{Name: "prometheus", Bin: o.Prometheus, Ready: "/-/ready",
+		Prepare: func(addr string) error {
+			d := data
+			d.Prometheus = addr
+			return render(files, "prometheus.yml.tmpl", d, promCfg)
+		},
+		Args: []string{"--config.file=" + promCfg, "--storage.tsdb.path=" + filepath.Join(dir, "prometheus"),
+			"--web.listen-address={{addr}}", "--storage.tsdb.retention.time=1d", "--log.level=warn"}})
+	if err != nil {
+		return nil, err
+	}
+
+	st.Sim = Simcloud{Base: "http://" + sim.Addr, Client: client}
+	st.Actuator = Actuator{Base: "http://" + act.Addr, Token: token, Client: client}
+	st.Prom = Prometheus{Base: "http://" + prom.Addr, Client: client}
+	st.Links = Links{Prometheus: "http://" + prom.Addr, Alertmanager: "http://" + am.Addr, Exporter: "http://" + exp.Addr,
+		Actuator: "http://" + act.Addr, Simcloud: "http://" + sim.Addr}
+	return st, nil
+}
+
+// copyRules writes the embedded demo rules into dir.
+func copyRules(fsys fs.FS, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	names, err := fs.Glob(fsys, "rules/*.yml")
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("demo: no rules embedded from deploy/demo/rules (%v): run `make rules`", err)
+	}
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(n)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Result is what a run produced.
+type Result struct {
+	Snapshot Snapshot
+	Summary  Summary
+	// Webhook counts Alertmanager's webhook notifications: sent and failed.
+	NotificationsSent, NotificationsFailed float64
+}
+
+// Run starts the loop, plays the scenario while drawing the view, then stops
+// everything and summarises. A crashed child ends the run with its log's tail.
+// ctx being cancelled (Ctrl-C) ends the run early; what was seen is still summarised.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.setDefaults()
+	if err := o.Scenario.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	states, err := st.Sim.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("demo: reading simcloud's groups: %w", err)
+	}
+	var groups []string
+	for _, g := range states {
+		groups = append(groups, g.Name)
+	}
+
+	rec := NewRecord(o.Clock.Now())
+	poller := &Poller{Sim: st.Sim, Actuator: st.Actuator, Prom: st.Prom, Clock: o.Clock}
+	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		poller.Run(pollCtx, rec, o.Poll)
+	}()
+
+	scenDone := make(chan error, 1)
+	go func() {
+		scenDone <- drive(ctx, st.Sim, groups, o.Scenario, func(_ int, p Phase) { rec.MarkPhase(p.Name, o.Clock.Now()) })
+	}()
+
+	view := View{W: o.Out, TTY: o.TTY, Links: st.Links, Scenario: o.Scenario}
+	if !o.TTY {
+		fmt.Fprintf(o.Out, "Prometheus %s, Alertmanager %s, exporter %s, actuator %s, simcloud %s\n",
+			st.Links.Prometheus, st.Links.Alertmanager, st.Links.Exporter, st.Links.Actuator, st.Links.Simcloud)
+	}
+	tick := time.NewTicker(o.Refresh)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case err := <-scenDone:
+			if err != nil && ctx.Err() == nil {
+				runErr = err
+			}
+			break loop
+		case <-ctx.Done():
+			break loop
+		case p := <-st.Sup.Crashed():
+			runErr = CrashError(p)
+			break loop
+		case <-tick.C:
+			view.Draw(rec.Snapshot(), o.Clock.Now())
+		}
+	}
+	stopPoll()
+	<-polled
+	// One last look, unless a child died, then the stack goes down.
+	final := context.WithoutCancel(ctx)
+	if runErr == nil {
+		poller.Poll(final, rec)
+	}
+	rec.Finish(o.Clock.Now())
+	res := &Result{Snapshot: rec.Snapshot()}
+	res.NotificationsSent, res.NotificationsFailed = webhookNotifications(final, st.Sim.Client, st.Links.Alertmanager)
+	view.Draw(res.Snapshot, o.Clock.Now())
+	res.Summary = Summarize(res.Snapshot, o.SLO)
+	return res, runErr
+}
+
+// webhookNotifications reads Alertmanager's own counters of webhook deliveries.
+func webhookNotifications(ctx context.Context, c *http.Client, base string) (sent, failed float64) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, 0
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, `integration="webhook"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "alertmanager_notifications_total{"):
+			sent += v
+		case strings.HasPrefix(line, "alertmanager_notifications_failed_total{"):
+			failed += v
+		}
+	}
+	return sent, failed
+}

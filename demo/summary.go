@@ -1,0 +1,162 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// GroupSummary is what one group went through during the run.
+type GroupSummary struct {
+	Group string
+	// ScaleOuts and ScaleIns count applied decisions; Refused counts the
+	// others (guarded, duplicates, dry-run, failed).
+	ScaleOuts, ScaleIns, Refused int
+	// SpikeToRequest is from the start of the load spike to the first applied
+	// scale-out; SpikeToCapacity to the moment that capacity was in service.
+	// Negative when it did not happen.
+	SpikeToRequest, SpikeToCapacity time.Duration
+	// AlertToAction is, for each applied decision, the time from its alert
+	// firing in Prometheus to the actuator's decision.
+	AlertToAction []time.Duration
+	InstanceHours float64
+	// MinutesOverSLO is how long the response time was above the SLO.
+	MinutesOverSLO float64
+	// MinInstances and MaxInstances are the lowest and highest instance counts
+	// (desired or existing) seen; Bounds are the group's min..max.
+	MinSeen, MaxSeen     int
+	BoundMin, BoundMax   int
+	StartCount, EndCount int
+}
+
+// Summary is the whole run.
+type Summary struct {
+	Length time.Duration
+	SLO    time.Duration
+	Groups []GroupSummary
+}
+
+// Summarize reduces a record; slo is the response time objective.
+func Summarize(s Snapshot, slo time.Duration) Summary {
+	out := Summary{Length: s.End.Sub(s.Start), SLO: slo}
+	var spike time.Time
+	for _, p := range s.Phases {
+		if p.Name == PhaseSpike {
+			spike = p.At
+		}
+	}
+	for _, g := range s.Groups {
+		ss := s.Samples[g]
+		gs := GroupSummary{Group: g, SpikeToRequest: -1, SpikeToCapacity: -1, MinSeen: math.MaxInt}
+		if len(ss) == 0 {
+			out.Groups = append(out.Groups, gs)
+			continue
+		}
+		first, last := ss[0].State, ss[len(ss)-1].State
+		gs.BoundMin, gs.BoundMax = first.Min, first.Max
+		gs.StartCount, gs.EndCount = first.Desired, last.Desired
+		gs.InstanceHours = (last.CostInstanceSeconds - first.CostInstanceSeconds) / 3600
+		for i, smp := range ss {
+			st := smp.State
+			gs.MinSeen = min(gs.MinSeen, st.Desired, st.InService)
+			gs.MaxSeen = max(gs.MaxSeen, st.Desired, st.Current-st.Removing)
+			if i > 0 && st.ResponseTimeSeconds > slo.Seconds() {
+				gs.MinutesOverSLO += smp.T.Sub(ss[i-1].T).Minutes()
+			}
+		}
+		for _, d := range s.Decisions {
+			if d.Group != g {
+				continue
+			}
+			if !d.Applied() {
+				gs.Refused++
+				continue
+			}
+			switch d.Action {
+			case "scale_out":
+				gs.ScaleOuts++
+			case "scale_in":
+				gs.ScaleIns++
+			}
+			if lat, ok := alertToAction(s.Fires, d); ok {
+				gs.AlertToAction = append(gs.AlertToAction, lat)
+			}
+			if d.Action == "scale_out" && !spike.IsZero() && !d.Time.Before(spike) && gs.SpikeToRequest < 0 {
+				gs.SpikeToRequest = d.Time.Sub(spike)
+				if at, ok := inService(ss, d); ok {
+					gs.SpikeToCapacity = at.Sub(spike)
+				}
+			}
+		}
+		out.Groups = append(out.Groups, gs)
+	}
+	return out
+}
+
+// alertToAction finds the latest firing of d's alert at or before d and
+// returns the time between them.
+func alertToAction(fires []AlertFire, d Decision) (time.Duration, bool) {
+	var best *AlertFire
+	for i := range fires {
+		f := &fires[i]
+		if f.Group == d.Group && f.Action == d.Action && !f.FiredAt.After(d.Time) {
+			best = f
+		}
+	}
+	if best == nil {
+		return 0, false
+	}
+	return d.Time.Sub(best.FiredAt), true
+}
+
+// inService returns when, after d, as many instances served as d asked for.
+func inService(ss []Sample, d Decision) (time.Time, bool) {
+	target := d.To
+	for _, smp := range ss {
+		if smp.T.Before(d.Time) {
+			continue
+		}
+		if target == 0 {
+			target = smp.State.Desired
+		}
+		if smp.State.InService >= target {
+			return smp.T, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Write prints the summary for people.
+func (s Summary) Write(w io.Writer) {
+	fmt.Fprintf(w, "\nSummary of %s (response-time SLO %s)\n", s.Length.Round(time.Second), s.SLO)
+	for _, g := range s.Groups {
+		fmt.Fprintf(w, "  group %s\n", g.Group)
+		fmt.Fprintf(w, "    actions taken          %d scale-out, %d scale-in (%d refused by guards, duplicates or failures)\n", g.ScaleOuts, g.ScaleIns, g.Refused)
+		fmt.Fprintf(w, "    instances              %d at start, %d at end, %d..%d seen (bounds %d..%d)\n", g.StartCount, g.EndCount, g.MinSeen, g.MaxSeen, g.BoundMin, g.BoundMax)
+		fmt.Fprintf(w, "    load spike → scale-out %s\n", durOrNever(g.SpikeToRequest))
+		fmt.Fprintf(w, "    load spike → capacity  %s\n", durOrNever(g.SpikeToCapacity))
+		fmt.Fprintf(w, "    alert → action         %s\n", durList(g.AlertToAction))
+		fmt.Fprintf(w, "    cost                   %.3f instance-hours\n", g.InstanceHours)
+		fmt.Fprintf(w, "    over the SLO           %.1f minutes\n", g.MinutesOverSLO)
+	}
+}
+
+func durOrNever(d time.Duration) string {
+	if d < 0 {
+		return "did not happen"
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func durList(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no applied action"
+	}
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.Round(10 * time.Millisecond).String()
+	}
+	return strings.Join(parts, ", ")
+}
