@@ -199,18 +199,35 @@ func newSeries(c *forecastConfig) *series {
 	return s
 }
 
-// Bytes is the memory the series holds, backing arrays included.
+// Bytes is the memory the series holds now, backing arrays included.
 func (s *series) Bytes() int {
-	n := 400 // the struct and slice headers
-	n += 4*(len(s.ring)+cap(s.short.season)) + s.day.bytes() + s.week.bytes()
+	n := seriesOverhead + 4*(len(s.ring)+cap(s.short.season)) + s.day.bytes() + s.week.bytes()
 	for _, p := range s.pend {
-		n += cap(p) * int(unsafeSizeofPending)
+		n += cap(p) * pendingSize
 	}
-	n += len(s.errs) * (numVariants*8 + 8 + 8 + 8 + 8)
+	return n + len(s.errs)*perHorizonSize
+}
+
+// maxBytes is what Bytes reaches once every lazily built season exists.
+func (c *forecastConfig) maxBytes() int {
+	day := int(24 * time.Hour / time.Duration(c.dayStep))
+	n := seriesOverhead + 4*(c.ringCap+c.maxPeriod) + 8*day
+	if c.weekly {
+		n += 8 * int(7*24*time.Hour/time.Duration(c.weekStep))
+	}
+	for _, pc := range c.pendCap {
+		n += pc*pendingSize + perHorizonSize
+	}
 	return n
 }
 
-const unsafeSizeofPending = 8 + 4*numVariants + 4
+// The fixed parts of a series: struct and slice headers, and per horizon the
+// running errors, counters and choices.
+const (
+	seriesOverhead = 400
+	perHorizonSize = numVariants*8 + 8 + 8 + 8 + 8 + autoTop
+	pendingSize    = 8 + 4*numVariants + 4
+)
 
 // observe takes a sample. NaN and Inf are dropped and counted; a sample less
 // than half a step after the previous one is a repeat (Cloud Eye serves the

@@ -12,6 +12,7 @@ type seasonal struct {
 	idx     int64 // bucket being filled
 	sum     float64
 	n       int32
+	first   int64     // first bucket seen
 	last    int64     // newest closed bucket
 	ring    []float32 // bucket b at b mod period; NaN when missing
 	hw      hwState
@@ -39,7 +40,7 @@ func (s *seasonal) bytes() int { return 4 * (cap(s.ring) + cap(s.hw.season)) }
 func (s *seasonal) add(tn int64, v float64) {
 	b := floorDiv(tn, s.step)
 	if !s.started {
-		s.started, s.idx, s.last = true, b, b-1
+		s.started, s.idx, s.last, s.first = true, b, b-1, b
 	}
 	if b > s.idx {
 		if s.n > 0 {
@@ -60,7 +61,7 @@ func (s *seasonal) add(tn int64, v float64) {
 // addMean records a whole bucket's mean (warm start from coarse history).
 func (s *seasonal) addMean(b int64, v float64) {
 	if !s.started {
-		s.started, s.idx, s.last = true, b, b-1
+		s.started, s.idx, s.last, s.first = true, b, b-1, b
 	}
 	if b < s.idx {
 		return
@@ -103,9 +104,13 @@ func (s *seasonal) close(b int64, y float64) {
 	hw.resid = 0 // the new level has absorbed it
 }
 
-// initHW starts Holt-Winters once the ring holds a full period ending at b
-// with at most a tenth missing (a missing bucket starts with no offset).
+// initHW starts Holt-Winters once a full period has passed since the first
+// bucket, with at most a tenth of the ring missing (a missing bucket starts
+// with no offset).
 func (s *seasonal) initHW(b int64) {
+	if b-s.first+1 < s.period {
+		return
+	}
 	var sum float64
 	var cnt int64
 	for _, v := range s.ring {
