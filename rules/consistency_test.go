@@ -262,11 +262,11 @@ func checkNames(t *testing.T, queries []query, known map[string]bool, source str
 }
 
 func allQueries(t *testing.T) []query {
-	qs := append(ruleQueries(t), dashboardQueries(t)...)
-	if len(qs) == 0 {
-		t.Fatal("no queries found in rules/ and dashboards/")
+	rq, dq := ruleQueries(t), dashboardQueries(t)
+	if len(rq) == 0 || len(dq) == 0 {
+		t.Fatalf("found %d queries in rules/ and %d in dashboards/*.json; want both", len(rq), len(dq))
 	}
-	return qs
+	return append(rq, dq...)
 }
 
 func TestEveryQueryUsesDocumentedMetrics(t *testing.T) {

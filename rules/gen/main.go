@@ -1,6 +1,7 @@
 // Command gen writes the production rule files and the fast demo variant from
-// rules/src. Run it from the repository root (`go run ./rules/gen`) or through
-// `go generate ./rules`.
+// rules/src, and the Grafana dashboards from package dashboards. Run it from
+// the repository root (`go run ./rules/gen`, `make rules`) or through
+// `go generate ./rules ./dashboards`.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/flexus-autoscaler/flexus/dashboards"
 	"github.com/flexus-autoscaler/flexus/rules"
 )
 
@@ -19,22 +21,32 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	var files []rules.File
 	for _, p := range rules.Profiles() {
-		files, err := rules.Render(p)
+		rendered, err := rules.Render(p)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		for _, f := range files {
-			dst := filepath.Join(root, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			if err := os.WriteFile(dst, f.Content, 0o644); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
+		files = append(files, rendered...)
+	}
+	boards, err := dashboards.Render()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, b := range boards {
+		files = append(files, rules.File{Path: b.Path, Content: b.Content})
+	}
+	for _, f := range files {
+		dst := filepath.Join(root, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := os.WriteFile(dst, f.Content, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 	}
 	return 0
