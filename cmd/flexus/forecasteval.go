@@ -55,11 +55,13 @@ func writeEvalJSON(w io.Writer, rep scoring.EvalReport) error {
 
 func writeEvalText(w io.Writer, s trace.Series, rep scoring.EvalReport) error {
 	fmt.Fprintf(w, "trace %s: %d samples every %v from %s (%d filled)\n", s.Name, s.Len(), s.Step, s.Start.Format(time.DateTime), s.Filled)
+	fmt.Fprintln(w, "linear is predict_linear over the linear window; auto picks per origin from past errors only.")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "horizon\tmodel\tsMAPE\tMASE\torigins\tauto picked\t")
+	var skipped []string
 	for _, h := range rep.Horizons {
 		if h.Skipped != "" {
-			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\t\t\n", horizonLabel(h.Horizon), h.Skipped)
+			skipped = append(skipped, fmt.Sprintf("%s skipped: %s\n", horizonLabel(h.Horizon), h.Skipped))
 			continue
 		}
 		for _, m := range append(scoring.Models(), scoring.ModelAuto) {
@@ -75,7 +77,13 @@ func writeEvalText(w io.Writer, s trace.Series, rep scoring.EvalReport) error {
 			fmt.Fprintf(tw, "%s\tauto vs linear\t%+.1f%%\t\t\t\t\n", horizonLabel(h.Horizon), 100*(auto-lin)/lin)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, line := range skipped {
+		fmt.Fprint(w, line)
+	}
+	return nil
 }
 
 // horizonLabel formats a horizon the way the `horizon` label spells it (5m, 15m, 1h).
