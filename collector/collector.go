@@ -1,0 +1,510 @@
+// Package collector reads what the autoscaler watches — group membership from
+// AS or ECS, per-instance CPU, memory, GPU and NPU metrics from Cloud Eye, queue
+// depth from Redis or DMS, response time and error rate from the service — and
+// turns one collection into a Snapshot that /metrics serves at once. The
+// collection is a function of an explicit now (Collect); the refresh loop that
+// runs it on a ticker is a thin wrapper (Loop).
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	cesmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
+	"golang.org/x/time/rate"
+
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/scoring"
+)
+
+// Sources of flexus_collection_* self-metrics.
+const (
+	SourceDiscovery    = "discovery"
+	SourceDimensions   = "dimensions"
+	SourceCloudEye     = "cloudeye"
+	SourceQueue        = "queue"
+	SourceResponseTime = "response_time"
+	SourceScoring      = "scoring"
+)
+
+// Options is what a Collector is built from.
+type Options struct {
+	Config  *config.Config
+	Clients *hwcloud.Clients
+	// HTTPClient reads response_time endpoints; nil means a default client.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Advice, when set, gives the thresholds the advisor applies.
+	Advice Advice
+}
+
+// Collector holds the state that spans collections: memberships, the
+// newest datapoint of every series, the device-id cache and the scoring state.
+type Collector struct {
+	logger     *slog.Logger
+	clients    *hwcloud.Clients
+	httpClient *http.Client
+	descs      *descs
+	advice     Advice
+
+	// cycle serialises collections; everything below is owned by the running one
+	// unless noted.
+	cycle   sync.Mutex
+	cfg     *config.Config
+	next    *config.Config // set by SetConfig, applied at the next collection; guarded by mu
+	limiter *rate.Limiter
+	groups  map[string]*groupState
+	samples map[seriesKey]point
+	sources map[string]*sourceState
+
+	// mu guards devices, next and budgetWait, which goroutines of a collection touch.
+	mu         sync.Mutex
+	devices    map[string]map[string]map[string]string // instance → kind → hash → device id
+	budgetWait time.Duration
+}
+
+// groupState is one group's state across collections.
+type groupState struct {
+	cfg        config.Group
+	members    membership
+	discovered bool
+	redis      *redisQueue
+	http       *httpSource
+	queue      point
+	queueOK    bool
+	rt, er     point
+	rtOK, erOK bool
+	scorer     *scoring.Group
+	params     scoring.Params
+	warmed     bool
+}
+
+type sourceState struct {
+	duration    time.Duration
+	ok          bool
+	lastSuccess time.Time
+}
+
+// New builds a Collector; it makes no call until the first Collect.
+func New(o Options) (*Collector, error) {
+	if o.Config == nil || o.Clients == nil {
+		return nil, errors.New("collector: a config and cloud clients are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: httpTimeout}
+	}
+	c := &Collector{
+		logger:     o.Logger,
+		clients:    o.Clients,
+		httpClient: o.HTTPClient,
+		descs:      newDescs(),
+		advice:     o.Advice,
+		groups:     map[string]*groupState{},
+		samples:    map[seriesKey]point{},
+		sources:    map[string]*sourceState{},
+		devices:    map[string]map[string]map[string]string{},
+	}
+	c.applyConfig(o.Config)
+	return c, nil
+}
+
+// SetConfig hands a new, validated config to the collector; it takes effect at
+// the start of the next collection, so a running one is never reshaped.
+func (c *Collector) SetConfig(cfg *config.Config) {
+	c.mu.Lock()
+	c.next = cfg
+	c.mu.Unlock()
+}
+
+// applyConfig keeps the state of groups whose name survives, and rebuilds
+// their queue and response-time clients only when their settings changed.
+func (c *Collector) applyConfig(cfg *config.Config) {
+	ce := cfg.CloudEye
+	if c.limiter == nil {
+		c.limiter = rate.NewLimiter(rate.Limit(ce.RequestsPerSecond), ce.Burst)
+	} else {
+		c.limiter.SetLimit(rate.Limit(ce.RequestsPerSecond))
+		c.limiter.SetBurst(ce.Burst)
+	}
+	old := c.groups
+	c.groups = make(map[string]*groupState, len(cfg.Groups))
+	for _, g := range cfg.Groups {
+		st, ok := old[g.Name]
+		if !ok {
+			st = &groupState{}
+		}
+		delete(old, g.Name)
+		prev := st.cfg
+		st.cfg = g
+		if !reflect.DeepEqual(prev.Discovery, g.Discovery) {
+			st.members, st.discovered = membership{}, false
+		}
+		if !reflect.DeepEqual(prev.Queue, g.Queue) {
+			if st.redis != nil {
+				st.redis.close()
+				st.redis = nil
+			}
+			st.queueOK = false
+			if g.Queue != nil && g.Queue.Redis != nil {
+				st.redis = newRedisQueue(*g.Queue.Redis)
+			}
+		}
+		if !reflect.DeepEqual(prev.ResponseTime, g.ResponseTime) {
+			st.http, st.rtOK, st.erOK = nil, false, false
+			if g.ResponseTime != nil {
+				st.http = newHTTPSource(*g.ResponseTime, c.httpClient)
+			}
+		}
+		c.groups[g.Name] = st
+	}
+	for _, st := range old {
+		if st.redis != nil {
+			st.redis.close()
+		}
+	}
+	c.cfg = cfg
+}
+
+// Close releases the Redis connections.
+func (c *Collector) Close() {
+	c.cycle.Lock()
+	defer c.cycle.Unlock()
+	for _, st := range c.groups {
+		if st.redis != nil {
+			st.redis.close()
+		}
+	}
+}
+
+func (c *Collector) addBudgetWait(d time.Duration) {
+	c.mu.Lock()
+	c.budgetWait += d
+	c.mu.Unlock()
+}
+
+// groupNames returns the configured groups in config order.
+func (c *Collector) groupNames() []string {
+	out := make([]string, 0, len(c.cfg.Groups))
+	for _, g := range c.cfg.Groups {
+		out = append(out, g.Name)
+	}
+	return out
+}
+
+// Stats describes one collection's cost, for logs and benchmarks.
+type Stats struct {
+	CloudEyeCalls, DimensionCalls, WarmStartCalls int
+	Series                        int
+	Duration                      time.Duration
+}
+
+// Collect runs one collection at now and returns the snapshot to serve. The
+// snapshot is complete even when sources failed: their series go stale by
+// age, and the joined error says what failed.
+func (c *Collector) Collect(ctx context.Context, now time.Time) (*Snapshot, error) {
+	snap, _, err := c.CollectStats(ctx, now)
+	return snap, err
+}
+
+// CollectStats is Collect that also reports the collection's cost.
+func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot, Stats, error) {
+	c.cycle.Lock()
+	defer c.cycle.Unlock()
+	started := time.Now()
+	c.mu.Lock()
+	if c.next != nil {
+		c.applyConfig(c.next)
+		c.next = nil
+	}
+	c.mu.Unlock()
+
+	var errs []error
+	var stats Stats
+
+	// Discovery first: every later step works on this cycle's members.
+	t0 := time.Now()
+	errs = append(errs, c.discoverAll(now)...)
+	c.record(SourceDiscovery, time.Since(t0), len(errs) == 0, now)
+
+	want := map[string]bool{}
+	for _, st := range c.groups {
+		for _, in := range st.members.instances {
+			if in.State != StateRemoving {
+				want[in.ID] = true
+			}
+		}
+	}
+
+	// Devices are resolved before anything is published, so the device label
+	// is the real id from the first scrape on.
+	t0 = time.Now()
+	var dimErrs []error
+	for _, k := range deviceKinds() {
+		hashes, calls, err := c.listDeviceHashes(ctx, k, want)
+		stats.DimensionCalls += calls
+		if err != nil {
+			dimErrs = append(dimErrs, err)
+		}
+		calls, err = c.resolveDevices(ctx, k, hashes)
+		stats.DimensionCalls += calls
+		if err != nil {
+			dimErrs = append(dimErrs, err)
+		}
+	}
+	c.mu.Lock()
+	for inst := range c.devices {
+		if !want[inst] {
+			delete(c.devices, inst)
+		}
+	}
+	c.mu.Unlock()
+	c.record(SourceDimensions, time.Since(t0), len(dimErrs) == 0, now)
+	errs = append(errs, dimErrs...)
+
+	// Queue and response time read their own servers while Cloud Eye is queried.
+	var side sync.WaitGroup
+	var sideRes sideResult
+	side.Add(1)
+	go func() {
+		defer side.Done()
+		sideRes = c.readSideSources(ctx, now)
+	}()
+
+	t0 = time.Now()
+	qs := c.queries()
+	got, calls, err := c.fetchBatches(ctx, now, qs)
+	stats.CloudEyeCalls = calls
+	keep := make(map[seriesKey]point, len(qs))
+	for _, q := range qs {
+		p, had := c.samples[q.key]
+		if n, ok := got[q.key]; ok && (!had || !n.at.Before(p.at)) {
+			p, had = n, true
+		}
+		if had {
+			keep[q.key] = p
+		}
+	}
+	c.samples = keep
+	c.record(SourceCloudEye, time.Since(t0), err == nil, now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	side.Wait()
+	if sideRes.queue {
+		c.record(SourceQueue, sideRes.duration, !sideRes.queueFailed, now)
+	}
+	if sideRes.http {
+		c.record(SourceResponseTime, sideRes.duration, !sideRes.httpFailed, now)
+	}
+	errs = append(errs, sideRes.errs...)
+
+	// Scorers follow the config and the advisor; a new one is warm-started
+	// from Cloud Eye history before its first evaluation.
+	for _, name := range c.groupNames() {
+		st := c.groups[name]
+		if err := st.refreshScorer(c.cfg, c.advice); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.warmed || !st.discovered {
+			continue
+		}
+		n, err := c.warmStart(ctx, now, st)
+		stats.WarmStartCalls += n
+		st.warmed = true // once: a failed warm start only means forecasts start cold
+		if err != nil {
+			c.logger.Warn("warm start incomplete: forecasts start from fewer samples", "group", name, "err", err)
+		}
+	}
+
+	snap := c.build(now)
+	stats.Series = snap.Len()
+	stats.Duration = time.Since(started)
+	return snap, stats, errors.Join(errs...)
+}
+
+func (c *Collector) record(source string, d time.Duration, ok bool, now time.Time) {
+	s := c.sources[source]
+	if s == nil {
+		s = &sourceState{}
+		c.sources[source] = s
+	}
+	s.duration, s.ok = d, ok
+	if ok {
+		s.lastSuccess = now
+	}
+}
+
+// discoverAll refreshes every group's members, a few groups at a time. A group
+// whose discovery fails keeps its previous members; its lag grows.
+func (c *Collector) discoverAll(now time.Time) []error {
+	names := c.groupNames()
+	results := make([]membership, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, c.cfg.CloudEye.Concurrency)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		st := c.groups[name]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i], errs[i] = c.discover(&st.cfg, now)
+		}()
+	}
+	wg.Wait()
+	var out []error
+	for i, name := range names {
+		st := c.groups[name]
+		if errs[i] != nil {
+			out = append(out, fmt.Errorf("group %q: %w", name, errs[i]))
+			continue
+		}
+		m := results[i]
+		sort.Slice(m.instances, func(a, b int) bool { return m.instances[a].ID < m.instances[b].ID })
+		st.members, st.discovered = m, true
+	}
+	return out
+}
+
+// perInstance are the Cloud Eye series read for every instance.
+func perInstance() []struct{ ns, metric string } {
+	return []struct{ ns, metric string }{
+		{nsSYSECS, "cpu_util"}, {nsAGTECS, "cpu_usage"}, {nsAGTECS, "mem_usedPercent"},
+	}
+}
+
+func gpuMetrics() []string {
+	return []string{"gpu_usage_gpu", "gpu_usage_mem", "gpu_used_mem", "gpu_free_mem", "gpu_power_draw", "gpu_temperature"}
+}
+
+func npuMetrics() []string { return []string{"npu_util_rate_ai_core", "npu_util_rate_mem"} }
+
+// queries lists every series this cycle needs, once each.
+func (c *Collector) queries() []query {
+	seen := map[seriesKey]bool{}
+	var qs []query
+	add := func(q query) {
+		if !seen[q.key] {
+			seen[q.key] = true
+			qs = append(qs, q)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, name := range c.groupNames() {
+		st := c.groups[name]
+		for _, in := range st.members.instances {
+			if in.State == StateRemoving {
+				continue
+			}
+			id := cesmodel.MetricsDimension{Name: dimInst, Value: in.ID}
+			for _, m := range perInstance() {
+				add(newQuery(m.ns, m.metric, id))
+			}
+			for _, d := range c.devicesOf(in.ID, dimGPU) {
+				for _, m := range gpuMetrics() {
+					add(newQuery(nsAGTECS, m, id, cesmodel.MetricsDimension{Name: dimGPU, Value: d.hash}))
+				}
+			}
+			for _, d := range c.devicesOf(in.ID, dimNPU) {
+				for _, m := range npuMetrics() {
+					add(newQuery(nsAGTECS, m, id, cesmodel.MetricsDimension{Name: dimNPU, Value: d.hash}))
+				}
+			}
+			for _, x := range st.cfg.ExtraMetrics {
+				add(newQuery(x.Namespace, x.Metric, id))
+			}
+		}
+		if q := st.cfg.Queue; q != nil && q.DMS != nil {
+			add(dmsQuery(q.DMS))
+		}
+	}
+	return qs
+}
+
+// sideResult is what reading the queues and response-time endpoints gave.
+type sideResult struct {
+	errs                    []error
+	queue, http             bool // some group has such a source
+	queueFailed, httpFailed bool
+	duration                time.Duration
+}
+
+// readSideSources reads Redis queues and response-time endpoints, every group
+// in parallel, each bounded by its own timeout.
+func (c *Collector) readSideSources(ctx context.Context, now time.Time) sideResult {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		res   sideResult
+		start = time.Now()
+	)
+	fail := func(flag *bool, err error) {
+		mu.Lock()
+		*flag = true
+		res.errs = append(res.errs, err)
+		mu.Unlock()
+	}
+	for _, name := range c.groupNames() {
+		st := c.groups[name]
+		if st.redis != nil {
+			res.queue = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v, err := st.redis.depth(ctx)
+				if err != nil {
+					fail(&res.queueFailed, fmt.Errorf("group %q: %w", name, err))
+					return
+				}
+				st.queue, st.queueOK = point{value: v, at: now}, true
+			}()
+		}
+		if st.http != nil {
+			res.http = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := st.http.read(ctx)
+				if err != nil {
+					fail(&res.httpFailed, fmt.Errorf("group %q: %w", name, err))
+					return
+				}
+				if r.responseTimeOK {
+					st.rt, st.rtOK = point{value: r.responseTime, at: now}, true
+				}
+				if r.errorRateOK {
+					st.er, st.erOK = point{value: r.errorRate, at: now}, true
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	res.duration = time.Since(start)
+	return res
+}
+
+// interval is the configured collection interval, read between collections.
+func (c *Collector) interval() time.Duration {
+	c.cycle.Lock()
+	defer c.cycle.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.next != nil {
+		return c.next.Exporter.Interval
+	}
+	return c.cfg.Exporter.Interval
+}

@@ -1,0 +1,270 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/promslog"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
+)
+
+const unitConfig = `
+cloud:
+  endpoint: http://127.0.0.1:1
+  project_id: p
+exporter:
+  interval: 60s
+  stale_after: 5m
+cloudeye:
+  delay: 1m
+  warm_start: 1h
+groups:
+  - name: gpu-pool
+    discovery:
+      as_group_id: as-1
+    min_instances: 1
+    max_instances: 10
+`
+
+func mustParse(t *testing.T, y string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type harness struct {
+	t     *testing.T
+	cloud *fakeCloud
+	clk   *clock.Fake
+	c     *Collector
+	loop  *Loop
+	reg   *prometheus.Registry
+}
+
+func newHarness(t *testing.T, y string) *harness {
+	t.Helper()
+	f := newFakeCloud()
+	c, err := New(Options{Config: mustParse(t, y), Clients: f.clients(), Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	clk := clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
+	loop := NewLoop(c, clk)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	return &harness{t: t, cloud: f, clk: clk, c: c, loop: loop, reg: reg}
+}
+
+// step runs one collection and returns its error.
+func (h *harness) step() error {
+	_, err := h.loop.Step(context.Background())
+	return err
+}
+
+func (h *harness) compare(want string, names ...string) {
+	h.t.Helper()
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), names...); err != nil {
+		h.t.Error(err)
+	}
+}
+
+// seed puts one in-service instance with one GPU in AS group as-1.
+func (h *harness) seed() {
+	f := h.cloud
+	f.asInstances["as-1"] = map[string]string{"i-1": "INSERVICE", "i-2": "PENDING"}
+	f.asDesired["as-1"] = 2
+	f.devices["i-1"] = map[string]map[string]string{dimGPU: {"h0": "0000:00:0d.0"}}
+	h.data(h.clk.Now().Add(-90*time.Second), 50)
+}
+
+// data publishes a datapoint at `at` for every series of i-1.
+func (h *harness) data(at time.Time, v float64) {
+	f := h.cloud
+	f.set(instanceKey(nsSYSECS, "cpu_util", "i-1"), v, at)
+	f.set(instanceKey(nsAGTECS, "cpu_usage", "i-1"), v, at)
+	f.set(instanceKey(nsAGTECS, "mem_usedPercent", "i-1"), v/2, at)
+	f.set(deviceKey("gpu_usage_gpu", "i-1", dimGPU, "h0"), v, at)
+	f.set(deviceKey("gpu_free_mem", "i-1", dimGPU, "h0"), 1024, at)
+}
+
+func TestFirstScrapeHasRealDeviceIDsAndRatios(t *testing.T) {
+	h := newHarness(t, unitConfig)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	h.compare(`
+# HELP flexus_gpu_utilization_ratio GPU utilisation (0..1), from AGT.ECS gpu_usage_gpu.
+# TYPE flexus_gpu_utilization_ratio gauge
+flexus_gpu_utilization_ratio{device="0000:00:0d.0",group="gpu-pool",instance_id="i-1"} 0.5
+# HELP flexus_gpu_memory_free_bytes GPU memory free, from AGT.ECS gpu_free_mem.
+# TYPE flexus_gpu_memory_free_bytes gauge
+flexus_gpu_memory_free_bytes{device="0000:00:0d.0",group="gpu-pool",instance_id="i-1"} 1.073741824e+09
+# HELP flexus_memory_utilization_ratio Memory utilisation of the instance (0..1), from AGT.ECS mem_usedPercent.
+# TYPE flexus_memory_utilization_ratio gauge
+flexus_memory_utilization_ratio{group="gpu-pool",instance_id="i-1"} 0.25
+# HELP flexus_group_instances Instances of the group by state (in_service, pending, removing).
+# TYPE flexus_group_instances gauge
+flexus_group_instances{group="gpu-pool",state="in_service"} 1
+flexus_group_instances{group="gpu-pool",state="pending"} 1
+flexus_group_instances{group="gpu-pool",state="removing"} 0
+`, "flexus_gpu_utilization_ratio", "flexus_gpu_memory_free_bytes", "flexus_memory_utilization_ratio", "flexus_group_instances")
+	h.compare(`
+# HELP flexus_signal Group-level value of a signal: mean utilisation over in-service instances (ratio), queue length (items), response time (seconds), error rate (ratio). Absent while stale.
+# TYPE flexus_signal gauge
+flexus_signal{group="gpu-pool",signal="cpu"} 0.5
+flexus_signal{group="gpu-pool",signal="gpu"} 0.5
+flexus_signal{group="gpu-pool",signal="memory"} 0.25
+# HELP flexus_signal_age_seconds Age of the data behind flexus_signal.
+# TYPE flexus_signal_age_seconds gauge
+flexus_signal_age_seconds{group="gpu-pool",signal="cpu"} 90
+flexus_signal_age_seconds{group="gpu-pool",signal="gpu"} 90
+flexus_signal_age_seconds{group="gpu-pool",signal="memory"} 90
+`, "flexus_signal", "flexus_signal_age_seconds")
+	if n := h.cloud.count("ListAgentDimensionInfo"); n != 1 {
+		t.Errorf("ListAgentDimensionInfo called %d times for one GPU instance, want 1", n)
+	}
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.cloud.count("ListAgentDimensionInfo"); n != 1 {
+		t.Errorf("device ids are cached: ListAgentDimensionInfo called %d times after two cycles, want 1", n)
+	}
+}
+
+func TestStaleSeriesDisappearAndReturn(t *testing.T) {
+	h := newHarness(t, unitConfig)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(h.loop, "flexus_memory_utilization_ratio"); n != 1 {
+		t.Fatalf("fresh: %d memory series, want 1", n)
+	}
+	// No new datapoint for 6 minutes: older than stale_after (5m).
+	h.clk.Advance(5 * time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"flexus_memory_utilization_ratio", "flexus_gpu_utilization_ratio", "flexus_signal"} {
+		if n := testutil.CollectAndCount(h.loop, name); n != 0 {
+			t.Errorf("stale: %d %s series, want none", n, name)
+		}
+	}
+	h.compare(`
+# HELP flexus_cloudeye_sample_age_seconds Age of the oldest newest datapoint across the group's instances.
+# TYPE flexus_cloudeye_sample_age_seconds gauge
+flexus_cloudeye_sample_age_seconds{group="gpu-pool",metric="cpu_usage",namespace="AGT.ECS"} 390
+flexus_cloudeye_sample_age_seconds{group="gpu-pool",metric="cpu_util",namespace="SYS.ECS"} 390
+flexus_cloudeye_sample_age_seconds{group="gpu-pool",metric="gpu_free_mem",namespace="AGT.ECS"} 390
+flexus_cloudeye_sample_age_seconds{group="gpu-pool",metric="gpu_usage_gpu",namespace="AGT.ECS"} 390
+flexus_cloudeye_sample_age_seconds{group="gpu-pool",metric="mem_usedPercent",namespace="AGT.ECS"} 390
+`, "flexus_cloudeye_sample_age_seconds")
+	h.data(h.clk.Now().Add(-70*time.Second), 80)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	h.compare(`
+# HELP flexus_gpu_utilization_ratio GPU utilisation (0..1), from AGT.ECS gpu_usage_gpu.
+# TYPE flexus_gpu_utilization_ratio gauge
+flexus_gpu_utilization_ratio{device="0000:00:0d.0",group="gpu-pool",instance_id="i-1"} 0.8
+`, "flexus_gpu_utilization_ratio")
+}
+
+func TestCloudEyeDownKeepsServingAndRecovers(t *testing.T) {
+	h := newHarness(t, unitConfig)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.mu.Lock()
+	h.cloud.down = true
+	h.cloud.mu.Unlock()
+	h.clk.Advance(time.Minute)
+	if err := h.step(); err == nil {
+		t.Fatal("a collection with Cloud Eye down reported no error")
+	}
+	h.compare(`
+# HELP flexus_collection_success 1 when the last collection of the source succeeded.
+# TYPE flexus_collection_success gauge
+flexus_collection_success{source="cloudeye"} 0
+flexus_collection_success{source="dimensions"} 0
+flexus_collection_success{source="discovery"} 1
+flexus_collection_success{source="scoring"} 1
+`, "flexus_collection_success")
+	// Data younger than stale_after is still served, with its growing age.
+	h.compare(`
+# HELP flexus_memory_utilization_ratio Memory utilisation of the instance (0..1), from AGT.ECS mem_usedPercent.
+# TYPE flexus_memory_utilization_ratio gauge
+flexus_memory_utilization_ratio{group="gpu-pool",instance_id="i-1"} 0.25
+`, "flexus_memory_utilization_ratio")
+	h.cloud.mu.Lock()
+	h.cloud.down = false
+	h.cloud.mu.Unlock()
+	h.clk.Advance(time.Minute)
+	h.data(h.clk.Now().Add(-70*time.Second), 60)
+	if err := h.step(); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	h.compare(`
+# HELP flexus_memory_utilization_ratio Memory utilisation of the instance (0..1), from AGT.ECS mem_usedPercent.
+# TYPE flexus_memory_utilization_ratio gauge
+flexus_memory_utilization_ratio{group="gpu-pool",instance_id="i-1"} 0.3
+`, "flexus_memory_utilization_ratio")
+}
+
+func TestDiscoveryFollowsScaleOutAndInWithinOneCycle(t *testing.T) {
+	h := newHarness(t, unitConfig)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.mu.Lock()
+	h.cloud.asInstances["as-1"]["i-3"] = "INSERVICE"
+	h.cloud.mu.Unlock()
+	h.clk.Advance(time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(h.loop, "flexus_instance_info"); n != 3 {
+		t.Errorf("after scale-out: %d instances, want 3", n)
+	}
+	h.cloud.mu.Lock()
+	delete(h.cloud.asInstances["as-1"], "i-1")
+	h.cloud.mu.Unlock()
+	h.clk.Advance(time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(h.loop, "flexus_instance_info"); n != 2 {
+		t.Errorf("after scale-in: %d instances, want 2", n)
+	}
+	if n := testutil.CollectAndCount(h.loop, "flexus_gpu_utilization_ratio"); n != 0 {
+		t.Errorf("the removed instance's GPU series are still published (%d)", n)
+	}
+}
+
+func TestSnapshotLints(t *testing.T) {
+	h := newHarness(t, unitConfig)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.CollectAndLint(h.loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}

@@ -1,0 +1,105 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// descs are every series the collection publishes; names and labels follow
+// docs/metrics.md.
+type descs struct {
+	groupDesired, groupCurrent, groupMin, groupMax, groupInstances, instanceInfo *prometheus.Desc
+
+	cpu, memory, gpu, gpuMemory, gpuMemUsed, gpuMemFree, gpuPower, gpuTemp, npu, npuMemory *prometheus.Desc
+	cloudeyeValue, sampleAge                                                               *prometheus.Desc
+
+	signal, signalAge, queueDepth *prometheus.Desc
+
+	threshold, weight, score, trend, scalingScore, forecast, forecastModel, forecastError *prometheus.Desc
+	recommended, policyInfo, leadTime                                                    *prometheus.Desc
+
+	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
+}
+
+func newDescs() *descs {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &descs{
+		groupDesired:   d("flexus_group_desired_instances", "Desired instance count of the group (AS desired count, or the managed ECS server count).", "group"),
+		groupCurrent:   d("flexus_group_current_instances", "Instances of the group that exist, in any state.", "group"),
+		groupMin:       d("flexus_group_min_instances", "Lower bound in force: the tighter of config and cloud.", "group"),
+		groupMax:       d("flexus_group_max_instances", "Upper bound in force: the tighter of config and cloud.", "group"),
+		groupInstances: d("flexus_group_instances", "Instances of the group by state (in_service, pending, removing).", "group", "state"),
+		instanceInfo:   d("flexus_instance_info", "1 for every discovered instance of the group.", "group", "instance_id", "flavor", "state"),
+
+		cpu:           d("flexus_cpu_utilization_ratio", "CPU utilisation of the instance (0..1), from SYS.ECS cpu_util or AGT.ECS cpu_usage.", "group", "instance_id", "namespace"),
+		memory:        d("flexus_memory_utilization_ratio", "Memory utilisation of the instance (0..1), from AGT.ECS mem_usedPercent.", "group", "instance_id"),
+		gpu:           d("flexus_gpu_utilization_ratio", "GPU utilisation (0..1), from AGT.ECS gpu_usage_gpu.", "group", "instance_id", "device"),
+		gpuMemory:     d("flexus_gpu_memory_utilization_ratio", "GPU memory utilisation (0..1), from AGT.ECS gpu_usage_mem.", "group", "instance_id", "device"),
+		gpuMemUsed:    d("flexus_gpu_memory_used_bytes", "GPU memory in use, from AGT.ECS gpu_used_mem.", "group", "instance_id", "device"),
+		gpuMemFree:    d("flexus_gpu_memory_free_bytes", "GPU memory free, from AGT.ECS gpu_free_mem.", "group", "instance_id", "device"),
+		gpuPower:      d("flexus_gpu_power_watts", "GPU power draw, from AGT.ECS gpu_power_draw.", "group", "instance_id", "device"),
+		gpuTemp:       d("flexus_gpu_temperature_celsius", "GPU temperature, from AGT.ECS gpu_temperature.", "group", "instance_id", "device"),
+		npu:           d("flexus_npu_utilization_ratio", "NPU AI core utilisation (0..1), from AGT.ECS npu_util_rate_ai_core.", "group", "instance_id", "device"),
+		npuMemory:     d("flexus_npu_memory_utilization_ratio", "NPU memory utilisation (0..1), from AGT.ECS npu_util_rate_mem.", "group", "instance_id", "device"),
+		cloudeyeValue: d("flexus_cloudeye_value", "Extra Cloud Eye metric named in config, in its raw Cloud Eye unit.", "group", "instance_id", "namespace", "metric"),
+		sampleAge:     d("flexus_cloudeye_sample_age_seconds", "Age of the oldest newest datapoint across the group's instances.", "group", "namespace", "metric"),
+
+		signal:     d("flexus_signal", "Group-level value of a signal: mean utilisation over in-service instances (ratio), queue length (items), response time (seconds), error rate (ratio). Absent while stale.", "group", "signal"),
+		signalAge:  d("flexus_signal_age_seconds", "Age of the data behind flexus_signal.", "group", "signal"),
+		queueDepth: d("flexus_queue_depth", "Raw queue depth of the group by source.", "group", "source"),
+
+		threshold:     d("flexus_threshold", "Scale-out (out) and scale-in (in) threshold in force, in the signal's base unit.", "group", "signal", "direction"),
+		weight:        d("flexus_signal_weight", "Weight of the signal in the composite score.", "group", "signal"),
+		score:         d("flexus_score", "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),
+		trend:         d("flexus_trend", "tanh(slope/10) of the signal's last 10 samples.", "group", "signal"),
+		scalingScore:  d("flexus_scaling_score", "Composite weighted score in [-1, 1].", "group"),
+		forecast:      d("flexus_forecast", "Forecast of the signal at horizon by model (auto = the model chosen for this series).", "group", "signal", "horizon", "model"),
+		forecastModel: d("flexus_forecast_model_info", "1 for the model the auto forecast stands for.", "group", "signal", "model"),
+		forecastError: d("flexus_forecast_error_ratio", "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
+		recommended:   d("flexus_recommended_instances", "Recommended instance count by policy.", "group", "policy"),
+		policyInfo:    d("flexus_scaling_policy_info", "1 for the policy that drives scaling (config).", "group", "policy"),
+		leadTime:      d("flexus_lead_time_seconds", "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
+
+		budgetWait:     d("flexus_cloudeye_budget_wait_seconds_total", "Time spent waiting on the Cloud Eye request budget."),
+		duration:       d("flexus_collection_duration_seconds", "Duration of the last collection by source.", "source"),
+		success:        d("flexus_collection_success", "1 when the last collection of the source succeeded.", "source"),
+		lastSuccess:    d("flexus_collection_last_success_timestamp_seconds", "Time of the last successful collection of the source.", "source"),
+		exportedSeries: d("flexus_exported_series", "Series published for the group in the last collection.", "group"),
+		discoveryLag:   d("flexus_discovery_lag_seconds", "Age of the group's membership list at the end of the collection.", "group"),
+	}
+}
+
+// Snapshot is one completed collection, ready to serve.
+type Snapshot struct {
+	metrics []prometheus.Metric
+	// series counts the published series per group.
+	series map[string]int
+}
+
+// Len is the number of series in the snapshot.
+func (s *Snapshot) Len() int { return len(s.metrics) }
+
+// builder accumulates a snapshot's const metrics.
+type builder struct {
+	snap *Snapshot
+}
+
+func newBuilder() *builder {
+	return &builder{snap: &Snapshot{series: map[string]int{}}}
+}
+
+// group adds a per-group gauge: its first label value is the group's name.
+func (b *builder) group(d *prometheus.Desc, v float64, group string, labels ...string) {
+	b.add(d, prometheus.GaugeValue, v, append([]string{group}, labels...)...)
+	b.snap.series[group]++
+}
+
+func (b *builder) add(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	m, err := prometheus.NewConstMetric(d, t, v, labels...)
+	if err != nil {
+		// A label count mismatch is a programming error; it must not take /metrics down.
+		m = prometheus.NewInvalidMetric(d, err)
+	}
+	b.snap.metrics = append(b.snap.metrics, m)
+}

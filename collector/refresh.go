@@ -1,0 +1,83 @@
+package collector
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+)
+
+// Loop runs collections in the background, one after the other, and serves
+// the last completed snapshot: a scrape never waits for Cloud Eye.
+type Loop struct {
+	c     *Collector
+	clk   clock.Clock
+	snap  atomic.Pointer[Snapshot]
+	ready atomic.Bool
+}
+
+// NewLoop wraps a collector; register the Loop to serve its snapshots.
+func NewLoop(c *Collector, clk clock.Clock) *Loop {
+	return &Loop{c: c, clk: clk}
+}
+
+// Ready reports whether a first collection has completed.
+func (l *Loop) Ready() bool { return l.ready.Load() }
+
+// Step runs one collection at the clock's now and swaps its snapshot in.
+func (l *Loop) Step(ctx context.Context) (Stats, error) {
+	snap, stats, err := l.c.CollectStats(ctx, l.clk.Now())
+	if snap != nil && ctx.Err() == nil {
+		l.snap.Store(snap)
+		l.ready.Store(true)
+	}
+	return stats, err
+}
+
+// Run collects every exporter.interval until ctx ends. The next collection
+// starts an interval after the previous one started, or at once when it ran
+// longer: collections never overlap.
+func (l *Loop) Run(ctx context.Context) error {
+	for {
+		start := time.Now()
+		stats, err := l.Step(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log := l.c.logger.With("duration", stats.Duration, "series", stats.Series, "cloudeye_calls", stats.CloudEyeCalls, "dimension_calls", stats.DimensionCalls)
+		if err != nil {
+			log.Warn("collection finished with errors: affected series age out", "err", err)
+		} else {
+			log.Debug("collection finished")
+		}
+		wait := l.c.interval() - time.Since(start)
+		if wait <= 0 {
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Describe sends nothing: the snapshot's series change with the groups, so the
+// Loop is an unchecked collector.
+func (l *Loop) Describe(chan<- *prometheus.Desc) {}
+
+// Collect serves the last completed snapshot from memory.
+func (l *Loop) Collect(ch chan<- prometheus.Metric) {
+	s := l.snap.Load()
+	if s == nil {
+		return
+	}
+	for _, m := range s.metrics {
+		ch <- m
+	}
+}
