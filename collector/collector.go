@@ -205,8 +205,8 @@ func (c *Collector) groupNames() []string {
 // Stats describes one collection's cost, for logs and benchmarks.
 type Stats struct {
 	CloudEyeCalls, DimensionCalls, WarmStartCalls int
-	Series                        int
-	Duration                      time.Duration
+	Series                                        int
+	Duration                                      time.Duration
 }
 
 // Collect runs one collection at now and returns the snapshot to serve. The

@@ -15,7 +15,7 @@ type descs struct {
 	signal, signalAge, queueDepth *prometheus.Desc
 
 	threshold, weight, score, trend, scalingScore, forecast, forecastModel, forecastError *prometheus.Desc
-	recommended, policyInfo, leadTime                                                    *prometheus.Desc
+	recommended, policyInfo, leadTime                                                     *prometheus.Desc
 
 	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
 }
