@@ -125,7 +125,7 @@ type Faults struct {
 
 // SetFaults injects faults into every cloud API.
 func (s Simcloud) SetFaults(ctx context.Context, f Faults) error {
-	body := map[string]any{"api": "*", "rate_429": f.Throttle, "rate_500": f.Error}
+	body := map[string]any{"api": "*", "throttle_probability": f.Throttle, "error_probability": f.Error}
 	return httpJSON(ctx, s.Client, http.MethodPost, s.Base+"/-/sim/faults", "", body, nil)
 }
 
