@@ -185,3 +185,14 @@ func (n Notification) String() string {
 	}
 	return b.String()
 }
+
+// nextFlushTime is the earliest pending flush, zero when no group exists.
+func (am *alertmanager) nextFlushTime() time.Time {
+	var t time.Time
+	for _, g := range am.groups {
+		if t.IsZero() || g.nextFlush.Before(t) {
+			t = g.nextFlush
+		}
+	}
+	return t
+}

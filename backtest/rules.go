@@ -533,3 +533,30 @@ func tmplFuncs() template.FuncMap {
 		"title":              strings.ToTitle,
 	}
 }
+
+// MetricNames are the metric names the evaluated rules read; "*" means a
+// selector without a name, so every series must be kept.
+func (r *Rules) MetricNames() map[string]bool {
+	p := parser.NewParser(parser.Options{})
+	out := map[string]bool{}
+	for _, g := range r.groups {
+		for _, ru := range g.rules {
+			e, err := p.ParseExpr(ru.expr)
+			if err != nil {
+				out["*"] = true
+				continue
+			}
+			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+				if vs, ok := n.(*parser.VectorSelector); ok {
+					if vs.Name != "" {
+						out[vs.Name] = true
+					} else {
+						out["*"] = true
+					}
+				}
+				return nil
+			})
+		}
+	}
+	return out
+}

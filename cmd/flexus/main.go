@@ -40,6 +40,9 @@ func commands() []command {
 		forecastEvalCommand(),
 		actuatorCommand(),
 		demoCommand(),
+		backtestCommand(),
+		exporterCommand(),
+		checkConfigCommand(),
 	}
 }
 

@@ -1,0 +1,546 @@
+package backtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/flexus-autoscaler/flexus/actuator"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/scoring"
+	"github.com/flexus-autoscaler/flexus/simcloud/world"
+	"github.com/flexus-autoscaler/flexus/trace"
+)
+
+// Run replays tr for each policy and returns the figures. Every policy sees
+// the same demand from the same start.
+func Run(ctx context.Context, tr trace.Series, policies []Policy, opts Options) (*Result, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if len(tr.Values) < 2 {
+		return nil, fmt.Errorf("backtest: trace %q has %d samples: need at least 2", tr.Name, len(tr.Values))
+	}
+	g, _ := opts.Config.Group(opts.Group)
+	steps := int(tr.End().Sub(tr.Start) / stepOf)
+	if steps < 2 {
+		return nil, fmt.Errorf("backtest: trace %q spans %s: need at least 2 minutes", tr.Name, tr.End().Sub(tr.Start))
+	}
+	capacity := g.InstanceCapacity
+	peakRPS := float64(opts.PeakInstances) * capacity * opts.TargetUtilization
+	res := &Result{
+		Trace: tr.Name, Start: tr.Start, Step: stepOf, Steps: steps, Peak: opts.PeakInstances, SLO: opts.SLO,
+		Figures: map[Policy]*Figures{}, Series: map[Policy]*Series{},
+	}
+	dc := newDemandCurve(tr, peakRPS)
+	if opts.KeepSeries {
+		res.Demand = make([]float64, steps)
+		for k := range steps {
+			res.Demand[k] = dc.at(tr.Start.Add(time.Duration(k+1)*stepOf)) / capacity
+		}
+	}
+	// Oracle first: the others' cost ratios need it.
+	ordered := append([]Policy(nil), policies...)
+	sort.SliceStable(ordered, func(i, j int) bool { return ordered[i] == PolicyOracle && ordered[j] != PolicyOracle })
+	for _, p := range ordered {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := newRunner(tr, p, g, opts, dc, steps)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.run(ctx); err != nil {
+			return nil, fmt.Errorf("backtest: policy %s on %s: %w", p, tr.Name, err)
+		}
+		res.Figures[p] = &r.fig
+		if opts.KeepSeries {
+			res.Series[p] = &r.series
+		}
+	}
+	res.Order = policies
+	if o, ok := res.Figures[PolicyOracle]; ok && o.InstanceHours > 0 {
+		for _, f := range res.Figures {
+			f.CostRatioToOracle = f.InstanceHours / o.InstanceHours
+		}
+	}
+	return res, nil
+}
+
+// runner is one policy's replay.
+type runner struct {
+	policy Policy
+	opts   Options
+	g      *config.Group
+	tr     trace.Series
+	dc     demandCurve
+	steps  int
+	w      *world.World
+	name   string
+
+	fig     Figures
+	series  Series
+	lastDir int
+
+	// The live pipeline (target, predictive).
+	scorer   *scoring.Group
+	store    *memStore
+	am       *alertmanager
+	local    *actuator.GroupState
+	seenKeys map[string]bool
+	keep     map[string]bool // metric names the rules read
+	// prevCES is the world state one Cloud Eye delay ago.
+	cesQueue []world.GroupState
+
+	// The seed loop.
+	lastSeed time.Time
+}
+
+func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc demandCurve, steps int) (*runner, error) {
+	r := &runner{policy: p, opts: opts, g: g, tr: tr, dc: dc, steps: steps, name: g.Name}
+	r.fig = Figures{Policy: p}
+	start := tr.Start
+	initial := int(math.Ceil(dc.at(start) / (g.InstanceCapacity * opts.TargetUtilization)))
+	if p == PolicyStaticPeak {
+		initial = opts.PeakInstances
+	}
+	if p == PolicyOracle {
+		initial = r.oracleNeed(start)
+	}
+	initial = min(max(initial, g.MinInstances, 1), g.MaxInstances)
+	series := tr
+	wc := world.Config{
+		Seed: 1,
+		Tick: opts.Tick, RawPeriod: time.Minute,
+		Retention: 2 * time.Hour,
+		Groups: []world.GroupConfig{{
+			Name: g.Name, ManagedBy: world.ManagedByAS, Flavor: "x1.2u.4g",
+			MinInstances: g.MinInstances, MaxInstances: g.MaxInstances, DesiredInstances: initial,
+			BootDelay: opts.BootDelay, CapacityPerInstance: g.InstanceCapacity,
+			Demand: world.DemandConfig{
+				Scenario: world.ScenarioTrace, Trace: &series,
+				PeakInstances: float64(opts.PeakInstances), TargetUtilization: opts.TargetUtilization,
+			},
+		}},
+	}
+	if opts.Tick > time.Minute || time.Minute%opts.Tick != 0 {
+		return nil, fmt.Errorf("backtest: tick %s must divide a minute", opts.Tick)
+	}
+	w, err := world.New(wc, start)
+	if err != nil {
+		return nil, fmt.Errorf("backtest: world: %w", err)
+	}
+	r.w = w
+	if opts.KeepSeries {
+		r.series = Series{InService: make([]float64, 0, steps), Desired: make([]float64, 0, steps), Violation: make([]bool, 0, steps)}
+	}
+	if p == PolicyTarget || p == PolicyPredictive || p == PolicySeed {
+		sc, err := scoring.NewGroup(ParamsFor(opts.Config, g))
+		if err != nil {
+			return nil, fmt.Errorf("backtest: scoring: %w", err)
+		}
+		r.scorer = sc
+	}
+	if p == PolicyTarget || p == PolicyPredictive {
+		if opts.Rules == nil {
+			return nil, fmt.Errorf("backtest: policy %s runs the rules: load them (--rules)", p)
+		}
+		opts.Rules.Reset()
+		r.store = newMemStore(opts.Rules.Retention.Milliseconds())
+		r.am = newAlertmanager(opts.Alertmanager)
+		r.local = &actuator.GroupState{}
+		r.seenKeys = map[string]bool{}
+		r.keep = opts.Rules.MetricNames()
+		r.fig.Decisions = map[string]int{}
+	}
+	return r, nil
+}
+
+// oracleNeed is the fewest instances that keep every tick within the SLO's
+// utilisation from now until an instance ordered now would serve.
+func (r *runner) oracleNeed(now time.Time) int {
+	per := r.g.InstanceCapacity * r.opts.SLO.MaxUtilization
+	need := 0.0
+	end := now.Add(r.opts.BootDelay + stepOf)
+	for t := now; !t.After(end); t = t.Add(r.opts.Tick) {
+		need = math.Max(need, r.dc.at(t))
+	}
+	return int(math.Ceil(need/per - 1e-9))
+}
+
+func (r *runner) run(ctx context.Context) error {
+	start := r.tr.Start
+	nextFlush := time.Time{}
+	for k := 1; k <= r.steps; k++ {
+		if k%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		t := start.Add(time.Duration(k) * stepOf)
+		// Alertmanager flushes that fall between two scrapes happen at their time.
+		for r.am != nil {
+			nextFlush = r.am.nextFlushTime()
+			if nextFlush.IsZero() || !nextFlush.Before(t) {
+				break
+			}
+			r.w.Advance(nextFlush)
+			if err := r.deliver(nextFlush, r.am.flush(nextFlush)); err != nil {
+				return err
+			}
+		}
+		r.w.Advance(t)
+		st, err := r.w.Group(r.name)
+		if err != nil {
+			return err
+		}
+		r.account(t, st)
+		if err := r.control(ctx, t, st); err != nil {
+			return err
+		}
+	}
+	st, err := r.w.Group(r.name)
+	if err != nil {
+		return err
+	}
+	r.fig.InstanceHours = st.CostInstanceSeconds / 3600
+	return nil
+}
+
+// account scores the minute that ended at t against the SLO.
+func (r *runner) account(t time.Time, st world.GroupState) {
+	delay := 0.0
+	switch {
+	case st.Capacity > 0:
+		delay = st.Queue / st.Capacity
+	case st.Queue > 0:
+		delay = math.Inf(1)
+	}
+	offered := math.Inf(1)
+	if st.Capacity > 0 {
+		offered = st.Demand / st.Capacity
+	} else if st.Demand == 0 {
+		offered = 0
+	}
+	violated := offered > r.opts.SLO.MaxUtilization || delay > r.opts.SLO.MaxQueueDelay.Seconds()
+	if violated {
+		r.fig.ViolationMinutes++
+	}
+	if !math.IsInf(delay, 1) {
+		r.fig.WorstQueueDelaySeconds = math.Max(r.fig.WorstQueueDelaySeconds, delay)
+	} else {
+		r.fig.WorstQueueDelaySeconds = math.Max(r.fig.WorstQueueDelaySeconds, r.opts.SLO.MaxQueueDelay.Seconds()*1000)
+	}
+	if r.opts.KeepSeries {
+		r.series.InService = append(r.series.InService, float64(st.InService))
+		r.series.Desired = append(r.series.Desired, float64(st.Desired))
+		r.series.Violation = append(r.series.Violation, violated)
+	}
+}
+
+// setDesired changes the world's desired count and counts the action.
+func (r *runner) setDesired(from, to int) error {
+	if to == from {
+		return nil
+	}
+	if err := r.w.SetDesired(r.name, to); err != nil {
+		return err
+	}
+	r.fig.ScalingActions++
+	dir := 1
+	if to < from {
+		dir = -1
+	}
+	if r.lastDir != 0 && dir != r.lastDir {
+		r.fig.Reversals++
+	}
+	r.lastDir = dir
+	return nil
+}
+
+func (r *runner) control(ctx context.Context, t time.Time, st world.GroupState) error {
+	switch r.policy {
+	case PolicyStaticPeak:
+		return nil
+	case PolicyOracle:
+		want := min(max(r.oracleNeed(t), st.Min), st.Max)
+		return r.setDesired(st.Desired, want)
+	case PolicySeed:
+		return r.seed(t, st)
+	}
+	return r.pipeline(ctx, t, st)
+}
+
+// signals are the group-level signals the exporter would publish at t, and
+// their age: CPU and memory come from Cloud Eye one delay late; queue depth
+// (Redis) and response time (the service's endpoint) are current.
+func (r *runner) signals(st world.GroupState) (map[string]float64, map[string]time.Duration) {
+	r.cesQueue = append(r.cesQueue, st)
+	lag := int(r.opts.CloudEyeDelay / stepOf)
+	if len(r.cesQueue) > lag+1 {
+		r.cesQueue = r.cesQueue[1:]
+	}
+	ces := r.cesQueue[0]
+	cesAge := time.Duration(len(r.cesQueue)-1) * stepOf
+	vals := map[string]float64{}
+	ages := map[string]time.Duration{}
+	for _, name := range r.g.SignalNames() {
+		switch name {
+		case config.SignalCPU:
+			vals[name], ages[name] = ces.CPU/100, cesAge
+		case config.SignalMemory:
+			vals[name], ages[name] = ces.Memory/100, cesAge
+		case config.SignalQueue:
+			vals[name] = st.Queue
+		case config.SignalResponseTime:
+			vals[name] = st.ResponseTimeSeconds
+		case config.SignalErrorRate:
+			vals[name] = st.ErrorRate
+		}
+	}
+	return vals, ages
+}
+
+func (r *runner) observe(t time.Time, st world.GroupState) (scoring.Result, map[string]float64, map[string]time.Duration) {
+	vals, ages := r.signals(st)
+	for _, name := range r.g.SignalNames() {
+		if v, ok := vals[name]; ok {
+			_ = r.scorer.Observe(t.Add(-ages[name]), scoring.Signal(name), v)
+		}
+	}
+	res := r.scorer.Evaluate(t, scoring.GroupState{Current: st.InService, Desired: st.Desired, Min: st.Min, Max: st.Max})
+	return res, vals, ages
+}
+
+// seed is the article's loop: every check, score the current signals and
+// move straight to its recommendation unless an action ran within the cooldown.
+func (r *runner) seed(t time.Time, st world.GroupState) error {
+	if t.Sub(r.tr.Start)%r.opts.SeedCheck != 0 {
+		return nil
+	}
+	res, vals, _ := r.observe(t, st)
+	rec := res.Recommended[scoring.PolicySeed]
+	applied := false
+	if rec != st.Desired && (r.lastSeed.IsZero() || t.Sub(r.lastSeed) >= r.opts.SeedCooldown) {
+		if err := r.setDesired(st.Desired, rec); err != nil {
+			return err
+		}
+		r.lastSeed, applied = t, true
+	}
+	if r.opts.SeedLog != nil {
+		*r.opts.SeedLog = append(*r.opts.SeedLog, SeedCheck{At: t, InService: st.InService, Desired: st.Desired,
+			Signals: vals, Composite: res.Composite, Recommend: rec, Applied: applied})
+	}
+	return nil
+}
+
+// pipeline is the live path: scrape, rules, Alertmanager, actuator.
+func (r *runner) pipeline(ctx context.Context, t time.Time, st world.GroupState) error {
+	res, vals, ages := r.observe(t, st)
+	ms := t.UnixMilli()
+	r.store.write("scrape", ms, r.exported(st, res, vals, ages))
+	alerts, err := r.opts.Rules.eval(ctx, r.store, t)
+	if err != nil {
+		return err
+	}
+	r.am.receive(t, alerts)
+	if err := r.deliver(t, r.am.flush(t)); err != nil {
+		return err
+	}
+	if k := t.Sub(r.tr.Start) / stepOf; k%16 == 0 {
+		r.store.truncate(ms)
+	}
+	return nil
+}
+
+// exported builds the exporter's series for the group, keeping only the
+// names the rules read (the rest would be stored and never queried).
+func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[string]float64, ages map[string]time.Duration) []Sample {
+	group := r.name
+	var out []Sample
+	add := func(name string, v float64, kv ...string) {
+		if !r.keep[name] && !r.keep["*"] {
+			return
+		}
+		b := make([]string, 0, 6+len(kv))
+		b = append(b, labels.MetricName, name, "job", "flexus-exporter", "instance", "backtest")
+		if name != "up" {
+			b = append(b, "group", group)
+		}
+		b = append(b, kv...)
+		out = append(out, Sample{Labels: labels.FromStrings(b...), Value: v})
+	}
+	add("up", 1)
+	add("flexus_group_desired_instances", float64(st.Desired))
+	add("flexus_group_current_instances", float64(st.Current))
+	lo, hi := actuator.Bounds(r.g, actuator.CloudState{Min: st.Min, Max: st.Max, HasBounds: true})
+	add("flexus_group_min_instances", float64(lo))
+	add("flexus_group_max_instances", float64(hi))
+	add("flexus_group_instances", float64(st.InService), "state", "in_service")
+	add("flexus_group_instances", float64(st.Pending), "state", "pending")
+	add("flexus_group_instances", float64(st.Removing), "state", "removing")
+	for _, name := range r.g.SignalNames() {
+		if v, ok := vals[name]; ok {
+			add("flexus_signal", v, "signal", name)
+			add("flexus_signal_age_seconds", ages[name].Seconds(), "signal", name)
+		}
+	}
+	for _, s := range res.Signals {
+		sig := string(s.Signal)
+		if s.HasThreshold {
+			add("flexus_threshold", s.Threshold.Out, "signal", sig, "direction", "out")
+			add("flexus_threshold", s.Threshold.In, "signal", sig, "direction", "in")
+		}
+		if !s.Fresh {
+			continue
+		}
+		add("flexus_score", s.Score, "signal", sig)
+		add("flexus_trend", s.Trend, "signal", sig)
+		for _, f := range s.Forecasts {
+			if !math.IsNaN(f.Value) && !math.IsInf(f.Value, 0) {
+				add("flexus_forecast", f.Value, "signal", sig, "horizon", horizonLabel(f.Horizon), "model", string(f.Model))
+			}
+		}
+	}
+	add("flexus_scaling_score", res.Composite)
+	for _, p := range scoring.Policies() {
+		add("flexus_recommended_instances", float64(res.Recommended[p]), "policy", string(p))
+		on := 0.0
+		if string(p) == string(r.policy) {
+			on = 1
+		}
+		add("flexus_scaling_policy_info", on, "policy", string(p))
+	}
+	add("flexus_lead_time_seconds", res.LeadTime.Seconds())
+	return out
+}
+
+func horizonLabel(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	}
+	return strconv.Itoa(int(d/time.Second)) + "s"
+}
+
+// deliver hands notifications to the actuator's decision code as its webhook
+// handler would: intents from the alerts, one decision per new idempotency
+// key, from fresh cloud state.
+func (r *runner) deliver(now time.Time, ns []Notification) error {
+	for _, n := range ns {
+		r.fig.Notifications++
+		msg := toMessage(n)
+		intents, err := msg.Intents()
+		if err != nil {
+			return fmt.Errorf("actuator refused the notification %s: %w", n, err)
+		}
+		for _, in := range intents {
+			if in.Group != r.name {
+				continue
+			}
+			if r.seenKeys[in.Key] {
+				r.fig.Decisions[actuator.OutcomeDuplicate]++
+				continue
+			}
+			r.seenKeys[in.Key] = true
+			st, err := r.w.Group(r.name)
+			if err != nil {
+				return err
+			}
+			cloud := r.cloudState(st)
+			d := actuator.Decide(now, r.g, false, cloud, r.local, in)
+			if d.Outcome == actuator.OutcomeApplied {
+				if err := r.setDesired(st.Desired, d.To); err != nil {
+					return fmt.Errorf("scaling to %d: %w", d.To, err)
+				}
+			}
+			r.local.Record(now, r.g, in, d)
+			r.fig.Decisions[d.Outcome]++
+		}
+	}
+	return nil
+}
+
+// cloudState is what the actuator's AS backend reads: the group, its booting
+// instances and the end of its last activity in each direction.
+func (r *runner) cloudState(st world.GroupState) actuator.CloudState {
+	cs := actuator.CloudState{
+		Desired: st.Desired, Current: st.Current, Booting: st.Pending,
+		Min: st.Min, Max: st.Max, HasBounds: true, InService: true, Status: "INSERVICE",
+	}
+	acts, err := r.w.Activities(r.name)
+	if err != nil {
+		return cs
+	}
+	for _, a := range acts {
+		switch {
+		case a.ScalingValue > 0 && cs.LastOutEnd.IsZero():
+			cs.LastOutEnd = a.End
+		case a.ScalingValue < 0 && cs.LastInEnd.IsZero():
+			cs.LastInEnd = a.End
+		}
+		if !cs.LastOutEnd.IsZero() && !cs.LastInEnd.IsZero() {
+			break
+		}
+	}
+	return cs
+}
+
+func toMessage(n Notification) *actuator.Message {
+	m := &actuator.Message{Version: "4", GroupKey: n.GroupKey, Status: "firing", Receiver: "flexus-actuator"}
+	if len(n.Firing) == 0 {
+		m.Status = "resolved"
+	}
+	conv := func(a Alert, status string) actuator.Alert {
+		return actuator.Alert{Status: status, Labels: a.Labels.Map(), Annotations: a.Annotations,
+			StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: strconv.FormatUint(a.Labels.Hash(), 16)}
+	}
+	for _, a := range n.Firing {
+		m.Alerts = append(m.Alerts, conv(a, "firing"))
+	}
+	for _, a := range n.Resolved {
+		m.Alerts = append(m.Alerts, conv(a, "resolved"))
+	}
+	return m
+}
+
+// ParamsFor turns a group's config into scoring parameters the way the
+// exporter does (collector.paramsFor, which is not exported), without an advisor.
+func ParamsFor(cfg *config.Config, g *config.Group) scoring.Params {
+	p := scoring.Defaults()
+	p.Thresholds = map[scoring.Signal]scoring.Threshold{}
+	p.Weights = map[scoring.Signal]float64{}
+	p.Targets = map[scoring.Signal]float64{}
+	sum := 0.0
+	for name, s := range g.Signals {
+		sig := scoring.Signal(name)
+		p.Thresholds[sig] = scoring.Threshold{Out: s.ScaleOut, In: s.ScaleIn}
+		if s.Weight > 0 {
+			p.Weights[sig] = s.Weight
+			sum += s.Weight
+		}
+		if s.Target > 0 {
+			p.Targets[sig] = s.Target
+		}
+	}
+	p.TrendWeight = math.Max(0, math.Min(p.TrendWeight, 1-sum))
+	p.ScaleInStabilization = g.Scaling.ScaleInStabilization
+	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, AlertDelay: g.Scaling.PipelineDelay}
+	p.StaleAfter = cfg.Exporter.StaleAfter
+	p.Forecast.Horizons = append([]time.Duration(nil), cfg.Exporter.ForecastHorizons...)
+	iv := cfg.Exporter.Interval
+	if iv > 0 && iv <= p.Forecast.CoarseStep && p.Forecast.CoarseStep%iv == 0 {
+		p.Forecast.Step = iv
+	} else {
+		p.Forecast.Step = time.Minute
+	}
+	return p
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/flexus-autoscaler/flexus/backtest"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/trace"
+)
+
+// backtestCommand replays a recorded trace through the scoring code, the
+// project's rules, an Alertmanager model and the actuator's guards in
+// virtual time, and compares the scaling policies.
+func backtestCommand() command {
+	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
+		cmd := app.Command("backtest", "Replay a workload trace in virtual time through the live rules and guards; compare policies on cost and SLO violations.")
+		path := cmd.Flag("trace", "Trace CSV: NAB `timestamp,value` or Azure `TIMESTAMP,ContextTokens,GeneratedTokens` (binned per minute).").Required().String()
+		policy := cmd.Flag("policy", "seed, target, predictive, static-peak, oracle, a comma-separated list, or all.").Default("all").String()
+		peak := cmd.Flag("peak-instances", "Instances the trace's peak needs at the target utilisation.").Default("10").Int()
+		format := cmd.Flag("format", "Output format.").Default("text").Enum("text", "json")
+		report := cmd.Flag("report", "Write an HTML report with plots to this file.").String()
+		rulesDir := cmd.Flag("rules", "Directory of the Prometheus rule files to evaluate.").Default("rules/").String()
+		configFile := cmd.Flag("config.file", "Flexus config whose group is replayed (default: the seed article's defaults, 1..20 instances).").String()
+		group := cmd.Flag("group", "Group of --config.file to replay (default: the first).").String()
+		groupWait := cmd.Flag("am.group-wait", "Alertmanager group_wait of the flexus route.").Default(backtest.DefaultAlertmanager().GroupWait.String()).Duration()
+		groupInterval := cmd.Flag("am.group-interval", "Alertmanager group_interval of the flexus route.").Default(backtest.DefaultAlertmanager().GroupInterval.String()).Duration()
+		repeatInterval := cmd.Flag("am.repeat-interval", "Alertmanager repeat_interval of the flexus route.").Default(backtest.DefaultAlertmanager().RepeatInterval.String()).Duration()
+		evalInterval := cmd.Flag("evaluation-interval", "Prometheus evaluation_interval for rule groups that set none.").Default("1m").Duration()
+		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
+		return cmd, func(ctx context.Context) error {
+			policies, err := backtest.ParsePolicies(*policy)
+			if err != nil {
+				return err
+			}
+			tr, err := trace.LoadWith(*path, trace.Options{AzureValue: trace.AzureValue(*azureValue)})
+			if err != nil {
+				return err
+			}
+			opts := backtest.Options{
+				PeakInstances: *peak,
+				Group:         *group,
+				Alertmanager:  backtest.AlertmanagerOptions{GroupWait: *groupWait, GroupInterval: *groupInterval, RepeatInterval: *repeatInterval},
+				KeepSeries:    *report != "",
+			}
+			if *configFile != "" {
+				c, err := config.Load(*configFile)
+				if err != nil {
+					return err
+				}
+				opts.Config = c
+			}
+			opts.Rules, err = backtest.LoadRules(*rulesDir, backtest.RuleOptions{EvalInterval: *evalInterval, ActionOnly: true, Logger: e.logger})
+			if err != nil {
+				return err
+			}
+			res, err := backtest.Run(ctx, tr, policies, opts)
+			if err != nil {
+				return err
+			}
+			if *report != "" {
+				f, err := os.Create(*report)
+				if err != nil {
+					return fmt.Errorf("backtest: report: %w", err)
+				}
+				if err := res.WriteHTML(f); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("backtest: report: %w", err)
+				}
+			}
+			if *format == "json" {
+				return res.WriteJSON(e.stdout)
+			}
+			return res.WriteText(e.stdout)
+		}
+	}}
+}
