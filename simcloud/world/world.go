@@ -687,6 +687,17 @@ func (w *World) Activities(nameOrID string) ([]Activity, error) {
 // SetDesired sets an AS group's desired count; AS starts adding or removing
 // instances at once. Counts outside min..max are refused.
 func (w *World) SetDesired(nameOrID string, n int) error {
+	return w.Update(nameOrID, GroupUpdate{Desired: &n})
+}
+
+// GroupUpdate is an UpdateScalingGroup: nil fields stay as they are.
+type GroupUpdate struct {
+	Min, Max, Desired *int
+}
+
+// Update changes an AS group's bounds and desired count at once. The desired
+// count must lie within the bounds that result.
+func (w *World) Update(nameOrID string, u GroupUpdate) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	g, err := w.lookup(nameOrID)
@@ -694,31 +705,26 @@ func (w *World) SetDesired(nameOrID string, n int) error {
 		return err
 	}
 	if g.cfg.ManagedBy != ManagedByAS {
-		return invalidf("group %q is managed through ECS, not AS: create or delete servers instead", g.cfg.Name)
+		return invalidf("group %q is managed through ECS, not AS", g.cfg.Name)
 	}
-	if n < g.cfg.MinInstances || n > g.cfg.MaxInstances {
-		return invalidf("desire_instance_number %d is outside min_instance_number..max_instance_number (%d..%d)", n, g.cfg.MinInstances, g.cfg.MaxInstances)
+	minN, maxN, desired := g.cfg.MinInstances, g.cfg.MaxInstances, g.desired
+	if u.Min != nil {
+		minN = *u.Min
 	}
-	g.desired = n
-	w.reconcile(g, w.now)
-	return nil
-}
-
-// SetBounds changes an AS group's min and max (UpdateScalingGroup); desired must stay within them.
-func (w *World) SetBounds(nameOrID string, minN, maxN int) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	g, err := w.lookup(nameOrID)
-	if err != nil {
-		return err
+	if u.Max != nil {
+		maxN = *u.Max
+	}
+	if u.Desired != nil {
+		desired = *u.Desired
 	}
 	if minN < 0 || maxN < minN {
 		return invalidf("min_instance_number %d and max_instance_number %d must satisfy 0 <= min <= max", minN, maxN)
 	}
-	if g.desired < minN || g.desired > maxN {
-		return invalidf("desire_instance_number %d would be outside min_instance_number..max_instance_number (%d..%d)", g.desired, minN, maxN)
+	if desired < minN || desired > maxN {
+		return invalidf("desire_instance_number %d is outside min_instance_number..max_instance_number (%d..%d)", desired, minN, maxN)
 	}
-	g.cfg.MinInstances, g.cfg.MaxInstances = minN, maxN
+	g.cfg.MinInstances, g.cfg.MaxInstances, g.desired = minN, maxN, desired
+	w.reconcile(g, w.now)
 	return nil
 }
 
