@@ -69,6 +69,8 @@ type Collector struct {
 	mu         sync.Mutex
 	devices    map[string]map[string]map[string]string // instance → kind → hash → device id
 	budgetWait time.Duration
+
+	history history
 }
 
 // groupState is one group's state across collections.
@@ -174,6 +176,7 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 		}
 	}
 	c.cfg = cfg
+	c.history.retain(cfg)
 }
 
 // Close releases the Redis connections.

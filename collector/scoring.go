@@ -175,3 +175,13 @@ func (b *builder) publishConfigured(d *descs, g *config.Group) {
 func horizonLabel(h time.Duration) string { return model.Duration(h).String() }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// scoringParamsCheck reports a group whose settings scoring refuses, so
+// check-config catches it before the exporter runs.
+func scoringParamsCheck(cfg *config.Config, g *config.Group) (scoring.Params, error) {
+	p := paramsFor(cfg, g, nil)
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("group %q: %w", g.Name, err)
+	}
+	return p, nil
+}

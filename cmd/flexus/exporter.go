@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/collector"
+)
+
+// exporterCommand is `flexus exporter`: the Prometheus scrape target that reads
+// Cloud Eye, queues and the service, and publishes signals, scores and forecasts.
+func exporterCommand() command {
+	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
+		cmd := app.Command("exporter", "Export Cloud Eye, queue and scaling signals of the configured groups on /metrics.")
+		configFile := cmd.Flag("config.file", "Flexus configuration file.").Required().String()
+		webFlags := kingpinflag.AddFlags(cmd, ":9847")
+		return cmd, func(ctx context.Context) error {
+			s, err := collector.NewServer(collector.ServerOptions{
+				ConfigFile: *configFile, Web: webFlags, Clock: clock.Real{},
+				Logger: e.logger, Getenv: e.getenv,
+			})
+			if err != nil {
+				return err
+			}
+			return s.Run(ctx)
+		}
+	}}
+}

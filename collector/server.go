@@ -1,0 +1,336 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"reflect"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/flexus-autoscaler/flexus/advisor"
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+)
+
+// ServerOptions configure the exporter process.
+type ServerOptions struct {
+	ConfigFile string
+	Web        *web.FlagConfig
+	Clock      clock.Clock
+	Logger     *slog.Logger
+	Getenv     func(string) string
+	// HTTPClient reads response-time endpoints and talks to the advisor; nil
+	// means a default client.
+	HTTPClient *http.Client
+	// Reload receives a value for every SIGHUP; nil installs the signal handler.
+	Reload <-chan os.Signal
+	// Ready, if set, is closed once the first collection has completed (tests).
+	Ready chan<- struct{}
+}
+
+// Server is the exporter process: config, cloud clients, the collection loop,
+// the advisor when enabled, and the HTTP endpoints.
+type Server struct {
+	o       ServerOptions
+	reg     *prometheus.Registry
+	loop    *Loop
+	coll    *Collector
+	advisor *advisor.Advisor
+
+	mu  sync.Mutex // serialises reloads
+	cfg *config.Config
+
+	reloadOK, reloadTime prometheus.Gauge
+}
+
+// loadConfig reads, validates and resolves the file the way the exporter uses it.
+func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Cloud.Resolve(getenv); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// advisorConfig decodes the raw advisor: block; absent means off.
+func advisorConfig(cfg *config.Config) (advisor.Config, error) {
+	ac := advisor.DefaultConfig()
+	if cfg.Advisor.Kind == 0 {
+		return ac, nil
+	}
+	if err := cfg.Advisor.Decode(&ac); err != nil {
+		return ac, fmt.Errorf("config: advisor: %w", err)
+	}
+	return ac, nil
+}
+
+// NewServer loads the config and builds everything; it makes no cloud call.
+func NewServer(o ServerOptions) (*Server, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: httpTimeout}
+	}
+	cfg, err := loadConfig(o.ConfigFile, o.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, cfg: cfg, reg: prometheus.NewRegistry()}
+	s.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "flexus_config_last_reload_successful", Help: "1 when the last configuration reload succeeded.",
+	})
+	s.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "flexus_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful configuration reload.",
+	})
+	s.reloadOK.Set(1)
+	s.reloadTime.Set(float64(o.Clock.Now().UnixMilli()) / 1e3)
+	s.reg.MustRegister(
+		versioncollector.NewCollector("flexus"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		s.reloadOK, s.reloadTime,
+	)
+	clients, err := hwcloud.New(cfg.Cloud, s.reg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	ac, err := advisorConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.advisor, err = advisor.New(ac, o.HTTPClient, o.Getenv, o.Logger.With("component", "advisor"))
+	if err != nil {
+		return nil, err
+	}
+	if ac.Mode != advisor.ModeOff {
+		s.reg.MustRegister(s.advisor)
+	}
+	s.coll, err = New(Options{Config: cfg, Clients: clients, HTTPClient: o.HTTPClient, Logger: o.Logger, Advice: s.advisor})
+	if err != nil {
+		return nil, err
+	}
+	s.loop = NewLoop(s.coll, o.Clock)
+	s.reg.MustRegister(s.loop)
+	return s, nil
+}
+
+// Registry is the exporter's registry, for tests and benchmarks.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Loop is the collection loop, for tests and benchmarks.
+func (s *Server) Loop() *Loop { return s.loop }
+
+// Reload re-reads the config file. A bad file keeps the config in force.
+// The cloud section and the advisor block need a restart: their clients and
+// metrics are built once.
+func (s *Server) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.reload()
+	if err != nil {
+		s.reloadOK.Set(0)
+		s.o.Logger.Error("config reload failed: keeping the config in force", "file", s.o.ConfigFile, "err", err)
+		return err
+	}
+	s.reloadOK.Set(1)
+	s.reloadTime.Set(float64(s.o.Clock.Now().UnixMilli()) / 1e3)
+	s.o.Logger.Info("config reloaded", "file", s.o.ConfigFile)
+	return nil
+}
+
+func (s *Server) reload() error {
+	cfg, err := loadConfig(s.o.ConfigFile, s.o.Getenv)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(cfg.Cloud, s.cfg.Cloud) {
+		return errors.New("config: the cloud section changed: restart the exporter to apply it")
+	}
+	oldAC, _ := advisorConfig(s.cfg)
+	newAC, err := advisorConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(oldAC, newAC) {
+		return errors.New("config: the advisor section changed: restart the exporter to apply it")
+	}
+	s.coll.SetConfig(cfg)
+	names := make([]string, 0, len(cfg.Groups))
+	for _, g := range cfg.Groups {
+		names = append(names, g.Name)
+	}
+	s.advisor.Retain(names...)
+	s.cfg = cfg
+	return nil
+}
+
+// Handler serves /metrics, the landing page, health, readiness and reload.
+func (s *Server) Handler() (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(s.o.Logger.Handler(), slog.LevelError),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 10,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.loop.Ready() {
+			http.Error(w, "Not ready: the first collection has not completed", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "use POST to reload the config", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := s.Reload(); err != nil {
+			http.Error(w, fmt.Sprintf("reload failed, the config in force is unchanged: %v", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Flexus exporter",
+		Description: "Cloud Eye, queue and scaling signals of Huawei Cloud scaling groups",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	return mux, nil
+}
+
+// Run serves until ctx ends, collecting in the background; it reloads on
+// SIGHUP and shuts the HTTP server down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.coll.Close()
+	h, err := s.Handler()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hup := s.o.Reload
+	if hup == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		hup = ch
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = s.Reload()
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		_ = s.loop.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = s.advisor.Run(ctx, s.o.Clock, s.coll.Summaries)
+	}()
+	if s.o.Ready != nil {
+		go func() {
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if s.loop.Ready() {
+						close(s.o.Ready)
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, s.o.Web, s.o.Logger) }()
+	select {
+	case err = <-serveErr:
+		cancel()
+		wg.Wait()
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("exporter: serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	err = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("exporter: shutting down: %w", err)
+	}
+	return nil
+}
+
+// CheckConfig validates a config file as the exporter reads it, without
+// credentials or any cloud call: the shared file, then the advisor block.
+func CheckConfig(path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	if _, err := advisorConfig(cfg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for i := range cfg.Groups {
+		if _, err := scoringParamsCheck(cfg, &cfg.Groups[i]); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
