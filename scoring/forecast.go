@@ -154,6 +154,9 @@ type series struct {
 	lastValue float64
 	ring      []float32
 	ringN     int
+	linAt     int64 // s.cur when the linear fit below was computed
+	linSlope  float64
+	linIcpt   float64
 	holt      [3]struct{ level, trend float64 }
 	fineN     int64 // fine samples since the last restart
 
@@ -174,7 +177,7 @@ type series struct {
 }
 
 func newSeries(c *forecastConfig) *series {
-	s := &series{c: c, ring: make([]float32, c.ringCap)}
+	s := &series{c: c, ring: make([]float32, c.ringCap), linAt: -1}
 	s.day = newSeasonal(c.dayStep, int64(24*time.Hour)/c.dayStep)
 	if c.weekly {
 		s.week = newSeasonal(c.weekStep, int64(7*24*time.Hour)/c.weekStep)
@@ -270,6 +273,7 @@ func (s *series) observe(t time.Time, v float64) {
 func (s *series) restart() {
 	s.ringN = 0
 	s.fineN = 0
+	s.linAt = -1
 	s.short.period = 0
 	s.restarts++
 	s.day.restart()
@@ -352,21 +356,28 @@ func (s *series) linear(ahead float64) float64 {
 	if n == 1 {
 		return float64(s.ring[s.cur%int64(len(s.ring))])
 	}
-	// x runs from -(n-1) to 0 at the newest sample.
-	var sy, sxy float64
-	sx, sxx := 0.0, 0.0
-	for k := 0; k < n; k++ {
-		x := -float64(k)
-		y := float64(s.ring[(s.cur-int64(k))%int64(len(s.ring))])
-		sx += x
-		sy += y
-		sxy += x * y
-		sxx += x * x
+	if s.linAt != s.cur {
+		s.linAt = s.cur
+		// x runs from -(n-1) to 0 at the newest sample; walk the ring backwards
+		// from the newest slot, wrapping once, to keep modulo out of the loop.
+		var sy, sxy, sx, sxx float64
+		pos := int(s.cur % int64(len(s.ring)))
+		for k := 0; k < n; k++ {
+			x := -float64(k)
+			y := float64(s.ring[pos])
+			sx += x
+			sy += y
+			sxy += x * y
+			sxx += x * x
+			if pos--; pos < 0 {
+				pos = len(s.ring) - 1
+			}
+		}
+		fn := float64(n)
+		s.linSlope = (fn*sxy - sx*sy) / (fn*sxx - sx*sx)
+		s.linIcpt = (sy - s.linSlope*sx) / fn
 	}
-	fn := float64(n)
-	slope := (fn*sxy - sx*sy) / (fn*sxx - sx*sx)
-	intercept := (sy - slope*sx) / fn
-	return intercept + slope*ahead
+	return s.linIcpt + s.linSlope*ahead
 }
 
 // last returns up to n newest fine samples, oldest first.
@@ -538,15 +549,17 @@ func (s *series) at(k int) float64 {
 // ring holds three periods of it; 0 otherwise.
 func (s *series) findPeriod() int {
 	n := s.ringN
+	ys := make([]float64, n) // oldest first, without the ring's wrap
 	var mean float64
 	for k := 0; k < n; k++ {
-		mean += s.at(k)
+		ys[n-1-k] = s.at(k)
+		mean += ys[n-1-k]
 	}
 	mean /= float64(n)
 	var variance float64
-	for k := 0; k < n; k++ {
-		d := s.at(k) - mean
-		variance += d * d
+	for i := range ys {
+		ys[i] -= mean
+		variance += ys[i] * ys[i]
 	}
 	if variance == 0 {
 		return 0
@@ -554,8 +567,8 @@ func (s *series) findPeriod() int {
 	maxLag := min(s.c.maxPeriod, n/3)
 	acf := func(lag int) float64 {
 		var c float64
-		for k := 0; k+lag < n; k++ {
-			c += (s.at(k) - mean) * (s.at(k+lag) - mean)
+		for i := lag; i < n; i++ {
+			c += ys[i] * ys[i-lag]
 		}
 		return c / variance
 	}
@@ -588,8 +601,9 @@ func (s *series) rank(h int) {
 	s.chosen[h] = int(s.top[h][0])
 }
 
-// auto is the mean of the best-ranked variants' forecasts at horizon h: a
-// combination is steadier than any one model on noisy series.
+// auto is the mean of the best-ranked variants' forecasts at horizon h
+// (autoTop is 1: averaging the best two helped noisy traces but hurt the
+// periodic ones, see docs/bench-scoring.md).
 func (s *series) auto(h int, f *[numVariants]float64) float64 {
 	var sum float64
 	for _, v := range s.top[h] {
