@@ -32,7 +32,8 @@ import (
 // has published datapoints.
 func start(t *testing.T) (*simcloudtest.Env, *clock.Fake) {
 	t.Helper()
-	clk := clock.NewFake(time.Now().UTC().Truncate(time.Minute))
+	// Aligned to 5 minutes so aggregated buckets are whole.
+	clk := clock.NewFake(time.Now().UTC().Truncate(5 * time.Minute))
 	env := simcloudtest.Start(t, simcloudtest.Config(), clk)
 	clk.Advance(10 * time.Minute)
 	return env, clk
