@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
 	demofiles "github.com/flexus-autoscaler/flexus/deploy/demo"
 )
 
@@ -236,7 +237,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return render(files, "prometheus.yml.tmpl", d, promCfg)
 		},
 		Args: []string{"--config.file=" + promCfg, "--storage.tsdb.path=" + filepath.Join(dir, "prometheus"),
-			"--web.listen-address={{addr}}", "--storage.tsdb.retention.time=1d", "--log.level=warn"}})
+			"--web.listen-address={{addr}}", "--storage.tsdb.retention.time=1d", "--log.level=warn",
+			// Send changed alert values (the target count) to Alertmanager within seconds, not a minute.
+			"--rules.alert.resend-delay=5s"}})
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +277,13 @@ func copyRules(fsys fs.FS, dir string) error {
 type Result struct {
 	Snapshot Snapshot
 	Summary  Summary
-	// Webhook counts Alertmanager's webhook notifications: sent and failed.
+	// NotificationsSent and NotificationsFailed are Alertmanager's own
+	// counts of webhook deliveries to the actuator.
 	NotificationsSent, NotificationsFailed float64
+	// InjectedFaults counts the 429 and 500 answers simcloud gave.
+	InjectedFaults float64
+	// WebhookAnswers counts the actuator's answers to Alertmanager by HTTP code.
+	WebhookAnswers map[string]float64
 }
 
 // Run starts the loop, plays the scenario while drawing the view, then stops
@@ -349,43 +357,74 @@ loop:
 	}
 	rec.Finish(o.Clock.Now())
 	res := &Result{Snapshot: rec.Snapshot()}
-	res.NotificationsSent, res.NotificationsFailed = webhookNotifications(final, st.Sim.Client, st.Links.Alertmanager)
+	c := st.Sim.Client
+	res.NotificationsSent = scrapeSum(final, c, st.Links.Alertmanager+"/metrics", "alertmanager_notifications_total", `integration="webhook"`)
+	res.NotificationsFailed = scrapeSum(final, c, st.Links.Alertmanager+"/metrics", "alertmanager_notifications_failed_total", `integration="webhook"`)
+	for _, code := range []string{`code="429"`, `code="500"`} {
+		res.InjectedFaults += scrapeSum(final, c, st.Links.Simcloud+"/metrics", "flexus_simcloud_requests_total", code)
+	}
+	res.WebhookAnswers = map[string]float64{}
+	for _, code := range []string{"200", "503", "400", "401", "500"} {
+		if v := scrapeSum(final, c, st.Links.Actuator+"/metrics", "flexus_actuator_webhook_requests_total", `code="`+code+`"`); v > 0 {
+			res.WebhookAnswers[code] = v
+		}
+	}
 	view.Draw(res.Snapshot, o.Clock.Now())
 	res.Summary = Summarize(res.Snapshot, o.SLO)
 	return res, runErr
 }
 
-// webhookNotifications reads Alertmanager's own counters of webhook deliveries.
-func webhookNotifications(ctx context.Context, c *http.Client, base string) (sent, failed float64) {
+// scrapeSum adds up the samples of metric at url whose label set contains
+// every one of labels (e.g. `integration="webhook"`).
+func scrapeSum(ctx context.Context, c *http.Client, url, metric string, labels ...string) float64 {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
 	defer resp.Body.Close()
+	var sum float64
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, `integration="webhook"`) {
+		if !strings.HasPrefix(line, metric+"{") && !strings.HasPrefix(line, metric+" ") {
 			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(line, l)
 		}
 		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(line, "alertmanager_notifications_total{"):
-			sent += v
-		case strings.HasPrefix(line, "alertmanager_notifications_failed_total{"):
-			failed += v
+		if ok && err == nil {
+			sum += v
 		}
 	}
-	return sent, failed
+	return sum
+}
+
+// Groups returns the demo's groups as the exporter and actuator see them
+// (bounds, cooldowns), from the same template Start renders.
+func Groups() ([]config.Group, error) {
+	dir, err := os.MkdirTemp("", "flexus-demo-config-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	d := renderData{Dir: dir, TokenFile: filepath.Join(dir, "token"), Simcloud: "127.0.0.1:1"}
+	p := filepath.Join(dir, "flexus.yml")
+	if err := render(demofiles.FS(), "flexus.yml.tmpl", d, p); err != nil {
+		return nil, err
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		return nil, err
+	}
+	return c.Groups, nil
 }
