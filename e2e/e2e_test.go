@@ -1,6 +1,6 @@
 //go:build e2e
 
-// Package e2e runs the closed loop for real: simcloud, the exporter and the
+// The closed loop for real: simcloud, the exporter and the
 // actuator (the flexus binary), and the Debian prometheus and
 // prometheus-alertmanager with the project's demo rules, through a short
 // calm → spike → calm scenario. It asserts on what the cloud and the
