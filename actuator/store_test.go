@@ -1,0 +1,111 @@
+package actuator
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStore(t *testing.T) {
+	t.Run("a missing file starts empty and the first write creates it", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		s, err := OpenStore(path, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutGroup("web", &GroupState{Desired: 3, LastOut: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+			t.Errorf("state file mode %v, want 0600", st.Mode().Perm())
+		}
+	})
+	t.Run("keys and cooldown stamps survive a restart", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		s, _ := OpenStore(path, t0)
+		if err := s.Begin("k1", KeyEntry{Group: "web", Action: ScaleOut, Started: t0, Expires: t0.Add(time.Hour), To: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish("k1", 5, "web", &GroupState{Desired: 5, LastOut: t0}, t0); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := OpenStore(path, t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, ok := s2.Key("k1", t0.Add(time.Minute))
+		if !ok || e.State != KeyDone || e.To != 5 {
+			t.Fatalf("key after restart: %+v %v", e, ok)
+		}
+		if g := s2.Group("web"); !g.LastOut.Equal(t0) || g.Desired != 5 {
+			t.Fatalf("group after restart: %+v", g)
+		}
+	})
+	t.Run("keys expire after their ttl", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		s, _ := OpenStore(path, t0)
+		_ = s.Begin("k1", KeyEntry{Group: "web", Action: ScaleOut, Started: t0, Expires: t0.Add(time.Hour)})
+		_ = s.Finish("k1", 5, "web", &GroupState{}, t0)
+		if _, ok := s.Key("k1", t0.Add(time.Hour)); ok {
+			t.Error("an expired key is still remembered")
+		}
+		s2, _ := OpenStore(path, t0.Add(2*time.Hour))
+		if len(s2.Keys()) != 0 {
+			t.Errorf("expired keys loaded: %v", s2.Keys())
+		}
+	})
+	t.Run("a key left in progress by a crash is reconciled: dropped, its cooldown kept", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		s, _ := OpenStore(path, t0)
+		_ = s.Begin("k1", KeyEntry{Group: "web", Action: ScaleIn, Started: t0, Expires: t0.Add(time.Hour), To: 2})
+		s2, err := OpenStore(path, t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s2.Reconciled) != 1 || len(s2.Keys()) != 0 {
+			t.Fatalf("reconciled %v, keys %v", s2.Reconciled, s2.Keys())
+		}
+		if g := s2.Group("web"); !g.LastIn.Equal(t0) {
+			t.Errorf("scale-in cooldown not stamped at the key's start: %+v", g)
+		}
+	})
+	t.Run("a released key is forgotten", func(t *testing.T) {
+		s, _ := OpenStore(filepath.Join(t.TempDir(), "state.json"), t0)
+		_ = s.Begin("k1", KeyEntry{Group: "web", Started: t0, Expires: t0.Add(time.Hour)})
+		_ = s.Release("k1")
+		if _, ok := s.Key("k1", t0); ok {
+			t.Error("released key still there")
+		}
+	})
+	for name, content := range map[string]string{
+		"a corrupt file is a clear error at start": `{"version":1,"keys":`,
+		"another version is a clear error at start": `{"version":7}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenStore(path, t0)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move it away") {
+				t.Fatalf("error %v should name the file and the fix", err)
+			}
+		})
+	}
+	t.Run("writes leave no temp files behind", func(t *testing.T) {
+		dir := t.TempDir()
+		s, _ := OpenStore(filepath.Join(dir, "state.json"), t0)
+		for i := 0; i < 5; i++ {
+			_ = s.PutGroup("web", &GroupState{Desired: i})
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 {
+			t.Errorf("directory holds %d entries, want only the state file", len(entries))
+		}
+	})
+}
