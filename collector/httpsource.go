@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -142,20 +143,31 @@ func (s *httpSource) reading(fam *dto.MetricFamily, fams map[string]*dto.MetricF
 	}
 }
 
-// errorRatioGauge reads an explicit error ratio gauge when the service has one.
+// errorRatioGauge reads the service's error ratio gauge when it has one: the
+// first family, by name, whose name ends in error_ratio (simcloud's app
+// endpoint serves flexus_simcloud_error_ratio next to its response time).
 func errorRatioGauge(fams map[string]*dto.MetricFamily) (float64, bool) {
-	for _, name := range []string{"http_error_ratio", "http_requests_error_ratio"} {
-		f, ok := fams[name]
-		if !ok || len(f.GetMetric()) == 0 {
-			continue
+	names := make([]string, 0, 1)
+	for name, f := range fams {
+		if strings.HasSuffix(name, "error_ratio") && len(f.GetMetric()) > 0 &&
+			(f.GetType() == dto.MetricType_GAUGE || f.GetType() == dto.MetricType_UNTYPED) {
+			names = append(names, name)
 		}
-		m := f.GetMetric()[0]
-		if f.GetType() == dto.MetricType_UNTYPED {
-			return m.GetUntyped().GetValue(), true
-		}
-		return m.GetGauge().GetValue(), true
 	}
-	return 0, false
+	if len(names) == 0 {
+		return 0, false
+	}
+	sort.Strings(names)
+	f := fams[names[0]]
+	sum := 0.0
+	for _, m := range f.GetMetric() {
+		if f.GetType() == dto.MetricType_UNTYPED {
+			sum += m.GetUntyped().GetValue()
+		} else {
+			sum += m.GetGauge().GetValue()
+		}
+	}
+	return sum / float64(len(f.GetMetric())), true
 }
 
 func isServerError(m *dto.Metric) bool {
