@@ -37,6 +37,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		// One line per command, e.g. simcloudCommand(),
+		simcloudCommand(),
 		forecastEvalCommand(),
 		actuatorCommand(),
 		demoCommand(),
