@@ -20,7 +20,9 @@ import (
 // Hand-written fakes below the hwcloud interfaces, for unit tests only; the
 // integration tests use simcloud through the real SDK.
 
-func cloudErr(code int) error { return &sdkerr.ServiceResponseError{StatusCode: code, ErrorCode: "FAKE." + fmt.Sprint(code)} }
+func cloudErr(code int) error {
+	return &sdkerr.ServiceResponseError{StatusCode: code, ErrorCode: "FAKE." + fmt.Sprint(code)}
+}
 
 // update is one write the fake cloud accepted.
 type update struct {

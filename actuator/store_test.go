@@ -83,7 +83,7 @@ func TestStore(t *testing.T) {
 		}
 	})
 	for name, content := range map[string]string{
-		"a corrupt file is a clear error at start": `{"version":1,"keys":`,
+		"a corrupt file is a clear error at start":  `{"version":1,"keys":`,
 		"another version is a clear error at start": `{"version":7}`,
 	} {
 		t.Run(name, func(t *testing.T) {
