@@ -474,19 +474,21 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
-// bestInFamily returns the variant of model m with the lowest running error at horizon h.
+// bestInFamily returns the variant of model m with the lowest running error
+// at horizon h, once auto trusts the errors (before that, Holt's middle speed
+// stands for Holt and each family's first variant for the others).
 func (s *series) bestInFamily(h int, m Model) int {
+	if m == ModelHolt && s.graded[h] < minGraded {
+		return vHoltMid
+	}
 	best := -1
 	for v := 0; v < numVariants; v++ {
 		if variantModel(v) != m {
 			continue
 		}
-		if best < 0 || (s.graded[h] > 0 && s.errs[h][v] < s.errs[h][best]) {
+		if best < 0 || (s.graded[h] >= minGraded && s.errs[h][v] < s.errs[h][best]) {
 			best = v
 		}
-	}
-	if m == ModelHolt && s.graded[h] == 0 {
-		return vHoltMid
 	}
 	return best
 }
