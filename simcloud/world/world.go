@@ -192,7 +192,8 @@ func New(cfg Config, start time.Time) (*World, error) {
 		w.groups = append(w.groups, g)
 		w.byName[gc.Name] = g
 		w.byID[g.id] = g
-		at := start.Add(-gc.BootDelay)
+		// Instances at start are serving from the first tick on, even when start is mid-tick.
+		at := w.grid.Add(-gc.BootDelay)
 		for i := 0; i < gc.DesiredInstances; i++ {
 			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, gc.Spot.Enabled, at, nil)
 		}
@@ -301,6 +302,9 @@ func (w *World) tick(a, b time.Time) {
 			from := a
 			if in.Created.After(from) {
 				from = in.Created
+			}
+			if w.start.After(from) {
+				from = w.start
 			}
 			to := b
 			if !until.IsZero() && until.Before(to) {

@@ -418,3 +418,19 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		})
 	}
 }
+
+func TestAWorldStartedMidTickServesAtOnce(t *testing.T) {
+	start := t0.Add(7*time.Second + 300*time.Millisecond)
+	w, err := New(Config{Seed: 1, Groups: []GroupConfig{asGroup(2)}}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Advance(start.Add(20 * time.Second))
+	g := mustGroup(t, w, "gpu-pool")
+	if g.Capacity != 200 || g.Queue != 0 {
+		t.Fatalf("the instances of a fresh world serve from the first tick: capacity %g, queue %g", g.Capacity, g.Queue)
+	}
+	if want := 2 * (t0.Add(20 * time.Second).Sub(start)).Seconds(); math.Abs(g.CostInstanceSeconds-want) > 1e-9 {
+		t.Fatalf("billing starts at the world's start: %g instance-seconds, want %g", g.CostInstanceSeconds, want)
+	}
+}
