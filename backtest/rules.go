@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,6 +89,19 @@ type rule struct {
 	tmpl map[string]*template.Template
 
 	active map[uint64]*ruleAlert
+
+	// A pure rule reads only the instant values of its selectors, so while
+	// they are unchanged its result is too and the query is skipped.
+	pure  bool
+	sels  []selector
+	snap  []snapEntry
+	last  promql.Vector
+	valid bool
+}
+
+type snapEntry struct {
+	s *memSeries
+	v uint64
 }
 
 // ruleAlert is one alert instance of an alerting rule, as rules.Alert.
@@ -194,6 +208,7 @@ func LoadRuleFiles(files []string, opts RuleOptions) (*Rules, error) {
 				return nil, fmt.Errorf("backtest: rule %s: %w", ru.name(), err)
 			}
 			longest = max(longest, exprReach(e))
+			ru.pure, ru.sels = purity(e)
 		}
 	}
 	r.Retention = longest + lookbackDelta + 2*opts.EvalInterval
@@ -205,7 +220,7 @@ func LoadRuleFiles(files []string, opts RuleOptions) (*Rules, error) {
 		LookbackDelta:        lookbackDelta,
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
-		Parser:               p,
+		Parser:               newCachingParser(p),
 	})
 	return r, nil
 }
@@ -317,6 +332,7 @@ func (r *Rules) Reset() {
 	for _, g := range r.groups {
 		for _, ru := range g.rules {
 			ru.active = map[uint64]*ruleAlert{}
+			ru.snap, ru.last, ru.valid = nil, nil, false
 		}
 	}
 }
@@ -332,7 +348,7 @@ func (r *Rules) eval(ctx context.Context, st *memStore, ts time.Time) ([]Alert, 
 			continue
 		}
 		for _, ru := range g.rules {
-			vec, err := r.query(ctx, st, ru.expr, ts)
+			vec, err := r.evalExpr(ctx, st, ru, ts)
 			if err != nil {
 				return nil, fmt.Errorf("backtest: rule %s (group %s, %s) at %s: %w", ru.name(), g.name, g.file, ts.UTC().Format(time.RFC3339), err)
 			}
@@ -349,6 +365,24 @@ func (r *Rules) eval(ctx context.Context, st *memStore, ts time.Time) ([]Alert, 
 	return out, nil
 }
 
+// evalExpr evaluates a rule's expression at ts, reusing the last result of a
+// pure rule whose inputs have not changed.
+func (r *Rules) evalExpr(ctx context.Context, st *memStore, ru *rule, ts time.Time) (promql.Vector, error) {
+	if !ru.pure {
+		return r.query(ctx, st, ru.expr, ts)
+	}
+	cur := st.snapshot(ru.sels, ts.UnixMilli(), ru.snap[:0:0])
+	if ru.valid && slices.Equal(cur, ru.snap) {
+		return ru.last, nil
+	}
+	vec, err := r.query(ctx, st, ru.expr, ts)
+	if err != nil {
+		return nil, err
+	}
+	ru.snap, ru.last, ru.valid = cur, vec, true
+	return vec, nil
+}
+
 func (r *Rules) query(ctx context.Context, st *memStore, expr string, ts time.Time) (promql.Vector, error) {
 	q, err := r.engine.NewInstantQuery(ctx, st, nil, expr, ts)
 	if err != nil {
@@ -361,7 +395,7 @@ func (r *Rules) query(ctx context.Context, st *memStore, expr string, ts time.Ti
 	}
 	switch v := res.Value.(type) {
 	case promql.Vector:
-		return v, nil
+		return append(promql.Vector(nil), v...), nil
 	case promql.Scalar:
 		return promql.Vector{{T: v.T, F: v.V, Metric: labels.EmptyLabels()}}, nil
 	}
@@ -534,29 +568,97 @@ func tmplFuncs() template.FuncMap {
 	}
 }
 
-// MetricNames are the metric names the evaluated rules read; "*" means a
-// selector without a name, so every series must be kept.
-func (r *Rules) MetricNames() map[string]bool {
+// seriesFilter says which series the evaluated rules can read: those that
+// match at least one of their selectors. Storing only these keeps the store
+// (and every query's scan) tiny.
+type seriesFilter struct {
+	all    bool
+	byName map[string][][]*labels.Matcher
+}
+
+func (f *seriesFilter) keeps(l labels.Labels) bool {
+	if f.all {
+		return true
+	}
+	for _, ms := range f.byName[l.Get(labels.MetricName)] {
+		if matchesAll(l, ms) {
+			return true
+		}
+	}
+	return false
+}
+
+// filter builds the seriesFilter of the evaluated rules.
+func (r *Rules) filter() *seriesFilter {
 	p := parser.NewParser(parser.Options{})
-	out := map[string]bool{}
+	f := &seriesFilter{byName: map[string][][]*labels.Matcher{}}
 	for _, g := range r.groups {
 		for _, ru := range g.rules {
 			e, err := p.ParseExpr(ru.expr)
 			if err != nil {
-				out["*"] = true
+				f.all = true
 				continue
 			}
 			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 				if vs, ok := n.(*parser.VectorSelector); ok {
-					if vs.Name != "" {
-						out[vs.Name] = true
+					if vs.Name == "" {
+						f.all = true
 					} else {
-						out["*"] = true
+						f.byName[vs.Name] = append(f.byName[vs.Name], vs.LabelMatchers)
 					}
 				}
 				return nil
 			})
 		}
 	}
-	return out
+	return f
+}
+
+// purity says whether an expression depends only on the instant values of its
+// selectors (no ranges, offsets, @, subqueries or functions of time), and
+// returns those selectors.
+func purity(e parser.Expr) (bool, []selector) {
+	pure := true
+	var sels []selector
+	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
+		switch x := n.(type) {
+		case *parser.MatrixSelector, *parser.SubqueryExpr, *parser.DurationExpr, *parser.StepInvariantExpr:
+			pure = false
+		case *parser.VectorSelector:
+			if x.Timestamp != nil || x.StartOrEnd != 0 || x.OriginalOffset != 0 || x.OriginalOffsetExpr != nil || x.Name == "" {
+				pure = false
+			}
+			sels = append(sels, selector{matchers: x.LabelMatchers, presenceOnly: presenceOnly(x, path)})
+		case *parser.Call:
+			switch x.Func.Name {
+			case "time", "timestamp", "minute", "hour", "day_of_month", "day_of_week", "day_of_year",
+				"days_in_month", "month", "year", "start", "end", "range", "step", "info":
+				pure = false
+			}
+		}
+		return nil
+	})
+	return pure, sels
+}
+
+// selector is one vector selector of a rule; presenceOnly when its values
+// cannot change the result (it is the right-hand side of `and` or `unless`).
+type selector struct {
+	matchers     []*labels.Matcher
+	presenceOnly bool
+}
+
+func presenceOnly(vs *parser.VectorSelector, path []parser.Node) bool {
+	var child parser.Node = vs
+	for i := len(path) - 1; i >= 0; i-- {
+		switch p := path[i].(type) {
+		case *parser.ParenExpr:
+			child = p
+			continue
+		case *parser.BinaryExpr:
+			return (p.Op == parser.LAND || p.Op == parser.LUNLESS) && p.RHS == child
+		}
+		return false
+	}
+	return false
 }

@@ -94,7 +94,9 @@ type runner struct {
 	am       *alertmanager
 	local    *actuator.GroupState
 	seenKeys map[string]bool
-	keep     map[string]bool // metric names the rules read
+	keep     *seriesFilter
+	// lsets caches exported label sets and whether the rules read them.
+	lsets map[seriesKey]cachedLabels
 	// prevCES is the world state one Cloud Eye delay ago.
 	cesQueue []world.GroupState
 
@@ -156,7 +158,8 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 		r.am = newAlertmanager(opts.Alertmanager)
 		r.local = &actuator.GroupState{}
 		r.seenKeys = map[string]bool{}
-		r.keep = opts.Rules.MetricNames()
+		r.keep = opts.Rules.filter()
+		r.lsets = map[seriesKey]cachedLabels{}
 		r.fig.Decisions = map[string]int{}
 	}
 	return r, nil
@@ -365,16 +368,23 @@ func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[stri
 	group := r.name
 	var out []Sample
 	add := func(name string, v float64, kv ...string) {
-		if !r.keep[name] && !r.keep["*"] {
-			return
+		key := seriesKey{name: name}
+		copy(key.kv[:], kv)
+		c, ok := r.lsets[key]
+		if !ok {
+			b := make([]string, 0, 8+len(kv))
+			b = append(b, labels.MetricName, name, "job", "flexus-exporter", "instance", "backtest")
+			if name != "up" {
+				b = append(b, "group", group)
+			}
+			b = append(b, kv...)
+			c.l = labels.FromStrings(b...)
+			c.keep = r.keep.keeps(c.l)
+			r.lsets[key] = c
 		}
-		b := make([]string, 0, 6+len(kv))
-		b = append(b, labels.MetricName, name, "job", "flexus-exporter", "instance", "backtest")
-		if name != "up" {
-			b = append(b, "group", group)
+		if c.keep {
+			out = append(out, Sample{Labels: c.l, Value: v})
 		}
-		b = append(b, kv...)
-		out = append(out, Sample{Labels: labels.FromStrings(b...), Value: v})
 	}
 	add("up", 1)
 	add("flexus_group_desired_instances", float64(st.Desired))
@@ -419,6 +429,17 @@ func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[stri
 	}
 	add("flexus_lead_time_seconds", res.LeadTime.Seconds())
 	return out
+}
+
+// seriesKey names an exported series without building its labels.
+type seriesKey struct {
+	name string
+	kv   [6]string
+}
+
+type cachedLabels struct {
+	l    labels.Labels
+	keep bool
 }
 
 func horizonLabel(d time.Duration) string {

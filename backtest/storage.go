@@ -130,6 +130,43 @@ func (s *memStore) truncate(now int64) {
 	}
 }
 
+// snapshot appends, for each selector, the series an instant query at t
+// would read and their values, in a stable order: two equal snapshots mean
+// equal inputs.
+func (s *memStore) snapshot(sels []selector, t int64, buf []snapEntry) []snapEntry {
+	from := t - lookbackDelta.Milliseconds()
+	for _, sel := range sels {
+		ms := sel.matchers
+		var cands []*memSeries
+		for _, m := range ms {
+			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				cands = s.byName[m.Value]
+			}
+		}
+		for _, c := range cands {
+			n := len(c.samples)
+			if n == 0 || !matchesAll(c.lset, ms) {
+				continue
+			}
+			i := n - 1
+			for i >= 0 && c.samples[i].t > t {
+				i--
+			}
+			if i < 0 || c.samples[i].t <= from || value.IsStaleNaN(c.samples[i].f) {
+				continue
+			}
+			e := snapEntry{s: c}
+			if !sel.presenceOnly {
+				e.v = math.Float64bits(c.samples[i].f)
+			}
+			buf = append(buf, e)
+		}
+		// A separator, so a series moving between selectors is a change.
+		buf = append(buf, snapEntry{})
+	}
+	return buf
+}
+
 // samples counts the samples held, for the bounded-memory test.
 func (s *memStore) samples() int {
 	n := 0
