@@ -129,7 +129,8 @@ func (s *ECSScaler) State(_ context.Context, g *config.Group, now time.Time) (Cl
 	for _, sv := range servers {
 		cs.Current++
 		if sv.gone() {
-			if sv.Managed && sv.Updated.After(cs.LastInEnd) {
+			// Updated is the deletion's time only when it moved past creation.
+			if sv.Managed && sv.Updated.After(sv.Created) && sv.Updated.After(cs.LastInEnd) {
 				cs.LastInEnd = sv.Updated
 			}
 			if sv.Status != "DELETED" && sv.Status != "SOFT_DELETED" && cs.Activity == ActivityNone {
@@ -344,7 +345,7 @@ func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []stri
 		}
 		job, err := s.Client.ShowJob(&ecsmodel.ShowJobRequest{JobId: jobID})
 		if err != nil {
-			if hwcloud.Retryable(err) {
+			if Transient(err) {
 				continue
 			}
 			return nil, nil, false, err
