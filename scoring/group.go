@@ -2,7 +2,10 @@ package scoring
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"reflect"
+	"slices"
 	"time"
 )
 
@@ -18,16 +21,35 @@ type Group struct {
 	trendWS []float64
 }
 
-// NewGroup validates p and returns an empty group.
+// NewGroup validates p and returns an empty group. It keeps its own copy of
+// p's maps, so the caller may go on changing them.
 func NewGroup(p Params) (*Group, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	p = p.clone()
 	return &Group{p: p, fc: newForecastConfig(p.Forecast, p.TrendSamples)}, nil
 }
 
-// Params returns the parameters the group was built with.
-func (g *Group) Params() Params { return g.p }
+// Params returns a copy of the parameters in force.
+func (g *Group) Params() Params { return g.p.clone() }
+
+// SetParams changes thresholds, weights, targets and policy settings (a config
+// reload, an applied advisor proposal) and keeps the forecasting state and the
+// stabilisation window. If the forecast settings or TrendSamples change, the
+// forecasters start again empty (warm-start them again).
+func (g *Group) SetParams(p Params) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	p = p.clone()
+	if !reflect.DeepEqual(p.Forecast, g.p.Forecast) || p.TrendSamples != g.p.TrendSamples {
+		g.fc = newForecastConfig(p.Forecast, p.TrendSamples)
+		g.series = [numSignals]*series{}
+	}
+	g.p = p
+	return nil
+}
 
 func (g *Group) seriesFor(s Signal) (*series, error) {
 	i, ok := signalIndex(s)
@@ -156,7 +178,7 @@ type Result struct {
 	// Recommended is the instance count by policy, clamped to min..max.
 	Recommended map[Policy]int
 	LeadTime    time.Duration
-	Weights     map[Signal]float64
+	Weights     map[Signal]float64 // the group's own map: read it, do not change it
 	TrendWeight float64
 }
 
@@ -261,4 +283,12 @@ func (g *Group) forecasts(st *series, now time.Time, r *SignalResult, f *[numVar
 			r.ErrorRatio[h] = st.smape[h]
 		}
 	}
+}
+
+func (p Params) clone() Params {
+	p.Thresholds = maps.Clone(p.Thresholds)
+	p.Weights = maps.Clone(p.Weights)
+	p.Targets = maps.Clone(p.Targets)
+	p.Forecast.Horizons = slices.Clone(p.Forecast.Horizons)
+	return p
 }

@@ -262,3 +262,41 @@ func TestWarmStartMakesSeasonalForecastsUsefulAtOnce(t *testing.T) {
 		t.Error("unsorted history must be refused")
 	}
 }
+
+func TestSetParamsKeepsForecastsUnlessTheirSettingsChange(t *testing.T) {
+	g := newTestGroup(t, nil)
+	last := feed(t, g, CPU, t0, 120, time.Minute, func(int) float64 { return 0.85 })
+	p := g.Params()
+	p.Thresholds[CPU] = Threshold{Out: 0.8, In: 0.2}
+	if err := g.SetParams(p); err != nil {
+		t.Fatal(err)
+	}
+	cpu := signalResult(t, g.Evaluate(last, GroupState{Current: 2, Min: 1, Max: 4}), CPU)
+	if !near(cpu.Score, 0.25) || len(cpu.Forecasts) == 0 {
+		t.Errorf("score %v (want (0.85-0.8)/0.2 = 0.25) with %d forecasts kept", cpu.Score, len(cpu.Forecasts))
+	}
+	p.Thresholds[CPU] = Threshold{Out: 0.1, In: 0.2}
+	if err := g.SetParams(p); err == nil {
+		t.Error("invalid params must be refused")
+	}
+	p.Thresholds[CPU] = Threshold{Out: 0.8, In: 0.2}
+	p.Forecast.LinearWindow = 2 * time.Hour
+	if err := g.SetParams(p); err != nil {
+		t.Fatal(err)
+	}
+	if cpu := signalResult(t, g.Evaluate(last, GroupState{Current: 2, Min: 1, Max: 4}), CPU); cpu.Fresh {
+		t.Error("new forecast settings must start the forecasters again")
+	}
+}
+
+func TestNewGroupCopiesTheCallersMaps(t *testing.T) {
+	p := Defaults()
+	g, err := NewGroup(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Weights[CPU] = 0.9
+	if g.Params().Weights[CPU] != 0.30 {
+		t.Error("changing the caller's map changed the group")
+	}
+}
