@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,29 @@ func TestSnapshotLints(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestScorerSurvivesCycles(t *testing.T) {
+	// Rebuilding the scorer would throw its forecast history away every cycle.
+	cfg := mustParse(t, unitConfig)
+	first := paramsFor(cfg, &cfg.Groups[0], nil)
+	for i := 0; i < 50; i++ {
+		if p := paramsFor(cfg, &cfg.Groups[0], nil); !reflect.DeepEqual(p, first) {
+			t.Fatalf("paramsFor is not deterministic: trend weight %v vs %v", p.TrendWeight, first.TrendWeight)
+		}
+	}
+	h := newHarness(t, unitConfig)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	sc := h.c.groups["gpu-pool"].scorer
+	h.clk.Advance(time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if h.c.groups["gpu-pool"].scorer != sc {
+		t.Error("the scorer was rebuilt between two cycles with the same config")
 	}
 }

@@ -27,7 +27,9 @@ func paramsFor(cfg *config.Config, g *config.Group, advice Advice) scoring.Param
 	p.Weights = map[scoring.Signal]float64{}
 	p.Targets = map[scoring.Signal]float64{}
 	sum := 0.0
-	for name, s := range g.Signals {
+	// Stable order: the sum, and so the trend weight, must not depend on map order.
+	for _, name := range g.SignalNames() {
+		s := g.Signals[name]
 		sig := scoring.Signal(name)
 		p.Thresholds[sig] = scoring.Threshold{Out: s.ScaleOut, In: s.ScaleIn}
 		if s.Weight > 0 {
@@ -44,14 +46,14 @@ func paramsFor(cfg *config.Config, g *config.Group, advice Advice) scoring.Param
 				p.Thresholds[scoring.Signal(sig)] = scoring.Threshold{Out: b.Out, In: b.In}
 			}
 		}
-		sum = 0
 		for sig, w := range a.Weights {
 			if _, on := p.Thresholds[scoring.Signal(sig)]; on && w > 0 {
 				p.Weights[scoring.Signal(sig)] = w
 			}
 		}
-		for _, w := range p.Weights {
-			sum += w
+		sum = 0
+		for _, sig := range scoring.Signals() {
+			sum += p.Weights[sig]
 		}
 		p.TrendWeight = a.TrendWeight
 	}

@@ -1,0 +1,377 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/internal/testenv"
+	"github.com/flexus-autoscaler/flexus/simcloud"
+	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
+)
+
+// simStart is a fixed instant, aligned to the hour, so the world, its ids
+// and its noise are the same on every run.
+var simStart = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+// sim is simcloud in-process (real SDK over loopback HTTP) with a real Redis
+// that simcloud mirrors the gpu-pool queue into.
+type sim struct {
+	env   *simcloudtest.Env
+	clk   *clock.Fake
+	redis string
+}
+
+func startSim(t *testing.T) *sim {
+	t.Helper()
+	redisAddr := testenv.Redis(t)
+	cfg := simcloudtest.Config()
+	cfg.Redis = simcloud.RedisConfig{Address: redisAddr}
+	cfg.SetDefaults()
+	clk := clock.NewFake(simStart)
+	env := simcloudtest.Start(t, cfg, clk)
+	// Ten minutes of life, so Cloud Eye has published datapoints.
+	clk.Advance(10 * time.Minute)
+	s := &sim{env: env, clk: clk, redis: redisAddr}
+	s.step(t)
+	return s
+}
+
+// step advances the world to the clock and mirrors its queues to Redis.
+func (s *sim) step(t *testing.T) {
+	t.Helper()
+	if err := s.env.Server.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// config is an exporter config for the simcloudtest world: the AS GPU group
+// with a Redis queue and the service's response time, and the ECS-tag web
+// group with a DMS Kafka backlog.
+func (s *sim) config(t *testing.T) string {
+	t.Helper()
+	gpu, err := s.env.World.Group("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := s.env.World.Group("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`cloud:
+  endpoint: %[1]s
+  project_id: %[2]s
+  access_key: %[3]s
+  secret_key: %[4]s
+  max_retries: 3
+  retry_base_delay: 10ms
+  timeout: 5s
+cloudeye:
+  delay: 60s
+  requests_per_second: 200
+  burst: 50
+  warm_start: 10m
+exporter:
+  interval: 60s
+  stale_after: 5m
+groups:
+  - name: gpu-pool
+    discovery:
+      as_group_id: %[5]s
+    min_instances: 1
+    max_instances: 10
+    signals:
+      gpu: {scale_out: 0.8, scale_in: 0.3, weight: 0.0}
+    queue:
+      redis: {address: "%[6]s", key: "queue:gpu-pool"}
+    response_time:
+      url: %[1]s/-/sim/app/gpu-pool/metrics
+      metric: flexus_simcloud_response_time_seconds
+  - name: web
+    discovery:
+      tag: {key: flexus-group, value: web}
+    min_instances: 1
+    max_instances: 10
+    policy: target
+    queue:
+      dms: {kind: kafka, dimensions: {kafka_instance_id: "%[7]s", kafka_groups: "%[8]s"}}
+    ecs:
+      flavor: x1.2u.4g
+      image_id: img-0001
+      vpc_id: vpc-0001
+      subnet_id: subnet-0001
+`, s.env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey, gpu.ID, s.redis, web.KafkaInstanceID, web.ConsumerGroup)
+}
+
+// collector builds a Collector on the real SDK clients against simcloud.
+func (s *sim) collector(t *testing.T, reg prometheus.Registerer) *Collector {
+	t.Helper()
+	cfg := mustParse(t, s.config(t))
+	if err := cfg.Cloud.Resolve(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	clients, err := hwcloud.New(cfg.Cloud, reg, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Config: cfg, Clients: clients, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// simHarness runs collections against simcloud on the shared fake clock.
+func simHarness(t *testing.T) (*sim, *harness) {
+	s := startSim(t)
+	reg := prometheus.NewPedanticRegistry()
+	c := s.collector(t, reg)
+	loop := NewLoop(c, s.clk)
+	reg.MustRegister(loop)
+	return s, &harness{t: t, clk: s.clk, c: c, loop: loop, reg: reg}
+}
+
+func gatherText(t *testing.T, g prometheus.Gatherer, names ...string) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		keep := len(names) == 0
+		for _, n := range names {
+			keep = keep || mf.GetName() == n
+		}
+		if !keep {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			fmt.Fprintf(&b, "%s{%s}\n", mf.GetName(), strings.Join(ls, ","))
+		}
+	}
+	return b.String()
+}
+
+func TestSimcloudDeviceLabelsAreRealOnTheFirstScrape(t *testing.T) {
+	s, h := simHarness(t)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := s.env.World.Instances("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, in := range ins {
+		for _, d := range in.Devices {
+			want = append(want, fmt.Sprintf("flexus_gpu_utilization_ratio{device=%s,group=gpu-pool,instance_id=%s}", d.Origin, in.ID))
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the simcloudtest world has no GPU devices")
+	}
+	got := gatherText(t, h.reg, "flexus_gpu_utilization_ratio")
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("first scrape lacks %s\ngot:\n%s", w, got)
+		}
+	}
+	for _, name := range []string{"flexus_gpu_memory_free_bytes", "flexus_gpu_power_watts", "flexus_gpu_temperature_celsius", "flexus_cpu_utilization_ratio", "flexus_memory_utilization_ratio"} {
+		if n := testutil.CollectAndCount(h.loop, name); n == 0 {
+			t.Errorf("first scrape has no %s", name)
+		}
+	}
+	sigs := gatherText(t, h.reg, "flexus_signal")
+	for _, w := range []string{
+		"{group=gpu-pool,signal=cpu}", "{group=gpu-pool,signal=memory}", "{group=gpu-pool,signal=gpu}", "{group=gpu-pool,signal=gpu_memory}",
+		"{group=gpu-pool,signal=queue}", "{group=gpu-pool,signal=response_time}", "{group=gpu-pool,signal=error_rate}",
+		"{group=web,signal=cpu}", "{group=web,signal=memory}", "{group=web,signal=queue}",
+	} {
+		if !strings.Contains(sigs, "flexus_signal"+w) {
+			t.Errorf("no flexus_signal%s on the first scrape; got:\n%s", w, sigs)
+		}
+	}
+}
+
+func TestSimcloudDiscoveryFollowsScalingWithinOneCycle(t *testing.T) {
+	s, h := simHarness(t)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { return testutil.CollectAndCount(h.loop, "flexus_instance_info") }
+	before := count()
+	if err := s.env.World.SetDesired("gpu-pool", 4); err != nil {
+		t.Fatal(err)
+	}
+	s.clk.Advance(time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != before+2 {
+		t.Errorf("scale-out by 2: %d instances after one cycle, want %d", got, before+2)
+	}
+	h.compare(`
+# HELP flexus_group_desired_instances Desired instance count of the group (AS desired count, or the managed ECS server count).
+# TYPE flexus_group_desired_instances gauge
+flexus_group_desired_instances{group="gpu-pool"} 4
+flexus_group_desired_instances{group="web"} 2
+`, "flexus_group_desired_instances")
+
+	if err := s.env.World.SetDesired("gpu-pool", 1); err != nil {
+		t.Fatal(err)
+	}
+	s.clk.Advance(time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := s.env.World.Instances("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := gatherText(t, h.reg, "flexus_instance_info")
+	for _, in := range ins {
+		if !strings.Contains(info, "instance_id="+in.ID) {
+			t.Errorf("instance %s of the world is not exported after one cycle", in.ID)
+		}
+	}
+	if n := strings.Count(info, "group=gpu-pool"); n != len(ins) {
+		t.Errorf("scale-in: %d gpu-pool instances exported, the world has %d", n, len(ins))
+	}
+}
+
+func TestSimcloudFaultsKeepServingAndRecover(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault simcloud.Fault
+	}{
+		{"every Cloud Eye call answers 500", simcloud.Fault{ErrorProbability: 1}},
+		{"every Cloud Eye call answers 429", simcloud.Fault{ThrottleProbability: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, h := simHarness(t)
+			if err := h.step(); err != nil {
+				t.Fatal(err)
+			}
+			for _, api := range []string{"BatchListMetricData", "ListMetrics", "ListAgentDimensionInfo"} {
+				if err := s.env.Server.SetFault(api, tc.fault); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.clk.Advance(time.Minute)
+			if err := h.step(); err == nil {
+				t.Fatal("the collection reported no error")
+			}
+			if got := testutil.ToFloat64(gaugeOf(t, h.reg, "flexus_collection_success", "source", "cloudeye")); got != 0 {
+				t.Errorf("flexus_collection_success{source=cloudeye} = %v during the fault, want 0", got)
+			}
+			// Still fresh: served with its growing age.
+			if n := testutil.CollectAndCount(h.loop, "flexus_cpu_utilization_ratio"); n == 0 {
+				t.Error("per-instance series vanished one minute into the fault; they are still fresh")
+			}
+			s.clk.Advance(5 * time.Minute)
+			_ = h.step()
+			if n := testutil.CollectAndCount(h.loop, "flexus_cpu_utilization_ratio"); n != 0 {
+				t.Errorf("%d CPU series still published 6 minutes into the fault: stale data must disappear", n)
+			}
+			if n := testutil.CollectAndCount(h.loop, "flexus_group_desired_instances"); n != 2 {
+				t.Errorf("discovery series gone during a Cloud Eye fault (%d)", n)
+			}
+			for _, api := range []string{"BatchListMetricData", "ListMetrics", "ListAgentDimensionInfo"} {
+				if err := s.env.Server.SetFault(api, simcloud.Fault{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.clk.Advance(time.Minute)
+			if err := h.step(); err != nil {
+				t.Fatalf("after the fault: %v", err)
+			}
+			if n := testutil.CollectAndCount(h.loop, "flexus_cpu_utilization_ratio"); n == 0 {
+				t.Error("CPU series did not come back after the fault")
+			}
+			if got := testutil.ToFloat64(gaugeOf(t, h.reg, "flexus_collection_success", "source", "cloudeye")); got != 1 {
+				t.Errorf("flexus_collection_success{source=cloudeye} = %v after recovery, want 1", got)
+			}
+		})
+	}
+}
+
+func TestSimcloudLatencyNeverBlocksMetrics(t *testing.T) {
+	s, h := simHarness(t)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	before := testutil.CollectAndCount(h.loop)
+	if err := s.env.Server.SetFault("BatchListMetricData", simcloud.Fault{Latency: modelDuration(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	s.clk.Advance(time.Minute)
+	done := make(chan error, 1)
+	go func() { done <- h.step() }()
+	// While the slow collection runs, the last snapshot is served at once.
+	if n := testutil.CollectAndCount(h.loop); n != before {
+		t.Errorf("during a slow collection /metrics served %d series, want the previous %d", n, before)
+	}
+	select {
+	case err := <-done:
+		t.Logf("the slow collection finished before the check (%v): the check still held", err)
+	default:
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("a slow Cloud Eye is not an error: %v", err)
+	}
+}
+
+// gaugeOf finds one series of a gathered family as a collector for ToFloat64.
+func gaugeOf(t *testing.T, g prometheus.Gatherer, name, label, value string) prometheus.Collector {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					gg := prometheus.NewGauge(prometheus.GaugeOpts{Name: name})
+					gg.Set(m.GetGauge().GetValue())
+					return gg
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{%s=%q}", name, label, value)
+	return nil
+}
+
+// writeConfig writes an exporter config file for the server tests.
+func writeConfig(t *testing.T, dir, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, "flexus.yml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func modelDuration(d time.Duration) model.Duration { return model.Duration(d) }
