@@ -232,11 +232,15 @@ const (
 	pendingSize    = 8 + 4*numVariants + 4
 )
 
-// observe takes a sample. NaN and Inf are dropped and counted; a sample less
+// maxMagnitude bounds accepted values: the buffers are float32, and no signal
+// in base units comes near it.
+const maxMagnitude = 1e30
+
+// observe takes a sample. NaN, Inf and values beyond ±1e30 are dropped and counted; a sample less
 // than half a step after the previous one is a repeat (Cloud Eye serves the
 // same datapoint until the next) and is ignored, as is one from the past.
 func (s *series) observe(t time.Time, v float64) {
-	if !finite(v) {
+	if !finite(v) || math.Abs(v) > maxMagnitude {
 		s.dropped++
 		return
 	}

@@ -62,14 +62,22 @@ func usageRatio(s Signal, v float64, n int, target float64, th Threshold) (float
 }
 
 // TargetDesired is the HPA formula for one signal: ceil(n*ratio), or n while
-// the ratio is within the tolerance band around 1. With no instances the base is 1.
+// the ratio is within the tolerance band around 1 (or NaN). With no instances
+// the base is 1.
 func TargetDesired(n int, ratio, tolerance float64) int {
-	if math.Abs(ratio-1) <= tolerance {
+	if math.IsNaN(ratio) || math.Abs(ratio-1) <= tolerance {
 		return n
 	}
 	// The epsilon keeps 10*1.2 = 12.000000000000002 from becoming 13.
-	return int(math.Ceil(float64(max(n, 1))*ratio - 1e-9))
+	d := math.Ceil(float64(max(n, 1))*ratio - 1e-9)
+	if !(d < maxInstances) {
+		return maxInstances // absurd input must not overflow int
+	}
+	return max(int(d), 0)
 }
+
+// maxInstances caps a computed count before it becomes an int.
+const maxInstances = 1_000_000
 
 // stabilizer remembers recent recommendations and answers the highest in the
 // window, so scale-in waits until the whole window agrees (HPA's

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -44,6 +45,8 @@ func TestTargetDesiredIsTheHPAFormula(t *testing.T) {
 		{"ceil rounds a partial instance up", 10, 1.21, 13},
 		{"scale-in halves at half the target", 10, 0.5, 5},
 		{"with no instances the base is one", 0, 3, 3},
+		{"an absurd ratio is capped instead of overflowing", 10, 1e300, maxInstances},
+		{"a NaN ratio holds", 10, math.NaN(), 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := TargetDesired(tc.n, tc.ratio, 0.1); got != tc.want {
