@@ -347,3 +347,27 @@ func TestEveryRuleHasAFiringAndAQuietCase(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepsLabelFollowsResultLabels(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{`group:flexus_recommended_instances:bounded > on (group) max by (group) (flexus_group_desired_instances)`, true},
+		{`(group:flexus_signal:max < 1) unless on (group) group:flexus_signal:unusable`, true},
+		{`max by (group) (flexus_group_desired_instances) or on (group) group:flexus_signal:max`, true},
+		{`sum(flexus_group_desired_instances)`, false},
+		{`max without (group) (flexus_group_desired_instances)`, false},
+		{`vector(1) * on () group_right flexus_group_desired_instances`, true},
+		{`flexus_group_desired_instances or vector(1)`, false},
+		{`up == 0`, false},
+	} {
+		e, err := parser.NewParser(parser.Options{}).ParseExpr(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keepsLabel(e, "group"); got != tc.want {
+			t.Errorf("keepsLabel(%s) = %v, want %v", tc.expr, got, tc.want)
+		}
+	}
+}
