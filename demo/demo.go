@@ -53,6 +53,8 @@ type Options struct {
 	SLO time.Duration
 	// StartTimeout bounds each child's start.
 	StartTimeout time.Duration
+	// Settle is the least time simcloud runs before Prometheus starts (see settle).
+	Settle time.Duration
 	// Grace is how long a child has between SIGTERM and SIGKILL.
 	Grace  time.Duration
 	Logger *slog.Logger
@@ -80,6 +82,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 30 * time.Second
+	}
+	if o.Settle == 0 {
+		o.Settle = 30 * time.Second
 	}
 	if o.Grace == 0 {
 		o.Grace = 5 * time.Second
@@ -188,13 +193,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	files := demofiles.FS()
 	client := &http.Client{Timeout: 5 * time.Second}
 	start := func(spec Spec) (*Process, error) {
-		return sup.Start(ctx, spec, o.StartTimeout)
+		p, err := sup.Start(ctx, spec, o.StartTimeout)
+		if err == nil {
+			fmt.Fprintf(o.Out, "started %-13s http://%s  (log %s)\n", spec.Name, p.Addr, p.LogPath)
+		}
+		return p, err
 	}
 
 	simCfg := filepath.Join(dir, "simcloud.yml")
 	if err := render(files, "simcloud.yml.tmpl", data, simCfg); err != nil {
 		return nil, err
 	}
+	simStarted := time.Now()
 	sim, err := start(Spec{Name: "simcloud", Bin: o.Flexus, Ready: "/-/sim/state",
 		Args: []string{"simcloud", "--config.file=" + simCfg, "--web.listen-address={{addr}}"}})
 	if err != nil {
@@ -218,6 +228,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	data.Actuator = act.Addr
+
+	// simcloud's first Cloud Eye periods describe a world just switched on
+	// (no instance served yet, a queue, 30s responses); Prometheus and
+	// Alertmanager start once the exporter has moved past them.
+	fmt.Fprintf(o.Out, "waiting for the exporter to see the world at rest (at least %s) before Prometheus starts…\n", o.Settle)
+	if err := settle(ctx, Simcloud{Base: "http://" + sim.Addr, Client: client}, client, "http://"+exp.Addr, simStarted, o.Settle, o.Settle+time.Minute); err != nil {
+		return nil, err
+	}
 
 	amCfg := filepath.Join(dir, "alertmanager.yml")
 	am, err := start(Spec{Name: "alertmanager", Bin: o.Alertmanager, Ready: "/-/ready",
@@ -370,7 +388,13 @@ loop:
 		}
 	}
 	view.Draw(res.Snapshot, o.Clock.Now())
-	res.Summary = Summarize(res.Snapshot, o.SLO)
+	bounds := map[string]Bounds{}
+	if gs, err := Groups(); err == nil {
+		for _, g := range gs {
+			bounds[g.Name] = Bounds{g.MinInstances, g.MaxInstances}
+		}
+	}
+	res.Summary = Summarize(res.Snapshot, o.SLO, bounds)
 	return res, runErr
 }
 

@@ -18,8 +18,9 @@ type GroupSummary struct {
 	// scale-out; SpikeToCapacity to the moment that capacity was in service.
 	// Negative when it did not happen.
 	SpikeToRequest, SpikeToCapacity time.Duration
-	// AlertToAction is, for each applied decision, the time from its alert
-	// firing in Prometheus to the actuator's decision.
+	// AlertToAction is, for each scaling alert that fired, the time from its
+	// firing in Prometheus to the actuator's first decision on it (through
+	// Alertmanager), whatever the decision was.
 	AlertToAction []time.Duration
 	InstanceHours float64
 	// MinutesOverSLO is how long the response time was above the SLO.
@@ -38,8 +39,12 @@ type Summary struct {
 	Groups []GroupSummary
 }
 
-// Summarize reduces a record; slo is the response time objective.
-func Summarize(s Snapshot, slo time.Duration) Summary {
+// Bounds are a group's min and max instance counts as the actuator enforces them.
+type Bounds struct{ Min, Max int }
+
+// Summarize reduces a record; slo is the response time objective, bounds
+// the groups' min..max (simcloud's own when a group is missing).
+func Summarize(s Snapshot, slo time.Duration, bounds map[string]Bounds) Summary {
 	out := Summary{Length: s.End.Sub(s.Start), SLO: slo}
 	var spike time.Time
 	for _, p := range s.Phases {
@@ -56,6 +61,9 @@ func Summarize(s Snapshot, slo time.Duration) Summary {
 		}
 		first, last := ss[0].State, ss[len(ss)-1].State
 		gs.BoundMin, gs.BoundMax = first.Min, first.Max
+		if b, ok := bounds[g]; ok {
+			gs.BoundMin, gs.BoundMax = b.Min, b.Max
+		}
 		gs.StartCount, gs.EndCount = first.Desired, last.Desired
 		gs.InstanceHours = (last.CostInstanceSeconds - first.CostInstanceSeconds) / 3600
 		for i, smp := range ss {
@@ -80,9 +88,6 @@ func Summarize(s Snapshot, slo time.Duration) Summary {
 			case "scale_in":
 				gs.ScaleIns++
 			}
-			if lat, ok := alertToAction(s.Fires, d); ok {
-				gs.AlertToAction = append(gs.AlertToAction, lat)
-			}
 			if d.Action == "scale_out" && !spike.IsZero() && !d.Time.Before(spike) && gs.SpikeToRequest < 0 {
 				gs.SpikeToRequest = d.Time.Sub(spike)
 				if at, ok := inService(ss, d); ok {
@@ -90,25 +95,28 @@ func Summarize(s Snapshot, slo time.Duration) Summary {
 				}
 			}
 		}
+		gs.AlertToAction = alertToAction(s.Fires, s.Decisions, g)
 		out.Groups = append(out.Groups, gs)
 	}
 	return out
 }
 
-// alertToAction finds the latest firing of d's alert at or before d and
-// returns the time between them.
-func alertToAction(fires []AlertFire, d Decision) (time.Duration, bool) {
-	var best *AlertFire
-	for i := range fires {
-		f := &fires[i]
-		if f.Group == d.Group && f.Action == d.Action && !f.FiredAt.After(d.Time) {
-			best = f
+// alertToAction pairs each firing of a group's scaling alerts with the
+// actuator's first decision on that group and action after it.
+func alertToAction(fires []AlertFire, ds []Decision, group string) []time.Duration {
+	var out []time.Duration
+	for _, f := range fires {
+		if f.Group != group {
+			continue
+		}
+		for _, d := range ds {
+			if d.Group == group && d.Action == f.Action && !d.Time.Before(f.FiredAt) {
+				out = append(out, d.Time.Sub(f.FiredAt))
+				break
+			}
 		}
 	}
-	if best == nil {
-		return 0, false
-	}
-	return d.Time.Sub(best.FiredAt), true
+	return out
 }
 
 // inService returns when, after d, as many instances served as d asked for.
@@ -137,7 +145,7 @@ func (s Summary) Write(w io.Writer) {
 		fmt.Fprintf(w, "    instances              %d at start, %d at end, %d..%d seen (bounds %d..%d)\n", g.StartCount, g.EndCount, g.MinSeen, g.MaxSeen, g.BoundMin, g.BoundMax)
 		fmt.Fprintf(w, "    load spike → scale-out %s\n", durOrNever(g.SpikeToRequest))
 		fmt.Fprintf(w, "    load spike → capacity  %s\n", durOrNever(g.SpikeToCapacity))
-		fmt.Fprintf(w, "    alert → action         %s\n", durList(g.AlertToAction))
+		fmt.Fprintf(w, "    alert → decision       %s\n", durList(g.AlertToAction))
 		fmt.Fprintf(w, "    cost                   %.3f instance-hours\n", g.InstanceHours)
 		fmt.Fprintf(w, "    over the SLO           %.1f minutes\n", g.MinutesOverSLO)
 	}
@@ -152,7 +160,7 @@ func durOrNever(d time.Duration) string {
 
 func durList(ds []time.Duration) string {
 	if len(ds) == 0 {
-		return "no applied action"
+		return "none"
 	}
 	parts := make([]string, len(ds))
 	for i, d := range ds {
