@@ -351,6 +351,11 @@ func gaugeOf(t *testing.T, g prometheus.Gatherer, name, label, value string) pro
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && len(m.GetLabel()) == 0 {
+				gg := prometheus.NewGauge(prometheus.GaugeOpts{Name: name})
+				gg.Set(m.GetGauge().GetValue())
+				return gg
+			}
 			for _, l := range m.GetLabel() {
 				if l.GetName() == label && l.GetValue() == value {
 					gg := prometheus.NewGauge(prometheus.GaugeOpts{Name: name})

@@ -1,0 +1,167 @@
+package collector
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/flexus-autoscaler/flexus/internal/testenv"
+)
+
+func post(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReloadGoodAndBad(t *testing.T) {
+	s := startSim(t)
+	good := s.config(t)
+	srv, url, path := startServer(t, s, good)
+	step := func() {
+		t.Helper()
+		if _, err := srv.Loop().Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	groups := func() int { return testutil.CollectAndCount(srv.Loop(), "flexus_group_current_instances") }
+	if n := groups(); n != 2 {
+		t.Fatalf("%d groups before reload, want 2", n)
+	}
+
+	// A good file: the web group is dropped at the next collection.
+	withoutWeb := good[:strings.Index(good, "  - name: web")]
+	if err := os.WriteFile(path, []byte(withoutWeb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post(t, url+"/-/reload"); code != http.StatusOK {
+		t.Fatalf("good reload: %d %s", code, body)
+	}
+	step()
+	if n := groups(); n != 1 {
+		t.Errorf("%d groups after reloading a file with one, want 1", n)
+	}
+	if got := testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")); got != 1 {
+		t.Errorf("flexus_config_last_reload_successful = %v after a good reload", got)
+	}
+
+	// A bad file: refused with the field named, the config in force is kept.
+	if err := os.WriteFile(path, []byte(good+"    bogus_key: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, body := post(t, url+"/-/reload")
+	if code != http.StatusInternalServerError || !strings.Contains(body, "bogus_key") {
+		t.Errorf("bad reload: %d %q, want 500 naming bogus_key", code, body)
+	}
+	if got := testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")); got != 0 {
+		t.Errorf("flexus_config_last_reload_successful = %v after a bad reload, want 0", got)
+	}
+	step()
+	if n := groups(); n != 1 {
+		t.Errorf("%d groups after a bad reload, want the 1 in force", n)
+	}
+	if code, _ := get(t, url+"/-/reload"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %d, want 405", code)
+	}
+}
+
+func TestRunServesReloadsOnHUPAndShutsDown(t *testing.T) {
+	s := startSim(t)
+	path := writeConfig(t, t.TempDir(), s.config(t))
+	addr := testenv.FreePort(t)
+	hup := make(chan os.Signal, 1)
+	ready := make(chan struct{})
+	srv, err := NewServer(ServerOptions{
+		ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger(), Reload: hup, Ready: ready,
+		Web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no first collection within 20s")
+	}
+	if code, body := get(t, "http://"+addr+"/metrics"); code != http.StatusOK || !strings.Contains(string(body), "flexus_signal{") {
+		t.Errorf("/metrics: %d, flexus_signal present: %v", code, strings.Contains(string(body), "flexus_signal{"))
+	}
+	if code, _ := get(t, "http://"+addr+"/-/healthy"); code != http.StatusOK {
+		t.Errorf("/-/healthy: %d", code)
+	}
+	if code, body := get(t, "http://"+addr+"/"); code != http.StatusOK || !strings.Contains(string(body), "/metrics") {
+		t.Errorf("landing page: %d", code)
+	}
+	// SIGHUP with a broken file: the reload fails, serving goes on.
+	if err := os.WriteFile(path, []byte("groups: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup <- syscall.SIGHUP
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")); got != 0 {
+		t.Errorf("after SIGHUP with a broken file, reload_successful = %v", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of cancel")
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, content, wantErr string
+	}{
+		{"the shared example is valid", unitConfig, ""},
+		{"an unknown key is named", unitConfig + "    colour: blue\n", "field colour not found"},
+		{"a bad advisor block is refused", unitConfig + "advisor:\n  mode: sometimes\n", "advisor"},
+		{"scale_out must stay above scale_in", strings.Replace(unitConfig, "    max_instances: 10\n", "    max_instances: 10\n    signals:\n      cpu: {scale_out: 0.2, scale_in: 0.3}\n", 1), "scale_out 0.2 must be above scale_in 0.3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yml")
+			if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckConfig(p)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
+			case err != nil && !strings.Contains(err.Error(), p):
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
