@@ -36,7 +36,6 @@ type env struct {
 // commands lists every subcommand; each lives in its own file.
 func commands() []command {
 	return []command{
-		// One line per command, e.g. simcloudCommand(),
 		simcloudCommand(),
 		forecastEvalCommand(),
 		actuatorCommand(),
@@ -55,7 +54,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	// --help and --version would call os.Exit; note the request and return instead.
+	terminated := false
+	app.Terminate(func(int) { terminated = true })
 	logCfg := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logCfg)
 
@@ -66,14 +67,19 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		runs[clause.FullCommand()] = fn
 	}
 
+	if len(args) == 0 {
+		app.UsageWriter(stderr)
+		app.Usage(nil)
+		fmt.Fprintln(stderr, "flexus: command not specified (try --help)")
+		return 2
+	}
 	selected, err := app.Parse(args)
+	if terminated {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "flexus: %v (try --help)\n", err)
 		return 2
-	}
-	if selected == "" {
-		// --help and --version have already printed.
-		return 0
 	}
 	e.logger = promslog.New(logCfg)
 
