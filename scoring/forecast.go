@@ -66,19 +66,19 @@ func holtParams(i int) (alpha, beta float64) {
 }
 
 const (
-	holtPhi      = 0.9
-	hwAlpha      = 0.2
-	hwBeta       = 0.01
-	hwGamma      = 0.15
-	hwPhi        = 0.98
-	residAlpha   = 0.5
-	residHalfLif = 30 * time.Minute
-	shortAlpha   = 0.1
-	shortGamma   = 0.2
-	minACF       = 0.3 // autocorrelation a short period needs to count
-	pendingSlots = 6   // graded forecasts kept per horizon
-	autoTop      = 1   // auto averages this many of the best variants
-	minGraded    = 3   // gradings before auto trusts its choice
+	holtPhi       = 0.9
+	hwAlpha       = 0.2
+	hwBeta        = 0.01
+	hwGamma       = 0.15
+	hwPhi         = 0.98
+	residAlpha    = 0.5
+	residHalfLife = 30 * time.Minute
+	shortAlpha    = 0.1
+	shortGamma    = 0.2
+	minACF        = 0.3 // autocorrelation a short period needs to count
+	pendingSlots  = 6   // graded forecasts kept per horizon
+	autoTop       = 1   // auto averages this many of the best variants
+	minGraded     = 3   // gradings before auto trusts its choice
 )
 
 // forecastConfig is ForecastParams turned into step counts, shared by the
@@ -122,7 +122,7 @@ func newForecastConfig(f ForecastParams, trendSamples int) *forecastConfig {
 		c.every = append(c.every, every)
 		c.pendCap = append(c.pendCap, int(hs/every)+2)
 	}
-	c.residDecayPer = math.Pow(0.5, float64(f.Step)/float64(residHalfLif))
+	c.residDecayPer = math.Pow(0.5, float64(f.Step)/float64(residHalfLife))
 	return c
 }
 

@@ -18,10 +18,10 @@
 //   - a timestamp earlier than the one before it: refused (traces are sorted);
 //   - two NAB rows with the same timestamp: refused, since we cannot tell which
 //     is right (Azure rows may share a timestamp: they are distinct requests);
-//   - NAB gaps: the step is the most common interval between rows. A gap of up
-//     to Options.MaxGapSteps missing samples (default 5) is filled by linear
-//     interpolation and counted in Series.Filled; a longer gap is refused, as is
-//     a row that is off the step grid.
+//   - NAB gaps: the step is the most common interval between rows (a file with
+//     one row gets a 1-minute step). A gap of up to Options.MaxGapSteps missing
+//     samples (default 5) is filled by linear interpolation and counted in
+//     Series.Filled; a longer gap is refused, as is a row off the step grid.
 package trace
 
 import (
