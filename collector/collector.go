@@ -332,6 +332,9 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	}
 
 	snap := c.build(now)
+	if err := snap.encode(c.descs.info); err != nil {
+		errs = append(errs, err)
+	}
 	stats.Series = snap.Len()
 	stats.Duration = time.Since(started)
 	return snap, stats, errors.Join(errs...)

@@ -95,6 +95,19 @@ func TestEndToEndGolden(t *testing.T) {
 		t.Fatalf("/metrics: %d", code)
 	}
 	got := filterVolatile(body)
+	// Without gzip the same series come back: the two gzip members and the
+	// plain concatenation are the same document.
+	req, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(filterVolatile(plain), got) {
+		t.Errorf("plain /metrics differs from the gzipped one:\n%s", lineDiff(string(got), string(filterVolatile(plain))))
+	}
 	if *update {
 		if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
 			t.Fatal(err)

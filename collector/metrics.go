@@ -1,7 +1,15 @@
 package collector
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"sort"
+
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 )
 
 // descs are every series the collection publishes; names and labels follow
@@ -18,13 +26,20 @@ type descs struct {
 	recommended, policyInfo, leadTime                                                     *prometheus.Desc
 
 	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
+
+	// info holds each desc's name and help, for encoding snapshots.
+	info map[*prometheus.Desc][2]string
 }
 
 func newDescs() *descs {
+	info := map[*prometheus.Desc][2]string{}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
+		desc := prometheus.NewDesc(name, help, labels, nil)
+		info[desc] = [2]string{name, help}
+		return desc
 	}
 	return &descs{
+		info:           info,
 		groupDesired:   d("flexus_group_desired_instances", "Desired instance count of the group (AS desired count, or the managed ECS server count).", "group"),
 		groupCurrent:   d("flexus_group_current_instances", "Instances of the group that exist, in any state.", "group"),
 		groupMin:       d("flexus_group_min_instances", "Lower bound in force: the tighter of config and cloud.", "group"),
@@ -75,6 +90,8 @@ type Snapshot struct {
 	metrics []prometheus.Metric
 	// series counts the published series per group.
 	series map[string]int
+	// text and gz are the snapshot rendered for /metrics.
+	text, gz []byte
 }
 
 // Len is the number of series in the snapshot.
@@ -102,4 +119,63 @@ func (b *builder) add(d *prometheus.Desc, t prometheus.ValueType, v float64, lab
 		m = prometheus.NewInvalidMetric(d, err)
 	}
 	b.snap.metrics = append(b.snap.metrics, m)
+}
+
+// encode renders the snapshot once, in the text exposition format, plain and
+// gzipped, so a scrape copies bytes instead of encoding tens of thousands of
+// series. Families are grouped and sorted as a registry would.
+func (s *Snapshot) encode(info map[*prometheus.Desc][2]string) error {
+	fams := map[string]*dto.MetricFamily{}
+	for _, m := range s.metrics {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			return fmt.Errorf("collector: encoding %s: %w", m.Desc(), err)
+		}
+		nh, ok := info[m.Desc()]
+		if !ok {
+			return fmt.Errorf("collector: %s is not one of the exporter's series", m.Desc())
+		}
+		name, help := nh[0], nh[1]
+		f := fams[name]
+		if f == nil {
+			t := dto.MetricType_GAUGE
+			if pb.Counter != nil {
+				t = dto.MetricType_COUNTER
+			}
+			f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: t.Enum()}
+			fams[name] = f
+		}
+		f.Metric = append(f.Metric, &pb)
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var text bytes.Buffer
+	enc := expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, n := range names {
+		f := fams[n]
+		sort.Slice(f.Metric, func(i, j int) bool { return labelsLess(f.Metric[i].Label, f.Metric[j].Label) })
+		if err := enc.Encode(f); err != nil {
+			return fmt.Errorf("collector: encoding %s: %w", n, err)
+		}
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	_, _ = zw.Write(text.Bytes())
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	s.text, s.gz = text.Bytes(), gz.Bytes()
+	return nil
+}
+
+func labelsLess(a, b []*dto.LabelPair) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i].GetValue() != b[i].GetValue() {
+			return a[i].GetValue() < b[i].GetValue()
+		}
+	}
+	return len(a) < len(b)
 }

@@ -67,6 +67,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
+// Snapshot is the last completed snapshot, nil before the first.
+func (l *Loop) Snapshot() *Snapshot { return l.snap.Load() }
+
 // Describe sends nothing: the snapshot's series change with the groups, so the
 // Loop is an unchecked collector.
 func (l *Loop) Describe(chan<- *prometheus.Desc) {}

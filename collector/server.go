@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -137,7 +140,6 @@ func NewServer(o ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s.loop = NewLoop(s.coll, o.Clock)
-	s.reg.MustRegister(s.loop)
 	return s, nil
 }
 
@@ -194,11 +196,7 @@ func (s *Server) reload() error {
 // Handler serves /metrics, the landing page, health, readiness and reload.
 func (s *Server) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(s.o.Logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 10,
-	}))
+	mux.Handle("/metrics", s.metricsHandler())
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
@@ -236,6 +234,63 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	mux.Handle("/", landing)
 	return mux, nil
+}
+
+// Gatherer gathers everything /metrics serves: the registry (self-metrics,
+// build info, Go and process) and the last snapshot.
+func (s *Server) Gatherer() prometheus.Gatherer {
+	snap := prometheus.NewRegistry()
+	snap.MustRegister(s.loop)
+	return prometheus.Gatherers{s.reg, snap}
+}
+
+// metricsHandler serves the registry, encoded per scrape (a few hundred
+// series), followed by the snapshot, encoded once per collection. Both parts
+// are gzip members when the client accepts gzip: concatenated members are
+// one valid gzip stream.
+func (s *Server) metricsHandler() http.Handler {
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mfs, err := s.reg.Gather()
+		if err != nil {
+			s.o.Logger.Error("gathering self-metrics", "err", err)
+		}
+		var head bytes.Buffer
+		enc := expfmt.NewEncoder(&head, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				http.Error(w, "encoding metrics: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		snap := s.loop.Snapshot()
+		w.Header().Set("Content-Type", string(format))
+		if !acceptsGzip(r) {
+			_, _ = w.Write(head.Bytes())
+			if snap != nil {
+				_, _ = w.Write(snap.text)
+			}
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		_, _ = zw.Write(head.Bytes())
+		if err := zw.Close(); err != nil {
+			return
+		}
+		if snap != nil {
+			_, _ = w.Write(snap.gz)
+		}
+	})
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		if strings.TrimSpace(strings.SplitN(part, ";", 2)[0]) == "gzip" {
+			return true
+		}
+	}
+	return false
 }
 
 // Run serves until ctx ends, collecting in the background; it reloads on
