@@ -24,8 +24,8 @@ func cloudErr(code int) error {
 	return &sdkerr.ServiceResponseError{StatusCode: code, ErrorCode: "FAKE." + fmt.Sprint(code)}
 }
 
-// update is one write the fake cloud accepted.
-type update struct {
+// write is one write the fake cloud accepted.
+type write struct {
 	At   time.Time
 	From int
 	To   int
@@ -41,7 +41,7 @@ type fakeAS struct {
 	pending  int
 	scaling  bool
 	logs     []asmodel.ScalingActivityLogList
-	updates  []update
+	updates  []write
 	reads    int
 	failShow []error
 	failUpd  []error
@@ -91,7 +91,7 @@ func (f *fakeAS) UpdateScalingGroup(req *asmodel.UpdateScalingGroupRequest) (*as
 		return nil, &sdkerr.ServiceResponseError{StatusCode: 400, ErrorCode: "AS.2035", ErrorMessage: "desire out of bounds"}
 	}
 	now := f.clock.Now()
-	f.updates = append(f.updates, update{At: now, From: f.desired, To: to})
+	f.updates = append(f.updates, write{At: now, From: f.desired, To: to})
 	var st asmodel.ScalingActivityLogListStatus
 	_ = st.UnmarshalJSON([]byte(`"SUCCESS"`))
 	end := sdktime.SdkTime(now)
@@ -132,10 +132,10 @@ func (f *fakeAS) BatchRemoveScalingInstances(*asmodel.BatchRemoveScalingInstance
 	return nil, fmt.Errorf("fakeAS: BatchRemoveScalingInstances is not used by the actuator")
 }
 
-func (f *fakeAS) snapshot() (int, []update) {
+func (f *fakeAS) snapshot() (int, []write) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.desired, append([]update(nil), f.updates...)
+	return f.desired, append([]write(nil), f.updates...)
 }
 
 // fakeServer is one server of fakeECS.

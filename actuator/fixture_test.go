@@ -1,0 +1,65 @@
+package actuator
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/expfmt"
+)
+
+var update = flag.Bool("update", false, "rewrite fixtures/metrics.txt from the actuator's /metrics")
+
+const metricsFixture = "fixtures/metrics.txt"
+
+// volatileFamilies are measured in wall time, or name the Go toolchain,
+// and are left out of the fixture.
+var volatileFamilies = map[string]bool{
+	"flexus_cloud_request_duration_seconds": true,
+	"flexus_build_info":                     true,
+}
+
+// TestMetricsFixture runs a fixed scenario against simcloud in virtual
+// time and compares the actuator's flexus_* metrics with the golden file
+// the rules' consistency test reads. Rewrite it with `go test ./actuator
+// -run TestMetricsFixture -update`.
+func TestMetricsFixture(t *testing.T) {
+	h := newSimHarness(t, "", "")
+	h.reg.MustRegister(versioncollector.NewCollector("flexus"))
+	h.deliver(notification("gk1", alert("gpu-pool", ScaleOut, "4", "a")))
+	h.clock.Advance(time.Minute)
+	h.deliver(notification("gk2", alert("gpu-pool", ScaleOut, "6", "b")))
+	h.deliver(notification("gk3", alert("web", ScaleOut, "3", "c")))
+	h.deliver(notification("gk4", alert("nowhere", ScaleIn, "1", "d")))
+	h.post(notification("gk5", alert("web", ScaleIn, "1", "e")), "wrong")
+
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "flexus_") || volatileFamilies[mf.GetName()] {
+			continue
+		}
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *update {
+		if err := os.WriteFile(metricsFixture, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(metricsFixture)
+	if err != nil {
+		t.Fatalf("%v: run `go test ./actuator -run TestMetricsFixture -update`", err)
+	}
+	if !bytes.Equal(want, buf.Bytes()) {
+		t.Errorf("the actuator's metrics differ from %s; if that is intended, rerun with -update.\n--- got:\n%s", metricsFixture, buf.String())
+	}
+}
