@@ -2,8 +2,8 @@ package dashboards
 
 import "fmt"
 
-// G is the label matcher every per-group query carries.
-const G = `group=~"$group"`
+// groupSel is the label matcher every per-group query carries.
+const groupSel = `group=~"$group"`
 
 // signal is one scaling signal as the dashboards show it.
 type signal struct {
@@ -30,56 +30,56 @@ func overview() *Dashboard {
 	l.add(24, 7, table("Groups now", "One row per group: the counts in force, the recommendation of the active policy and the composite score.",
 		map[string]string{
 			"Value #A": "desired", "Value #B": "current", "Value #C": "min", "Value #D": "max",
-			"Value #E": "recommended (active)", "Value #F": "scaling score", "Value #G": "in service",
+			"Value #E": "recommended (active)", "Value #F": "scaling score", "Value #groupSel": "in service",
 		},
-		instant(`max by (group) (flexus_group_desired_instances{`+G+`})`),
-		instant(`max by (group) (flexus_group_current_instances{`+G+`})`),
-		instant(`max by (group) (flexus_group_min_instances{`+G+`})`),
-		instant(`max by (group) (flexus_group_max_instances{`+G+`})`),
-		instant(`group:flexus_recommended_instances:active{`+G+`}`),
-		instant(`max by (group) (flexus_scaling_score{`+G+`})`),
-		instant(`max by (group) (flexus_group_instances{`+G+`,state="in_service"})`),
+		instant(`max by (group) (flexus_group_desired_instances{`+groupSel+`})`),
+		instant(`max by (group) (flexus_group_current_instances{`+groupSel+`})`),
+		instant(`max by (group) (flexus_group_min_instances{`+groupSel+`})`),
+		instant(`max by (group) (flexus_group_max_instances{`+groupSel+`})`),
+		instant(`group:flexus_recommended_instances:active{`+groupSel+`}`),
+		instant(`max by (group) (flexus_scaling_score{`+groupSel+`})`),
+		instant(`max by (group) (flexus_group_instances{`+groupSel+`,state="in_service"})`),
 	))
 	l.add(12, 9,
 		dashed(timeseries("Instances: desired, current and bounds", "Desired and existing instances per group; min and max dashed.", "short",
-			q(`max by (group) (flexus_group_desired_instances{`+G+`})`, "{{group}} desired"),
-			q(`max by (group) (flexus_group_current_instances{`+G+`})`, "{{group}} current"),
-			q(`max by (group) (flexus_group_min_instances{`+G+`})`, "{{group}} min"),
-			q(`max by (group) (flexus_group_max_instances{`+G+`})`, "{{group}} max"),
+			q(`max by (group) (flexus_group_desired_instances{`+groupSel+`})`, "{{group}} desired"),
+			q(`max by (group) (flexus_group_current_instances{`+groupSel+`})`, "{{group}} current"),
+			q(`max by (group) (flexus_group_min_instances{`+groupSel+`})`, "{{group}} min"),
+			q(`max by (group) (flexus_group_max_instances{`+groupSel+`})`, "{{group}} max"),
 		), ".* (min|max)$"),
 		dashed(withRange(timeseries("Scaling score", "The composite weighted score in [-1, 1]; the seed scales out above 0.3 and in below -0.3 (dashed).", "none",
-			q(`max by (group) (flexus_scaling_score{`+G+`})`, "{{group}}"),
-			q(`0.3 + 0 * max(flexus_scaling_score{`+G+`})`, "scale out"),
-			q(`-0.3 + 0 * max(flexus_scaling_score{`+G+`})`, "scale in"),
+			q(`max by (group) (flexus_scaling_score{`+groupSel+`})`, "{{group}}"),
+			q(`0.3 + 0 * max(flexus_scaling_score{`+groupSel+`})`, "scale out"),
+			q(`-0.3 + 0 * max(flexus_scaling_score{`+groupSel+`})`, "scale in"),
 		), -1, 1), "^scale (out|in)$"),
 	)
 	l.add(12, 8,
 		timeseries("Recommended instances", "Per policy; the active one is what the scaling alerts follow.", "short",
-			q(`group:flexus_recommended_instances:active{`+G+`}`, "{{group}} active"),
-			q(`max by (group, policy) (flexus_recommended_instances{`+G+`})`, "{{group}} {{policy}}"),
+			q(`group:flexus_recommended_instances:active{`+groupSel+`}`, "{{group}} active"),
+			q(`max by (group, policy) (flexus_recommended_instances{`+groupSel+`})`, "{{group}} {{policy}}"),
 		),
 		timeseries("Instances by state", "In service, pending (booting) and being removed.", "short",
-			q(`max by (group, state) (flexus_group_instances{`+G+`})`, "{{group}} {{state}}"),
+			q(`max by (group, state) (flexus_group_instances{`+groupSel+`})`, "{{group}} {{state}}"),
 		),
 	)
 	l.row("Decisions and cost")
 	l.add(12, 8,
 		bars("Scaling decisions", "Actuator decisions per interval by outcome: applied, refused, duplicate, dry_run, noop, failed.",
-			q(`sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{`+G+`}[$__rate_interval]))`, "{{group}} {{action}} {{outcome}}"),
+			q(`sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{group}} {{action}} {{outcome}}"),
 		),
 		timeseries("Firing scaling alerts", "FlexusScaleOut / FlexusScaleIn alerts in force, the ones the actuator acts on.", "short",
-			q(`count by (group, action) (ALERTS{alertstate="firing",action=~"scale_out|scale_in",`+G+`})`, "{{group}} {{action}}"),
+			q(`count by (group, action) (ALERTS{alertstate="firing",action=~"scale_out|scale_in",`+groupSel+`})`, "{{group}} {{action}}"),
 		),
 	)
 	l.add(8, 6,
 		stat("Instance-hours in range", "Average instances over the time range times its length: what the range cost in instance-hours.", "short",
-			q(`sum by (group) (avg_over_time(flexus_group_current_instances{`+G+`}[$__range])) * $__range_s / 3600`, "{{group}}"),
+			q(`sum by (group) (avg_over_time(flexus_group_current_instances{`+groupSel+`}[$__range])) * $__range_s / 3600`, "{{group}}"),
 		),
 		stat("Instances now", "Existing instances, all selected groups.", "short",
-			q(`sum(flexus_group_current_instances{`+G+`})`, "instances"),
+			q(`sum(flexus_group_current_instances{`+groupSel+`})`, "instances"),
 		),
 		stat("Billed instance-hours in range (simcloud)", "Only with the simcloud emulator (demo and tests): what it billed.", "short",
-			q(`sum by (group) (increase(flexus_simcloud_cost_instance_seconds_total{`+G+`}[$__range])) / 3600`, "{{group}}"),
+			q(`sum by (group) (increase(flexus_simcloud_cost_instance_seconds_total{`+groupSel+`}[$__range])) / 3600`, "{{group}}"),
 		),
 	)
 	d.Panels = l.panels
@@ -98,7 +98,7 @@ func group() *Dashboard {
 	var l layout
 	l.row("Signals against thresholds")
 	for _, s := range signals() {
-		sel := fmt.Sprintf(`%s,signal="%s"`, G, s.name)
+		sel := fmt.Sprintf(`%s,signal="%s"`, groupSel, s.name)
 		l.add(8, 8, dashed(timeseries(s.title, fmt.Sprintf("flexus_signal{signal=%q}, its 5m average, and the scale-out and scale-in thresholds in force (dashed).", s.name), s.unit,
 			q(`group:flexus_signal:max{`+sel+`}`, "{{group}}"),
 			q(`group:flexus_signal:avg5m{`+sel+`}`, "{{group}} 5m avg"),
@@ -107,41 +107,41 @@ func group() *Dashboard {
 		), "^scale (out|in)$"))
 	}
 	l.add(8, 8, timeseries("Signal data age", "Age of the data behind each signal; scale-in is blocked above 10m.", "s",
-		q(`max by (signal) (flexus_signal_age_seconds{`+G+`})`, "{{signal}}"),
+		q(`max by (signal) (flexus_signal_age_seconds{`+groupSel+`})`, "{{signal}}"),
 	))
 	l.row("Scores and recommendation")
 	l.add(8, 8,
 		withRange(timeseries("Per-signal scores", "flexus_score in [-1, 1], 0 between the thresholds.", "none",
-			q(`max by (signal) (flexus_score{`+G+`})`, "{{signal}}"),
-			q(`max(flexus_scaling_score{`+G+`})`, "composite"),
+			q(`max by (signal) (flexus_score{`+groupSel+`})`, "{{signal}}"),
+			q(`max(flexus_scaling_score{`+groupSel+`})`, "composite"),
 		), -1, 1),
 		timeseries("Trend", "tanh(slope/10) of the last 10 samples.", "none",
-			q(`max by (signal) (flexus_trend{`+G+`})`, "{{signal}}"),
+			q(`max by (signal) (flexus_trend{`+groupSel+`})`, "{{signal}}"),
 		),
 		timeseries("Recommendation and desired count", "Recommended instances per policy against the desired count.", "short",
-			q(`max by (policy) (flexus_recommended_instances{`+G+`})`, "{{policy}}"),
-			q(`group:flexus_recommended_instances:bounded{`+G+`}`, "active, within bounds"),
-			q(`max(flexus_group_desired_instances{`+G+`})`, "desired"),
+			q(`max by (policy) (flexus_recommended_instances{`+groupSel+`})`, "{{policy}}"),
+			q(`group:flexus_recommended_instances:bounded{`+groupSel+`}`, "active, within bounds"),
+			q(`max(flexus_group_desired_instances{`+groupSel+`})`, "desired"),
 		),
 	)
 	l.row("Forecasts against actuals")
 	forecast := timeseries("Forecast of $signal against what happened",
 		"The actual value and the auto forecast made one horizon earlier for the same moment (offset by the horizon), so the gap is the forecast error.", "none",
-		q(`group:flexus_signal:max{`+G+`,signal=~"$signal"}`, "actual"),
-		q(`max(flexus_forecast{`+G+`,signal=~"$signal",model="auto",horizon="5m"} offset 5m)`, "forecast made 5m earlier"),
-		q(`max(flexus_forecast{`+G+`,signal=~"$signal",model="auto",horizon="15m"} offset 15m)`, "forecast made 15m earlier"),
-		q(`group:flexus_threshold:max{`+G+`,signal=~"$signal",direction="out"}`, "scale out"),
+		q(`group:flexus_signal:max{`+groupSel+`,signal=~"$signal"}`, "actual"),
+		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m"} offset 5m)`, "forecast made 5m earlier"),
+		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m"} offset 15m)`, "forecast made 15m earlier"),
+		q(`group:flexus_threshold:max{`+groupSel+`,signal=~"$signal",direction="out"}`, "scale out"),
 	)
 	forecast.Repeat, forecast.RepeatDirection, forecast.MaxPerRow = "signal", "h", 2
 	l.add(12, 9, dashed(forecast, "^scale out$"))
 	l.add(12, 9, withRange(timeseries("Forecast error (sMAPE)", "Running sMAPE of the auto forecast, 0 (perfect) to 2.", "none",
-		q(`max by (signal, horizon) (flexus_forecast_error_ratio{`+G+`,signal=~"$signal"})`, "{{signal}} {{horizon}}"),
+		q(`max by (signal, horizon) (flexus_forecast_error_ratio{`+groupSel+`,signal=~"$signal"})`, "{{signal}} {{horizon}}"),
 	), 0, 2))
 	l.add(12, 6, table("Forecast models in use", "The model `auto` stands for, per signal.", map[string]string{"Value #A": "in use"},
-		instant(`max by (group, signal, model) (flexus_forecast_model_info{`+G+`}) == 1`),
+		instant(`max by (group, signal, model) (flexus_forecast_model_info{`+groupSel+`}) == 1`),
 	))
 	l.add(12, 6, timeseries("Lead time", "Boot, warm-up and alerting delay: the horizon the predictive alert looks at.", "s",
-		q(`max(flexus_lead_time_seconds{`+G+`})`, "lead time"),
+		q(`max(flexus_lead_time_seconds{`+groupSel+`})`, "lead time"),
 	))
 	l.row("GPU and NPU per device")
 	for _, m := range []struct{ title, metric, unit string }{
@@ -154,25 +154,25 @@ func group() *Dashboard {
 		{"NPU memory utilisation", "flexus_npu_memory_utilization_ratio", "percentunit"},
 	} {
 		l.add(8, 8, timeseries(m.title, "Per instance and device.", m.unit,
-			q(m.metric+`{`+G+`}`, "{{instance_id}} {{device}}"),
+			q(m.metric+`{`+groupSel+`}`, "{{instance_id}} {{device}}"),
 		))
 	}
 	l.row("Queue and instances")
 	l.add(8, 8,
 		dashed(timeseries("Queue depth by source", "Raw depth per source against the queue thresholds (dashed).", "short",
-			q(`max by (source) (flexus_queue_depth{`+G+`})`, "{{source}}"),
-			q(`group:flexus_threshold:max{`+G+`,signal="queue",direction="out"}`, "scale out"),
-			q(`group:flexus_threshold:max{`+G+`,signal="queue",direction="in"}`, "scale in"),
+			q(`max by (source) (flexus_queue_depth{`+groupSel+`})`, "{{source}}"),
+			q(`group:flexus_threshold:max{`+groupSel+`,signal="queue",direction="out"}`, "scale out"),
+			q(`group:flexus_threshold:max{`+groupSel+`,signal="queue",direction="in"}`, "scale in"),
 		), "^scale (out|in)$"),
 		timeseries("CPU per instance", "Cloud Eye CPU utilisation of each instance.", "percentunit",
-			q(`max by (instance_id) (flexus_cpu_utilization_ratio{`+G+`})`, "{{instance_id}}"),
+			q(`max by (instance_id) (flexus_cpu_utilization_ratio{`+groupSel+`})`, "{{instance_id}}"),
 		),
 		timeseries("Memory per instance", "Cloud Eye memory utilisation of each instance (needs the agent).", "percentunit",
-			q(`flexus_memory_utilization_ratio{`+G+`}`, "{{instance_id}}"),
+			q(`flexus_memory_utilization_ratio{`+groupSel+`}`, "{{instance_id}}"),
 		),
 	)
 	l.add(24, 7, table("Instances", "Every discovered instance with its flavour and state.", map[string]string{"Value #A": "present"},
-		instant(`flexus_instance_info{`+G+`}`),
+		instant(`flexus_instance_info{`+groupSel+`}`),
 	))
 	d.Panels = l.panels
 	return d
@@ -189,7 +189,7 @@ func health() *Dashboard {
 		stat("Config reload OK", "flexus_config_last_reload_successful per process (1 is good).", "short",
 			q(`min by (job) (flexus_config_last_reload_successful)`, "{{job}}")),
 		stat("Dry-run or paused groups", "Groups where the actuator decides but does not scale.", "short",
-			q(`count(flexus_actuator_dry_run{`+G+`} == 1 or flexus_actuator_paused{`+G+`} == 1) or vector(0)`, "groups")),
+			q(`count(flexus_actuator_dry_run{`+groupSel+`} == 1 or flexus_actuator_paused{`+groupSel+`} == 1) or vector(0)`, "groups")),
 	)
 	l.row("Huawei Cloud API")
 	l.add(12, 8,
@@ -216,33 +216,33 @@ func health() *Dashboard {
 	)
 	l.add(8, 8,
 		timeseries("Cloud Eye data age", "Age of the oldest newest datapoint per group and metric; alert above 10m.", "s",
-			q(`max by (group, namespace, metric) (flexus_cloudeye_sample_age_seconds{`+G+`})`, "{{group}} {{namespace}} {{metric}}")),
+			q(`max by (group, namespace, metric) (flexus_cloudeye_sample_age_seconds{`+groupSel+`})`, "{{group}} {{namespace}} {{metric}}")),
 		timeseries("Discovery lag", "How old the group's instance list is.", "s",
-			q(`max by (group) (flexus_discovery_lag_seconds{`+G+`})`, "{{group}}")),
+			q(`max by (group) (flexus_discovery_lag_seconds{`+groupSel+`})`, "{{group}}")),
 		timeseries("Exported series", "Series per group on /metrics.", "short",
-			q(`max by (group) (flexus_exported_series{`+G+`})`, "{{group}}")),
+			q(`max by (group) (flexus_exported_series{`+groupSel+`})`, "{{group}}")),
 	)
 	l.row("Actuator")
 	l.add(8, 8,
 		bars("Webhook requests by status", "Alertmanager notifications received; 4xx means a malformed or unauthenticated request.",
 			q(`sum by (code) (increase(flexus_actuator_webhook_requests_total[$__rate_interval]))`, "{{code}}")),
 		bars("Decisions by outcome", "applied, refused, duplicate, dry_run, noop, failed.",
-			q(`sum by (outcome) (increase(flexus_actuator_decisions_total{`+G+`}[$__rate_interval]))`, "{{outcome}}")),
+			q(`sum by (outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{outcome}}")),
 		bars("Guard refusals by reason", "Which guard stopped a decision.",
-			q(`sum by (group, reason) (increase(flexus_actuator_guard_refusals_total{`+G+`}[$__rate_interval]))`, "{{group}} {{reason}}")),
+			q(`sum by (group, reason) (increase(flexus_actuator_guard_refusals_total{`+groupSel+`}[$__rate_interval]))`, "{{group}} {{reason}}")),
 	)
 	l.add(8, 8,
 		timeseries("Cooldown remaining", "Seconds until the group may scale again, per direction.", "s",
-			q(`max by (group, direction) (flexus_actuator_cooldown_remaining_seconds{`+G+`})`, "{{group}} {{direction}}")),
+			q(`max by (group, direction) (flexus_actuator_cooldown_remaining_seconds{`+groupSel+`})`, "{{group}} {{direction}}")),
 		timeseries("Decision latency p95", "From webhook to the cloud call's answer.", "s",
-			q(`histogram_quantile(0.95, sum by (le, group) (rate(flexus_actuator_decision_duration_seconds_bucket{`+G+`}[$__rate_interval])))`, "{{group}}")),
+			q(`histogram_quantile(0.95, sum by (le, group) (rate(flexus_actuator_decision_duration_seconds_bucket{`+groupSel+`}[$__rate_interval])))`, "{{group}}")),
 		timeseries("Time since last scale", "Per group and direction.", "s",
-			q(`time() - max by (group, direction) (flexus_actuator_last_scale_timestamp_seconds{`+G+`} > 0)`, "{{group}} {{direction}}")),
+			q(`time() - max by (group, direction) (flexus_actuator_last_scale_timestamp_seconds{`+groupSel+`} > 0)`, "{{group}} {{direction}}")),
 	)
 	l.add(12, 6,
 		timeseries("Desired count set by the actuator", "Last desired count the actuator set, against the group's.", "short",
-			q(`max by (group) (flexus_actuator_desired_instances{`+G+`})`, "{{group}} actuator"),
-			q(`max by (group) (flexus_group_desired_instances{`+G+`})`, "{{group}} cloud")),
+			q(`max by (group) (flexus_actuator_desired_instances{`+groupSel+`})`, "{{group}} actuator"),
+			q(`max by (group) (flexus_group_desired_instances{`+groupSel+`})`, "{{group}} cloud")),
 		bars("Alerts for unknown groups", "Alerts naming a group the actuator does not manage.",
 			q(`sum(increase(flexus_actuator_unknown_group_alerts_total[$__rate_interval]))`, "unknown group")),
 	)
