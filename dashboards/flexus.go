@@ -30,7 +30,7 @@ func overview() *Dashboard {
 	l.add(24, 7, table("Groups now", "One row per group: the counts in force, the recommendation of the active policy and the composite score.",
 		map[string]string{
 			"Value #A": "desired", "Value #B": "current", "Value #C": "min", "Value #D": "max",
-			"Value #E": "recommended (active)", "Value #F": "scaling score", "Value #groupSel": "in service",
+			"Value #E": "recommended (active)", "Value #F": "scaling score", "Value #G": "in service",
 		},
 		instant(`max by (group) (flexus_group_desired_instances{`+groupSel+`})`),
 		instant(`max by (group) (flexus_group_current_instances{`+groupSel+`})`),
