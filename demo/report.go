@@ -34,9 +34,10 @@ const (
 	colIn       = 0x1f77b4
 )
 
-// groupPlots draws a group's four plots: demand and capacity, instances with
-// the decisions, utilisation with the forecast, and the scaling score.
-func groupPlots(s Snapshot, g string) ([]*plot.Plot, error) {
+// groupPlots draws a group's six plots: demand and capacity, instances with
+// the decisions, utilisation with the forecast, response time against the
+// SLO, the scaling score, and the queue.
+func groupPlots(s Snapshot, g string, slo time.Duration) ([]*plot.Plot, error) {
 	ss := s.Samples[g]
 	x := func(t time.Time) float64 { return t.Sub(s.Start).Minutes() }
 	series := func(f func(Sample) float64) plotter.XYs {
@@ -142,7 +143,7 @@ func groupPlots(s Snapshot, g string) ([]*plot.Plot, error) {
 	if err != nil {
 		return nil, err
 	}
-	util, err := build("Utilisation — "+g, "percent", []line{
+	util, err := build("Utilisation and forecast — "+g, "percent", []line{
 		{name: "utilisation", col: colDemand, xys: series(func(s Sample) float64 { return 100 * s.State.Utilization })},
 		{name: "CPU", col: colCapacity, xys: series(func(s Sample) float64 { return s.State.CPU })},
 		{name: "CPU forecast, 5m ahead", col: colForecast, dash: true, xys: series(func(s Sample) float64 { return 100 * s.Forecast })},
@@ -150,15 +151,29 @@ func groupPlots(s Snapshot, g string) ([]*plot.Plot, error) {
 	if err != nil {
 		return nil, err
 	}
-	score, err := build("Scaling score — "+g, "score (-1..1)", []line{
-		{name: "scaling score", col: colDesired, xys: series(func(s Sample) float64 { return s.Score })},
-		{name: "response time (s)", col: colService, dash: true, xys: series(func(s Sample) float64 { return s.State.ResponseTimeSeconds })},
+	rt, err := build("Response time — "+g, "seconds", []line{
+		{name: "response time", col: colDemand, xys: series(func(s Sample) float64 { return s.State.ResponseTimeSeconds })},
+		{name: "SLO", col: colPhase, dash: true, xys: series(func(Sample) float64 { return slo.Seconds() })},
 	}, false)
 	if err != nil {
 		return nil, err
 	}
-	score.Y.Min = math.Min(score.Y.Min, -1)
-	return []*plot.Plot{demand, inst, util, score}, nil
+	score, err := build("Scaling score — "+g, "score (-1..1)", []line{
+		{name: "scaling score", col: colDesired, xys: series(func(s Sample) float64 { return s.Score })},
+		{name: "scale out above", col: colOut, dash: true, xys: series(func(Sample) float64 { return 0.3 })},
+		{name: "scale in below", col: colIn, dash: true, xys: series(func(Sample) float64 { return -0.3 })},
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	score.Y.Min, score.Y.Max = math.Min(score.Y.Min, -1), math.Max(score.Y.Max, 1)
+	queue, err := build("Request queue — "+g, "requests waiting", []line{
+		{name: "queue", col: colCapacity, xys: series(func(s Sample) float64 { return s.State.Queue })},
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	return []*plot.Plot{demand, inst, util, rt, score, queue}, nil
 }
 
 // vline draws a vertical line across the plot's current y range.
@@ -187,11 +202,11 @@ func svgOf(p *plot.Plot) (template.HTML, error) {
 }
 
 // WritePNG renders the first group's plots stacked in one picture (for the README).
-func WritePNG(w io.Writer, s Snapshot) error {
+func WritePNG(w io.Writer, s Snapshot, slo time.Duration) error {
 	if len(s.Groups) == 0 {
 		return fmt.Errorf("report: no group was observed")
 	}
-	ps, err := groupPlots(s, s.Groups[0])
+	ps, err := groupPlots(s, s.Groups[0], slo)
 	if err != nil {
 		return err
 	}
@@ -276,7 +291,7 @@ func WriteReport(w io.Writer, s Snapshot, sum Summary) error {
 		data.Phases = append(data.Phases, phase{p.Name, off(p.At)})
 	}
 	for _, g := range s.Groups {
-		ps, err := groupPlots(s, g)
+		ps, err := groupPlots(s, g, sum.SLO)
 		if err != nil {
 			return err
 		}

@@ -28,8 +28,8 @@ const (
 // SpikeScenario is calm, then a load spike, then calm again, in proportions
 // that leave time to scale out during the spike and to scale in after it.
 func SpikeScenario(total time.Duration, spike float64) Scenario {
-	calm := total * 2 / 10
-	high := total * 35 / 100
+	calm := total * 15 / 100
+	high := total * 30 / 100
 	return Scenario{Phases: []Phase{
 		{Name: PhaseCalm, Length: calm, Multiplier: 1},
 		{Name: PhaseSpike, Length: high, Multiplier: spike},

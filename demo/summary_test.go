@@ -126,8 +126,8 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := b.String()
-	if n := strings.Count(html, "<svg"); n != 4 {
-		t.Errorf("%d plots in the report, want 4 for one group", n)
+	if n := strings.Count(html, "<svg"); n != 6 {
+		t.Errorf("%d plots in the report, want 6 for one group", n)
 	}
 	for _, want := range []string{"Group web", "scale_out", "FlexusScaleOut", "load spike", "Demand and capacity"} {
 		if !strings.Contains(html, want) {
@@ -136,7 +136,7 @@ func TestReport(t *testing.T) {
 	}
 
 	var p bytes.Buffer
-	if err := WritePNG(&p, s); err != nil {
+	if err := WritePNG(&p, s, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	img, err := png.Decode(&p)

@@ -60,12 +60,24 @@ func (v View) Draw(s Snapshot, now time.Time) {
 	tw.Flush()
 
 	b.WriteString("\nlast decisions:\n")
-	last := lastDecisions(s.Decisions, 4)
+	var shown []Decision
+	dups := 0
+	for _, d := range s.Decisions {
+		if d.Outcome == "duplicate" {
+			dups++
+			continue
+		}
+		shown = append(shown, d)
+	}
+	last := lastDecisions(shown, 5)
 	if len(last) == 0 {
 		b.WriteString("  none yet: the actuator acts when Prometheus fires a scaling alert and Alertmanager calls it\n")
 	}
 	for _, d := range last {
 		fmt.Fprintf(&b, "  %s  %-8s %-9s %-8s %d→%d  %s\n", fmtClock(d.Time.Sub(s.Start)), d.Group, d.Action, d.Outcome, d.From, d.To, d.Why())
+	}
+	if dups > 0 {
+		fmt.Fprintf(&b, "  (%d repeated deliveries of notifications already applied were recognised and changed nothing)\n", dups)
 	}
 	if len(s.Errors) > 0 {
 		keys := make([]string, 0, len(s.Errors))

@@ -25,9 +25,11 @@ import (
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 )
 
-// scenarioLength is the short scenario: calm 44s, spike 77s, calm 99s. Both
-// legs run in parallel, so the whole e2e takes about four minutes.
-const scenarioLength = 220 * time.Second
+// scenarioLength is the short scenario: calm 40s, spike 81s, calm 149s (the
+// scale-in waits for the rule's hold, the forecasts to come down, the
+// cooldown and the stabilisation window). Both legs run in parallel, so the
+// whole e2e takes about five and a half minutes.
+const scenarioLength = 270 * time.Second
 
 // flexusBin builds the binary under test from this checkout (FLEXUS_BIN
 // names a prebuilt one instead). Each leg builds its own; the build cache

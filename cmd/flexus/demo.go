@@ -19,7 +19,7 @@ import (
 func demoCommand() command {
 	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
 		cmd := app.Command("demo", "Run the closed loop on simcloud with real Prometheus and Alertmanager: calm, a load spike, calm again; then a summary and an HTML report.")
-		duration := cmd.Flag("duration", "Length of the scenario (calm 20%, load spike 35%, calm 45%).").Default("5m").Duration()
+		duration := cmd.Flag("duration", "Length of the scenario (calm 15%, load spike 30%, calm 55%).").Default("5m").Duration()
 		spike := cmd.Flag("spike", "Demand multiplier during the load spike.").Default("3").Float64()
 		report := cmd.Flag("report", "Where to write the HTML report.").Default("flexus-demo-report.html").String()
 		png := cmd.Flag("png", "Also write the first group's plots as a PNG here.").String()
@@ -57,7 +57,7 @@ func demoCommand() command {
 				if err != nil {
 					return errors.Join(runErr, err)
 				}
-				if err := demo.WritePNG(f, res.Snapshot); err != nil {
+				if err := demo.WritePNG(f, res.Snapshot, res.Summary.SLO); err != nil {
 					f.Close()
 					return errors.Join(runErr, err)
 				}
