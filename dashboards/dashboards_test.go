@@ -187,3 +187,27 @@ func TestPerGroupQueriesFilterOnTheGroupVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestTableColumnsNameTheirQueries(t *testing.T) {
+	for _, name := range committedDashboards(t) {
+		walk(load(t, name), func(p map[string]any) {
+			if p["type"] != "table" {
+				return
+			}
+			refs := map[string]bool{}
+			for _, tg := range p["targets"].([]any) {
+				refs[tg.(map[string]any)["refId"].(string)] = true
+			}
+			for _, tr := range p["transformations"].([]any) {
+				opts := tr.(map[string]any)["options"].(map[string]any)
+				rename, _ := opts["renameByName"].(map[string]any)
+				for col := range rename {
+					ref, ok := strings.CutPrefix(col, "Value #")
+					if ok && !refs[ref] {
+						t.Errorf("%s: table %q renames column %q, but no query has refId %q", name, p["title"], col, ref)
+					}
+				}
+			}
+		})
+	}
+}
