@@ -202,7 +202,7 @@ type addressJSON struct {
 }
 
 func (s *Server) serverJSON(in world.Instance, now time.Time) serverJSON {
-	f, _ := world.LookupFlavor(in.Flavor)
+	f := in.FlavorSpec()
 	fj := flavorJSON{ID: f.Name, Name: f.Name, Disk: fmt.Sprint(f.DiskGB), Vcpus: fmt.Sprint(f.VCPUs), RAM: fmt.Sprint(f.RAMMiB)}
 	dev := []deviceJSON{{Name: f.DeviceModel, Count: f.Devices, MemoryMb: f.DeviceMemMiB}}
 	switch f.Accelerator {

@@ -153,7 +153,7 @@ func (w *World) resolve(id MetricID) series {
 			s.okay = true
 			return s
 		}
-		f, _ := LookupFlavor(in.Flavor)
+		f := in.flavor
 		want := AcceleratorGPU
 		if def.kind == kindNPU {
 			want = AcceleratorNPU
@@ -308,7 +308,7 @@ func (w *World) value(s series, t int64) (float64, bool) {
 	case StateInService:
 		u = clamp(smp.util*in.skew+0.02*noise, 0, 1)
 	}
-	f, _ := LookupFlavor(in.Flavor)
+	f := in.flavor
 	switch s.def.idx {
 	case mCPUUtil, mCPUUsage:
 		return round2(clamp(cpuPercent(g, u)+noise, 0, 100)), true
@@ -385,7 +385,7 @@ func (w *World) ListMetrics() []MetricInfo {
 			}
 		}
 		for _, in := range g.live {
-			f, _ := LookupFlavor(in.Flavor)
+			f := in.flavor
 			for _, def := range defs {
 				switch {
 				case def.kind == kindInstance:
@@ -432,7 +432,7 @@ func (w *World) AgentDimensions(instanceID, dimName string) ([]AgentDimension, e
 	if !ok || !in.Gone.IsZero() {
 		return nil, notFoundf("instance %q does not exist", instanceID)
 	}
-	f, _ := LookupFlavor(in.Flavor)
+	f := in.flavor
 	var out []AgentDimension
 	switch dimName {
 	case DimGPU, DimNPU:

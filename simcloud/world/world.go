@@ -53,10 +53,14 @@ type Instance struct {
 	VpcID    string    `json:"-"`
 	Zone     string    `json:"-"`
 
-	g    *group
-	seed uint64
-	skew float64
+	g      *group
+	flavor Flavor
+	seed   uint64
+	skew   float64
 }
+
+// FlavorSpec is the instance's flavour.
+func (in *Instance) FlavorSpec() Flavor { return in.flavor }
 
 // StateAt is the instance's state at t.
 func (in *Instance) StateAt(t time.Time) State {
@@ -231,7 +235,7 @@ func (w *World) newInstance(g *group, name, flavor string, spot bool, at time.Ti
 		ID: w.uuid(), Name: name, Group: g.cfg.Name, Flavor: flavor, Spot: spot,
 		Created: at, Ready: at.Add(g.cfg.BootDelay), Tags: tags,
 		ImageID: "img-simcloud-ubuntu-22.04", VpcID: "vpc-simcloud", Zone: "cn-north-4a",
-		g: g, seed: w.rng.Uint64(), skew: 0.9 + 0.2*w.rng.Float64(),
+		g: g, flavor: f, seed: w.rng.Uint64(), skew: 0.9 + 0.2*w.rng.Float64(),
 	}
 	if len(in.Tags) == 0 && g.cfg.ManagedBy == ManagedByECS {
 		in.Tags = []Tag{g.cfg.Tag}
@@ -338,11 +342,10 @@ func (w *World) tick(a, b time.Time) {
 }
 
 func (g *group) flavorPrice(in *Instance) float64 {
-	f, _ := LookupFlavor(in.Flavor)
 	if in.Spot {
-		return f.PricePerHour * g.cfg.Spot.Discount
+		return in.flavor.PricePerHour * g.cfg.Spot.Discount
 	}
-	return f.PricePerHour
+	return in.flavor.PricePerHour
 }
 
 // demandAt is the arrival rate in requests per second at t.
