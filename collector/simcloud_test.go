@@ -19,6 +19,7 @@ import (
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 	"github.com/flexus-autoscaler/flexus/simcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
+	"github.com/flexus-autoscaler/flexus/simcloud/world"
 )
 
 // simStart is a fixed instant, aligned to the hour, so the world, its ids
@@ -380,3 +381,70 @@ func writeConfig(t *testing.T, dir, content string) string {
 }
 
 func modelDuration(d time.Duration) model.Duration { return model.Duration(d) }
+
+func TestSimcloudNPUDeviceLabels(t *testing.T) {
+	cfg := simcloudtest.Config()
+	cfg.World.Groups = append(cfg.World.Groups, world.GroupConfig{
+		Name: "npu-pool", ID: "3c9d1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e60", ManagedBy: world.ManagedByAS, Flavor: "ai1s.2xlarge.4",
+		MinInstances: 1, MaxInstances: 4, DesiredInstances: 1,
+		Demand: world.DemandConfig{Scenario: world.ScenarioConstant, PeakInstances: 1, Level: 0.5},
+	})
+	clk := clock.NewFake(simStart)
+	env := simcloudtest.Start(t, cfg, clk)
+	clk.Advance(10 * time.Minute)
+	y := fmt.Sprintf(`cloud:
+  endpoint: %s
+  project_id: %s
+  access_key: %s
+  secret_key: %s
+cloudeye: {delay: 60s, warm_start: 5m}
+groups:
+  - name: npu-pool
+    discovery: {as_group_id: 3c9d1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e60}
+    min_instances: 1
+    max_instances: 4
+`, env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey)
+	s := &sim{env: env, clk: clk}
+	parsed := mustParse(t, y)
+	if err := parsed.Cloud.Resolve(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	clients, err := hwcloud.New(parsed.Cloud, nil, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Config: parsed, Clients: clients, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	loop := NewLoop(c, s.clk)
+	if _, err := loop.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	ins, err := env.World.Instances("npu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := gatherText(t, reg, "flexus_npu_utilization_ratio", "flexus_npu_memory_utilization_ratio")
+	n := 0
+	for _, in := range ins {
+		for _, d := range in.Devices {
+			n++
+			for _, name := range []string{"flexus_npu_utilization_ratio", "flexus_npu_memory_utilization_ratio"} {
+				w := fmt.Sprintf("%s{device=%s,group=npu-pool,instance_id=%s}", name, d.Origin, in.ID)
+				if !strings.Contains(got, w) {
+					t.Errorf("first scrape lacks %s; got:\n%s", w, got)
+				}
+			}
+		}
+	}
+	if n < 2 {
+		t.Fatalf("the NPU world has %d devices, want at least 2 (ai1s.2xlarge.4)", n)
+	}
+	if !strings.Contains(gatherText(t, reg, "flexus_signal"), "signal=npu") {
+		t.Error("no flexus_signal{signal=npu}")
+	}
+}
