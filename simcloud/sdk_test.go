@@ -748,3 +748,53 @@ func TestCESClientFromSDKBuilder(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestQueueAndLoadBalancerMetrics(t *testing.T) {
+	env, clk := start(t)
+	web, err := env.World.Group("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bring the world to the clock first: the spike starts now, not at its start.
+	env.World.Advance(clk.Now())
+	_ = env.World.SetDemandMultiplier("web", 5)
+	clk.Advance(5 * time.Minute)
+	dim := func(pairs ...string) []cesmodel.MetricsDimension {
+		var out []cesmodel.MetricsDimension
+		for i := 0; i < len(pairs); i += 2 {
+			out = append(out, cesmodel.MetricsDimension{Name: pairs[i], Value: pairs[i+1]})
+		}
+		return out
+	}
+	metrics := []cesmodel.MetricInfo{
+		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID, "kafka_groups", web.ConsumerGroup)},
+		{Namespace: "SYS.DMS", MetricName: "queue_messages", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID, "rabbitmq_queue", web.RabbitMQQueue)},
+		{Namespace: "SYS.ELB", MetricName: "m14_l7_rt", Dimensions: dim("lbaas_instance_id", web.ELBID)},
+		{Namespace: "SYS.ELB", MetricName: "mb_l7_qps", Dimensions: dim("lbaas_instance_id", web.ELBID)},
+	}
+	resp, err := env.CES().BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
+		Metrics: metrics, Period: batchPeriod(t, "1"), Filter: filter(t, "average"),
+		From: clk.Now().Add(-15 * time.Minute).UnixMilli(), To: clk.Now().UnixMilli(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := func(i int) float64 {
+		dps := (*resp.Metrics)[i].Datapoints
+		if len(dps) == 0 {
+			t.Fatalf("%s has no datapoints", metrics[i].MetricName)
+		}
+		return *dps[len(dps)-1].Average
+	}
+	first := func(i int) float64 { return *(*resp.Metrics)[i].Datapoints[0].Average }
+	// 5x demand on web (2 x 100 rps serve 300 rps offered): the backlog grows, latency follows.
+	if first(0) != 0 || last(0) <= 0 || last(0) != last(1) {
+		t.Fatalf("Kafka backlog %g -> %g, RabbitMQ %g: the queue must grow under overload", first(0), last(0), last(1))
+	}
+	if last(2) <= first(2) || *(*resp.Metrics)[2].Unit != "ms" {
+		t.Fatalf("m14_l7_rt %g -> %g ms must rise under overload", first(2), last(2))
+	}
+	if last(3) != 300 {
+		t.Fatalf("mb_l7_qps %g, want the 300 rps offered", last(3))
+	}
+}
