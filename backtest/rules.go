@@ -75,6 +75,7 @@ type ruleGroup struct {
 	file     string
 	interval time.Duration
 	rules    []*rule
+	last     time.Time
 }
 
 type rule struct {
@@ -330,6 +331,7 @@ func (r *Rules) RuleNames() []string {
 // Reset forgets every alert's state, for a new run over the same rules.
 func (r *Rules) Reset() {
 	for _, g := range r.groups {
+		g.last = time.Time{}
 		for _, ru := range g.rules {
 			ru.active = map[uint64]*ruleAlert{}
 			ru.snap, ru.last, ru.valid = nil, nil, false
@@ -337,16 +339,18 @@ func (r *Rules) Reset() {
 	}
 }
 
-// Eval evaluates the groups due at ts (ts a multiple of their interval since
-// the Unix epoch), writes recording rules back into st and returns the
+// eval evaluates the groups due at ts, writes recording rules back into st and returns the
 // alerts Prometheus would send to Alertmanager at ts.
 func (r *Rules) eval(ctx context.Context, st *memStore, ts time.Time) ([]Alert, error) {
 	var out []Alert
 	ms := ts.UnixMilli()
 	for _, g := range r.groups {
-		if ms%g.interval.Milliseconds() != 0 {
+		// Due once per interval from the group's first evaluation, as
+		// Prometheus runs a group on its own offset.
+		if !g.last.IsZero() && ts.Sub(g.last) < g.interval {
 			continue
 		}
+		g.last = ts
 		for _, ru := range g.rules {
 			vec, err := r.evalExpr(ctx, st, ru, ts)
 			if err != nil {

@@ -467,11 +467,12 @@ func (r *runner) deliver(now time.Time, ns []Notification) error {
 			if in.Group != r.name {
 				continue
 			}
+			// As the live actuator: a key is stored only once its change was
+			// applied, so a refused request may be retried by a repeat.
 			if r.seenKeys[in.Key] {
 				r.fig.Decisions[actuator.OutcomeDuplicate]++
 				continue
 			}
-			r.seenKeys[in.Key] = true
 			st, err := r.w.Group(r.name)
 			if err != nil {
 				return err
@@ -482,6 +483,7 @@ func (r *runner) deliver(now time.Time, ns []Notification) error {
 				if err := r.setDesired(st.Desired, d.To); err != nil {
 					return fmt.Errorf("scaling to %d: %w", d.To, err)
 				}
+				r.seenKeys[in.Key] = true
 			}
 			r.local.Record(now, r.g, in, d)
 			r.fig.Decisions[d.Outcome]++
