@@ -1,0 +1,243 @@
+package actuator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/internal/testenv"
+	"github.com/flexus-autoscaler/flexus/simcloud"
+	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
+)
+
+// runEnv is `flexus actuator` running in-process against simcloud.
+type runEnv struct {
+	t      *testing.T
+	url    string
+	file   string
+	env    *simcloudtest.Env
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returned, with its error in err
+	err    error
+	logs   *syncWriter
+}
+
+func writeRunConfig(t *testing.T, path, endpoint, actuatorExtra, gpuScaling string) {
+	t.Helper()
+	body := fmt.Sprintf(`
+cloud: {endpoint: %s, project_id: %s, max_retries: 1, retry_base_delay: 1ms}
+actuator: {state_file: %s, %s}
+`, endpoint, simcloudtest.ProjectID, filepath.Join(filepath.Dir(path), "state.json"), actuatorExtra) + fmt.Sprintf(simGroups, gpuScaling)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startRun(t *testing.T, actuatorExtra string) *runEnv {
+	t.Helper()
+	env := simcloudtest.Start(t, simcloudtest.Config(), clock.Real{})
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if actuatorExtra == "" {
+		actuatorExtra = "bearer_token_file: " + tokenFile
+	}
+	r := &runEnv{t: t, file: filepath.Join(dir, "flexus.yml"), env: env, done: make(chan struct{}), logs: &syncWriter{w: &bytes.Buffer{}}}
+	writeRunConfig(t, r.file, env.URL, actuatorExtra, "")
+	addr := testenv.FreePort(t)
+	r.url = "http://" + addr
+	no, empty := false, ""
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: &no, WebConfigFile: &empty}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	getenv := func(k string) string {
+		return map[string]string{"HUAWEICLOUD_SDK_AK": simcloudtest.AccessKey, "HUAWEICLOUD_SDK_SK": simcloudtest.SecretKey}[k]
+	}
+	logger := slog.New(slog.NewTextHandler(r.logs, nil))
+	go func() {
+		r.err = Run(ctx, RunOptions{ConfigFile: r.file, WebFlags: flags, Getenv: getenv, Logger: logger, Clock: clock.Real{}})
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(r.url + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("actuator stopped: %v", r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("actuator not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r
+}
+
+// syncWriter lets the test read logs the server writes concurrently.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+func (r *runEnv) get(path string) (int, string) {
+	r.t.Helper()
+	resp, err := http.Get(r.url + path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *runEnv) postAlerts(body []byte) int {
+	r.t.Helper()
+	req, _ := http.NewRequest("POST", r.url+PathAlerts, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestRunServes(t *testing.T) {
+	r := startRun(t, "")
+	for path, want := range map[string]string{"/": "Flexus actuator", "/-/healthy": "Healthy", "/-/ready": "Ready", "/metrics": "flexus_actuator_paused"} {
+		if code, body := r.get(path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, want 200 with %q", path, code, want)
+		}
+	}
+	if code := r.postAlerts(notification("gk", alert("gpu-pool", ScaleOut, "3", "a"))); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	if g, _ := r.env.World.Group("gpu-pool"); g.Desired != 3 {
+		t.Fatalf("desired %d, want 3", g.Desired)
+	}
+	if _, body := r.get("/metrics"); !strings.Contains(body, `flexus_cloud_requests_total{api="UpdateScalingGroup",code="200",service="as"} 1`) || !strings.Contains(body, "flexus_build_info") {
+		t.Error("/metrics lacks the cloud request counter or build info")
+	}
+}
+
+func TestRunReloads(t *testing.T) {
+	r := startRun(t, "")
+	writeRunConfig(t, r.file, r.env.URL, "insecure_no_auth: true", "paused: true")
+	resp, err := http.Post(r.url+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("reload: %d", resp.StatusCode)
+	}
+	if _, body := r.get("/metrics"); !strings.Contains(body, `flexus_actuator_paused{group="gpu-pool"} 1`) || !strings.Contains(body, "flexus_config_last_reload_successful 1") {
+		t.Fatal("the reloaded config is not in force")
+	}
+	if err := os.WriteFile(r.file, []byte("groups: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Post(r.url+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Fatalf("bad reload: %d, want 500", resp.StatusCode)
+	}
+	if _, body := r.get("/metrics"); !strings.Contains(body, "flexus_config_last_reload_successful 0") || !strings.Contains(body, `flexus_actuator_paused{group="gpu-pool"} 1`) {
+		t.Fatal("a failed reload must be published and keep the previous config")
+	}
+}
+
+func TestRunFinishesTheDecisionInFlight(t *testing.T) {
+	r := startRun(t, "")
+	if err := r.env.Server.SetFault("UpdateScalingGroup", simcloud.Fault{Latency: model.Duration(500 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	code := make(chan int, 1)
+	go func() { code <- r.postAlerts(notification("gk", alert("gpu-pool", ScaleOut, "4", "a"))) }()
+	time.Sleep(200 * time.Millisecond)
+	r.cancel()
+	if c := <-code; c != 200 {
+		t.Fatalf("the decision in flight answered %d, want 200", c)
+	}
+	<-r.done
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if g, _ := r.env.World.Group("gpu-pool"); g.Desired != 4 {
+		t.Fatalf("desired %d, want 4", g.Desired)
+	}
+}
+
+func TestRunRefusesAnOpenWebhookByAccident(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flexus.yml")
+	writeRunConfig(t, file, "http://127.0.0.1:1", "dry_run: false", "")
+	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: func(string) string { return "" }, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
+	if err == nil || !strings.Contains(err.Error(), "insecure_no_auth") {
+		t.Fatalf("error %v, want it to name bearer_token_file and insecure_no_auth", err)
+	}
+}
+
+func TestRunWarnsWithoutAuth(t *testing.T) {
+	r := startRun(t, "insecure_no_auth: true")
+	if !strings.Contains(r.logs.String(), "WITHOUT authentication") {
+		t.Errorf("no warning at start: %s", r.logs.String())
+	}
+}
+
+func TestRunRefusesACorruptStateFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flexus.yml")
+	writeRunConfig(t, file, "http://127.0.0.1:1", "insecure_no_auth: true", "")
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{oops"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return map[string]string{"HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}[k] }
+	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: getenv, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
+	if err == nil || !strings.Contains(err.Error(), "is corrupt") {
+		t.Fatalf("error %v", err)
+	}
+}
