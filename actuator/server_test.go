@@ -235,7 +235,9 @@ func TestRunRefusesACorruptStateFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{oops"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	getenv := func(k string) string { return map[string]string{"HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}[k] }
+	getenv := func(k string) string {
+		return map[string]string{"HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}[k]
+	}
 	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: getenv, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
 	if err == nil || !strings.Contains(err.Error(), "is corrupt") {
 		t.Fatalf("error %v", err)
