@@ -81,6 +81,9 @@ type GroupState struct {
 	Cost                float64 `json:"cost"`
 }
 
+// Live is the instances that exist and are not being removed: booting or serving.
+func (g GroupState) Live() int { return g.Pending + g.InService }
+
 // Simcloud talks to simcloud's admin endpoints.
 type Simcloud struct {
 	Base   string // http://host:port

@@ -68,8 +68,8 @@ func Summarize(s Snapshot, slo time.Duration, bounds map[string]Bounds) Summary 
 		gs.InstanceHours = (last.CostInstanceSeconds - first.CostInstanceSeconds) / 3600
 		for i, smp := range ss {
 			st := smp.State
-			gs.MinSeen = min(gs.MinSeen, st.Desired, st.InService)
-			gs.MaxSeen = max(gs.MaxSeen, st.Desired, st.Current-st.Removing)
+			gs.MinSeen = min(gs.MinSeen, st.Desired, st.Live())
+			gs.MaxSeen = max(gs.MaxSeen, st.Desired, st.Live())
 			if i > 0 && st.ResponseTimeSeconds > slo.Seconds() {
 				gs.MinutesOverSLO += smp.T.Sub(ss[i-1].T).Minutes()
 			}

@@ -172,7 +172,7 @@ func checkBounds(t *testing.T, g config.Group, ss []demo.Sample) {
 	t.Helper()
 	for _, smp := range ss {
 		st := smp.State
-		live := st.Current - st.Removing
+		live := st.Live()
 		if st.Desired < g.MinInstances || st.Desired > g.MaxInstances || live < g.MinInstances || live > g.MaxInstances {
 			t.Errorf("at %s: desired %d, live instances %d, outside %d..%d", smp.T.Format(time.TimeOnly), st.Desired, live, g.MinInstances, g.MaxInstances)
 			return
@@ -216,7 +216,7 @@ func checkNoDoubleEffect(t *testing.T, applied []demo.Decision, ss []demo.Sample
 	}
 	rises := 0
 	for i, smp := range ss {
-		if live := smp.State.Current - smp.State.Removing; live > highest {
+		if live := smp.State.Live(); live > highest {
 			t.Errorf("at %s the cloud held %d live instances, more than any decision asked for (%d)", smp.T.Format(time.TimeOnly), live, highest)
 			return
 		}
