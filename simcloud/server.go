@@ -278,6 +278,10 @@ func (s *Server) wrap(a api) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(status)
+		if raw, ok := resp.(json.RawMessage); ok {
+			_, _ = w.Write(raw)
+			return
+		}
 		if err := json.NewEncoder(w).Encode(resp); err != nil {
 			s.logger.Debug("writing a response failed", "api", a.name, "err", err)
 		}
