@@ -272,3 +272,10 @@ func (d demandCurve) at(t time.Time) float64 {
 	}
 	return d.peak * v / d.max
 }
+
+// LoadTrace reads a trace file as the backtest replays it; azureValue picks
+// what an Azure per-request trace is binned into (default requests per
+// minute). Bad rows are refused with their line (see package trace).
+func LoadTrace(path, azureValue string) (trace.Series, error) {
+	return trace.LoadWith(path, trace.Options{AzureValue: trace.AzureValue(azureValue)})
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/backtest"
 	"github.com/flexus-autoscaler/flexus/config"
-	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // backtestCommand replays a recorded trace through the scoring code, the
@@ -36,7 +35,7 @@ func backtestCommand() command {
 			if err != nil {
 				return err
 			}
-			tr, err := trace.LoadWith(*path, trace.Options{AzureValue: trace.AzureValue(*azureValue)})
+			tr, err := backtest.LoadTrace(*path, *azureValue)
 			if err != nil {
 				return err
 			}
