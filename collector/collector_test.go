@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/flexus-autoscaler/flexus/advisor"
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
 )
@@ -292,4 +294,66 @@ func TestScorerSurvivesCycles(t *testing.T) {
 	if h.c.groups["gpu-pool"].scorer != sc {
 		t.Error("the scorer was rebuilt between two cycles with the same config")
 	}
+}
+
+// fixedAdvice applies one proposal to every group.
+type fixedAdvice struct{ s advisor.Settings }
+
+func (f *fixedAdvice) Effective(string) (advisor.Settings, bool) { return f.s, f.s.Thresholds != nil }
+
+func TestAppliedAdviceMovesThresholdsAndRebuildsTheScorer(t *testing.T) {
+	f := newFakeCloud()
+	adv := &fixedAdvice{}
+	c, err := New(Options{Config: mustParse(t, unitConfig), Clients: f.clients(), Logger: promslog.NewNopLogger(), Advice: adv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, cloud: f, clk: clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)), c: c}
+	h.loop = NewLoop(c, h.clk)
+	h.reg = prometheus.NewPedanticRegistry()
+	h.reg.MustRegister(h.loop)
+	h.seed()
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	before := c.groups["gpu-pool"].scorer
+	adv.s = advisor.Settings{
+		Thresholds: map[advisor.Signal]advisor.Band{advisor.CPU: {Out: 0.65, In: 0.25}},
+		Weights:    map[advisor.Signal]float64{advisor.CPU: 0.3},
+	}
+	h.clk.Advance(time.Minute)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	if c.groups["gpu-pool"].scorer == before {
+		t.Error("the scorer kept the old thresholds after the advisor applied new ones")
+	}
+	got := gatherLines(t, h.reg, "flexus_threshold")
+	for _, w := range []string{`flexus_threshold{direction="out",group="gpu-pool",signal="cpu"} 0.65`, `flexus_threshold{direction="in",group="gpu-pool",signal="cpu"} 0.25`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %s in:\n%s", w, got)
+		}
+	}
+}
+
+func gatherLines(t *testing.T, g prometheus.Gatherer, name string) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			fmt.Fprintf(&b, "%s{%s} %v\n", name, strings.Join(ls, ","), m.GetGauge().GetValue())
+		}
+	}
+	return b.String()
 }

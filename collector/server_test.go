@@ -165,3 +165,21 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestAdvisorIsPublishedWhenEnabled(t *testing.T) {
+	s := startSim(t)
+	y := s.config(t) + "advisor:\n  mode: advise\n  api_key: test-key-not-real\n  base_url: http://127.0.0.1:1/v1\n"
+	srv, url, _ := startServer(t, s, y)
+	if _, err := srv.Loop().Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, url+"/metrics")
+	for _, name := range []string{"flexus_advisor_requests_total", "flexus_advisor_last_success_timestamp_seconds"} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %s with advisor.mode advise", name)
+		}
+	}
+	if sums := srv.coll.Summaries(s.clk.Now()); len(sums) != 2 || len(sums[0].Signals) == 0 {
+		t.Errorf("advisor summaries after one collection: %+v", sums)
+	}
+}

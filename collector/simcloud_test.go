@@ -448,3 +448,45 @@ groups:
 		t.Error("no flexus_signal{signal=npu}")
 	}
 }
+
+func TestSimcloudThrottlingBurstIsRetriedAndCounted(t *testing.T) {
+	s, h := simHarness(t)
+	if err := s.env.Server.SetFault("BatchListMetricData", simcloud.Fault{ThrottleProbability: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	// Several cycles: each call may be throttled; the SDK retries with backoff.
+	for i := 0; i < 4; i++ {
+		_ = h.step()
+		s.clk.Advance(time.Minute)
+	}
+	throttled := counterSumT(t, h.reg, "flexus_cloud_throttled_requests_total", "api", "BatchListMetricData")
+	retries := counterSumT(t, h.reg, "flexus_cloud_retries_total", "api", "BatchListMetricData")
+	if throttled == 0 || retries == 0 {
+		t.Errorf("half the calls throttled over 4 cycles: throttled %v, retries %v, want both counted", throttled, retries)
+	}
+	if n := testutil.CollectAndCount(h.loop, "flexus_cpu_utilization_ratio"); n == 0 {
+		t.Error("no CPU series while half the calls are throttled: retries should get most through")
+	}
+}
+
+func counterSumT(t *testing.T, g prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
+}
