@@ -46,7 +46,7 @@ groups:
 
 // harness is an actuator over fake clouds, served over HTTP.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clock.Fake
 	as    *fakeAS
 	ecs   *fakeECS
@@ -57,7 +57,7 @@ type harness struct {
 	srv   *httptest.Server
 }
 
-func newHarness(t *testing.T, actuatorExtra, webScaling string) *harness {
+func newHarness(t testing.TB, actuatorExtra, webScaling string) *harness {
 	t.Helper()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(harnessConfig, actuatorExtra, webScaling)))
 	if err != nil {

@@ -43,7 +43,7 @@ type simHarness struct {
 	env *simcloudtest.Env
 }
 
-func newSimHarness(t *testing.T, actuatorExtra, gpuScaling string) *simHarness {
+func newSimHarness(t testing.TB, actuatorExtra, gpuScaling string) *simHarness {
 	t.Helper()
 	c := clock.NewFake(t0)
 	env := simcloudtest.Start(t, simcloudtest.Config(), c)
