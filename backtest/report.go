@@ -41,8 +41,8 @@ func (r *Result) WriteHTML(w io.Writer) error {
 		return err
 	}
 	type row struct {
-		Policy                                         Policy
-		Hours, Worst, Ratio                            string
+		Policy                                        Policy
+		Hours, Worst, Ratio                           string
 		Violations, Actions, Reversals, Notifications int
 	}
 	var rows []row
