@@ -64,6 +64,7 @@ type Collector struct {
 	groups  map[string]*groupState
 	samples map[seriesKey]point
 	sources map[string]*sourceState
+	flavors map[string]string // instance → flavour, for AS members
 
 	// mu guards devices, next and budgetWait, which goroutines of a collection touch.
 	mu         sync.Mutex
@@ -115,6 +116,7 @@ func New(o Options) (*Collector, error) {
 		groups:     map[string]*groupState{},
 		samples:    map[seriesKey]point{},
 		sources:    map[string]*sourceState{},
+		flavors:    map[string]string{},
 		devices:    map[string]map[string]map[string]string{},
 	}
 	c.applyConfig(o.Config)
@@ -238,6 +240,10 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	// Discovery first: every later step works on this cycle's members.
 	t0 := time.Now()
 	errs = append(errs, c.discoverAll(now)...)
+	if err := c.fillFlavors(); err != nil {
+		// Only a label is missing: the instance is exported without its flavour.
+		c.logger.Debug("flavours unknown for now", "err", err)
+	}
 	c.record(SourceDiscovery, time.Since(t0), len(errs) == 0, now)
 
 	want := map[string]bool{}

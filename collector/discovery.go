@@ -169,3 +169,87 @@ func strOr(p *string) string {
 	}
 	return *p
 }
+
+// flavorLookupByID is how many unknown instances are looked up one by one
+// (ListServersDetails server_id=…); beyond it one full listing is cheaper.
+const flavorLookupByID = 20
+
+// fillFlavors gives AS members their flavour, which AS does not report, from
+// ECS. A flavour never changes, so each instance is looked up once: by id for
+// a few new instances, with one paged listing of all servers for many.
+func (c *Collector) fillFlavors() error {
+	var unknown []string
+	for _, st := range c.groups {
+		for _, in := range st.members.instances {
+			if in.Flavor != "" {
+				c.flavors[in.ID] = in.Flavor
+			} else if _, ok := c.flavors[in.ID]; !ok && in.State != StateRemoving {
+				unknown = append(unknown, in.ID)
+			}
+		}
+	}
+	var err error
+	if len(unknown) > 0 && len(unknown) <= flavorLookupByID {
+		for _, id := range unknown {
+			sid := id
+			var resp *ecsmodel.ListServersDetailsResponse
+			resp, err = c.clients.ECS.ListServersDetails(&ecsmodel.ListServersDetailsRequest{ServerId: &sid})
+			if err != nil {
+				break
+			}
+			c.noteFlavors(resp)
+		}
+	} else if len(unknown) > 0 {
+		limit := int32(ecsPageSize)
+		for page := 1; page <= maxPages; page++ {
+			offset := int32(page)
+			var resp *ecsmodel.ListServersDetailsResponse
+			resp, err = c.clients.ECS.ListServersDetails(&ecsmodel.ListServersDetailsRequest{Limit: &limit, Offset: &offset})
+			if err != nil {
+				break
+			}
+			n := c.noteFlavors(resp)
+			if n < ecsPageSize {
+				break
+			}
+		}
+	}
+	// Apply what is known, and forget instances no group holds any more.
+	keep := map[string]bool{}
+	for _, st := range c.groups {
+		for i := range st.members.instances {
+			in := &st.members.instances[i]
+			keep[in.ID] = true
+			if in.Flavor == "" {
+				in.Flavor = c.flavors[in.ID]
+			}
+		}
+	}
+	for id := range c.flavors {
+		if !keep[id] {
+			delete(c.flavors, id)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("discovery: flavours from ECS: %w", err)
+	}
+	return nil
+}
+
+func (c *Collector) noteFlavors(resp *ecsmodel.ListServersDetailsResponse) int {
+	if resp.Servers == nil {
+		return 0
+	}
+	for _, s := range *resp.Servers {
+		if s.Flavor != nil {
+			f := s.Flavor.Id
+			if f == "" {
+				f = s.Flavor.Name
+			}
+			if f != "" {
+				c.flavors[s.Id] = f
+			}
+		}
+	}
+	return len(*resp.Servers)
+}
