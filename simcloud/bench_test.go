@@ -212,3 +212,17 @@ func BenchmarkBatchListMetricData500Server(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(n)/1e6, "cpu-ms/op")
 }
+
+// BenchmarkListMetrics10k lists every metric of the 10,000-instance world
+// (the first page of 1,000, sorted), as a discovery pass would.
+func BenchmarkListMetrics10k(b *testing.B) {
+	start := time.Now().UTC().Truncate(time.Minute)
+	clk := clock.NewFake(start)
+	env := simcloudtest.Start(b, bigConfig(), clk)
+	c := env.CES()
+	for b.Loop() {
+		if _, err := c.ListMetrics(&cesmodel.ListMetricsRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -398,8 +398,25 @@ func (w *World) ListMetrics() []MetricInfo {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	keys := make([]string, len(out))
+	for i := range out {
+		keys[i] = out[i].Key()
+	}
+	sort.Sort(byKey{keys, out})
 	return out
+}
+
+// byKey sorts metrics by their precomputed paging keys.
+type byKey struct {
+	keys []string
+	ms   []MetricInfo
+}
+
+func (b byKey) Len() int           { return len(b.keys) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+	b.ms[i], b.ms[j] = b.ms[j], b.ms[i]
 }
 
 // Key is the ListMetrics paging marker of a metric: namespace.metric_name.dim:value...
