@@ -181,9 +181,12 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 	c.history.retain(cfg)
 }
 
-// Close releases the Redis connections.
+// Close releases the Redis connections. With a collection still running (an
+// exit that did not wait for it) it does nothing: the process is ending.
 func (c *Collector) Close() {
-	c.cycle.Lock()
+	if !c.cycle.TryLock() {
+		return
+	}
 	defer c.cycle.Unlock()
 	for _, st := range c.groups {
 		if st.redis != nil {

@@ -365,7 +365,15 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	err = srv.Shutdown(shutdownCtx)
-	wg.Wait()
+	// A collection blocked in an SDK call (they take no context) must not
+	// hold the exit for its whole timeout-and-retries budget.
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-shutdownCtx.Done():
+		s.o.Logger.Warn("exiting with a collection still in flight")
+	}
 	if err != nil {
 		return fmt.Errorf("exporter: shutting down: %w", err)
 	}
