@@ -221,10 +221,20 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		a.finish(g, rec)
 	}()
 
-	if e, ok := a.store.Key(in.Key, start); ok {
-		rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, From: e.To, To: e.To, Outcome: OutcomeDuplicate,
-			Reason: fmt.Sprintf("key %s already %s at %s", in.Key, e.State, e.Started.UTC().Format(time.RFC3339))}
-		return rec, nil
+	// A notification whose earlier effect stopped short of its goal (the
+	// step limit) continues under a derived key once the guards allow it;
+	// one that got there, or is under way, is a duplicate.
+	for bound := 0; ; bound++ {
+		e, ok := a.store.Key(rec.Key, start)
+		if !ok {
+			break
+		}
+		if e.State != KeyDone || e.Reached() || bound > maxCount {
+			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, From: e.To, Goal: e.Goal, To: e.To, Outcome: OutcomeDuplicate,
+				Reason: fmt.Sprintf("key %s already %s at %s", rec.Key, e.State, e.Started.UTC().Format(time.RFC3339))}
+			return rec, nil
+		}
+		rec.Key = ContinuationKey(rec.Key, e)
 	}
 	scaler, _ := a.scalers.For(g)
 	failed := func(err error) (Record, error) {
@@ -256,18 +266,18 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		return rec, nil
 	}
 
-	if err := a.store.Begin(in.Key, KeyEntry{Group: g.Name, Action: in.Action, Started: start,
-		Expires: start.Add(cfg.Actuator.IdempotencyTTL), To: rec.To}); err != nil {
+	if err := a.store.Begin(rec.Key, KeyEntry{Group: g.Name, Action: in.Action, Started: start,
+		Expires: start.Add(cfg.Actuator.IdempotencyTTL), To: rec.To, Goal: rec.Goal}); err != nil {
 		rec.Outcome, rec.Error = OutcomeFailed, err.Error()
 		return rec, err
 	}
-	res, err := scaler.SetDesired(ctx, g, cloud, rec.To, ClientToken(in.Key))
+	res, err := scaler.SetDesired(ctx, g, cloud, rec.To, ClientToken(rec.Key))
 	end := a.clock.Now()
 	effect := len(res.Added) > 0 || len(res.Removed) > 0
 	if err != nil && !effect {
 		// Nothing happened that we know of: release the key so a retry acts;
 		// a change the cloud made anyway shows in the retry's fresh state.
-		if rerr := a.store.Release(in.Key); rerr != nil {
+		if rerr := a.store.Release(rec.Key); rerr != nil {
 			return rec, errors.Join(err, rerr)
 		}
 		local.Record(start, g, in, Decision{Outcome: OutcomeFailed})
@@ -283,7 +293,7 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		rec.To = res.Desired
 	}
 	local.Record(end, g, in, rec.Decision)
-	if err := a.store.Finish(in.Key, rec.To, g.Name, local, end); err != nil {
+	if err := a.store.Finish(rec.Key, rec.To, g.Name, local, end); err != nil {
 		return rec, err
 	}
 	return rec, nil

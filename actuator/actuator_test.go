@@ -196,9 +196,10 @@ func TestScaleThroughAS(t *testing.T) {
 	if d, _ := h.as.snapshot(); d != 6 {
 		t.Fatalf("AS desired %d, want 6", d)
 	}
-	// Redelivery of the same notification: a duplicate, no second write.
+	// Redelivery of the same notification: the step limit stopped it short
+	// of 9, so it may continue, but only after the cooldown.
 	_, ans = h.deliver(notification("gk1", alert("web", ScaleOut, "9", "a")))
-	if outcomes(ans) != "web/scale_out:duplicate:6" {
+	if outcomes(ans) != "web/scale_out:refused:6" {
 		t.Fatalf("redelivery: %s", outcomes(ans))
 	}
 	// A new notification inside the cooldown is refused.
@@ -220,6 +221,30 @@ func TestScaleThroughAS(t *testing.T) {
 	recs := h.a.Decisions("web", 0)
 	if len(recs) != 4 || recs[0].Outcome != OutcomeApplied || recs[0].Cloud == nil || len(recs[0].Guards) == 0 {
 		t.Fatalf("decision log: %+v", recs)
+	}
+}
+
+func TestStepLimitedNotificationContinuesAfterCooldown(t *testing.T) {
+	h := newHarness(t, "", "")
+	body := notification("gk", alert("web", ScaleOut, "9", "a"))
+	steps := []struct {
+		advance time.Duration
+		want    string
+	}{
+		{0, "web/scale_out:applied:6"},               // 3 + 100% of 3
+		{0, "web/scale_out:refused:6"},               // a redelivery: the continuation waits for the cooldown
+		{5 * time.Minute, "web/scale_out:applied:9"}, // the repeat after the cooldown reaches the goal
+		{0, "web/scale_out:duplicate:9"},             // from now on the same notification is a duplicate
+		{time.Hour, "web/scale_out:duplicate:9"},
+	}
+	for i, s := range steps {
+		h.clock.Advance(s.advance)
+		if _, ans := h.deliver(body); outcomes(ans) != s.want {
+			t.Fatalf("delivery %d: %s, want %s", i, outcomes(ans), s.want)
+		}
+	}
+	if _, ups := h.as.snapshot(); len(ups) != 2 {
+		t.Fatalf("%d writes, want 2", len(ups))
 	}
 }
 

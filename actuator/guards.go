@@ -132,10 +132,12 @@ type Decision struct {
 	Time   time.Time `json:"time"`
 	Group  string    `json:"group"`
 	Action Action    `json:"action"`
-	// From is the fresh desired count, Requested what the intent asked for and
-	// To what the guards allow.
+	// From is the fresh desired count, Requested what the intent asked for,
+	// Goal the request after stabilisation and bounds, and To what the
+	// guards allow now (Goal limited by the step).
 	From      int    `json:"from"`
 	Requested int    `json:"requested"`
+	Goal      int    `json:"goal"`
 	To        int    `json:"to"`
 	Outcome   string `json:"outcome"`
 	// Reason is the first refusing guard (refused), or why nothing changes (noop).
@@ -299,6 +301,7 @@ func Decide(now time.Time, g *config.Group, dryRun bool, cloud CloudState, local
 		pass(GuardBounds, "")
 	}
 
+	d.Goal = want
 	step := MaxStep(g, in.Action, cloud.Desired)
 	switch {
 	case in.Action == ScaleOut && want > cloud.Desired+step:

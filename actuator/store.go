@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -25,9 +26,19 @@ type KeyEntry struct {
 	State   string    `json:"state"`
 	Started time.Time `json:"started"`
 	Expires time.Time `json:"expires"`
-	// To is the desired count the key set.
-	To int `json:"to"`
+	// To is the desired count the key set; Goal the count its request aimed
+	// at. To short of Goal (a step limit, a partial create) lets a later
+	// delivery continue under a derived key (ContinuationKey).
+	To   int `json:"to"`
+	Goal int `json:"goal"`
 }
+
+// Reached reports whether the key's effect got all the way to its goal.
+func (e KeyEntry) Reached() bool { return e.To == e.Goal }
+
+// ContinuationKey is the key a later delivery of the same notification uses
+// to continue a step-limited effect from where it stopped.
+func ContinuationKey(key string, e KeyEntry) string { return key + "/" + strconv.Itoa(e.To) }
 
 // stateFile is the file's layout.
 type stateFile struct {
