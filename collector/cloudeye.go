@@ -160,8 +160,13 @@ feed:
 
 // lookback is how far before the window's end datapoints still count: data
 // older than stale_after would not be published anyway.
+// It stays within the widest window Cloud Eye accepts at the period.
 func (c *Collector) lookback() time.Duration {
-	return max(c.cfg.Exporter.StaleAfter, 2*c.cfg.Exporter.Interval)
+	widest := 4 * time.Hour // raw data
+	if c.cfg.CloudEye.Period != "1" {
+		widest = 24 * time.Hour
+	}
+	return min(max(c.cfg.Exporter.StaleAfter, 2*c.cfg.Exporter.Interval), widest)
 }
 
 // newest picks the newest datapoint of a returned series.

@@ -357,3 +357,23 @@ func gatherLines(t *testing.T, g prometheus.Gatherer, name string) string {
 	}
 	return b.String()
 }
+
+func TestWarmStartSegmentsStayWithinCloudEyeWindows(t *testing.T) {
+	limits := map[string]time.Duration{"1": 4 * time.Hour, "300": 24 * time.Hour, "3600": 10 * 24 * time.Hour}
+	for _, total := range []time.Duration{10 * time.Minute, 2 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
+		segs := warmSegments(total)
+		covered := time.Duration(0)
+		for i, s := range segs {
+			if s.from-s.to > limits[s.period] {
+				t.Errorf("warm start %s: segment at period %s spans %s, above Cloud Eye's %s", total, s.period, s.from-s.to, limits[s.period])
+			}
+			if i > 0 && s.from != segs[i-1].to {
+				t.Errorf("warm start %s: segments leave a gap or overlap at %s", total, s.from)
+			}
+			covered += s.from - s.to
+		}
+		if want := min(total, 10*24*time.Hour); covered != want {
+			t.Errorf("warm start %s: segments cover %s, want %s", total, covered, want)
+		}
+	}
+}

@@ -25,7 +25,9 @@ type warmSegment struct {
 	step     time.Duration
 }
 
+// Cloud Eye's longest window per period: 10 days at 3600, a day at 300, 4 hours raw.
 func warmSegments(total time.Duration) []warmSegment {
+	total = min(total, 10*24*time.Hour)
 	segs := []warmSegment{
 		{from: total, to: 3 * time.Hour, period: "3600", step: time.Hour},
 		{from: 3 * time.Hour, to: 30 * time.Minute, period: "300", step: 5 * time.Minute},
