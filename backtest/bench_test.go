@@ -2,6 +2,9 @@ package backtest
 
 import (
 	"context"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	"math"
 	"testing"
 	"time"
@@ -35,6 +38,39 @@ func BenchmarkRunDay(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(b.Elapsed().Seconds()*30/float64(b.N), "s/30days")
 		})
 	}
 }
+
+// BenchmarkRulesEval is one evaluation of the project's scaling rules over a
+// store holding one group's series, with inputs changing every time (no reuse).
+func BenchmarkRulesEval(b *testing.B) {
+	rules := loadRules(b)
+	st := newMemStore(rules.Retention.Milliseconds())
+	in := exporterSeries()
+	lsets := make([]labels.Labels, len(in))
+	for i, s := range in {
+		l, err := parserForTest().ParseMetric(s.series)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lsets[i] = l
+	}
+	t0 := time.Unix(1700000000, 0)
+	k := 0
+	for b.Loop() {
+		ts := t0.Add(time.Duration(k) * time.Minute)
+		smp := make([]Sample, len(in))
+		for i, s := range in {
+			smp[i] = Sample{Labels: lsets[i], Value: s.values[k%len(s.values)] + float64(k)*1e-6}
+		}
+		st.write("scrape", ts.UnixMilli(), smp)
+		if _, err := rules.eval(context.Background(), st, ts); err != nil {
+			b.Fatal(err)
+		}
+		k++
+	}
+}
+
+func parserForTest() parser.Parser { return parser.NewParser(parser.Options{}) }
