@@ -1,12 +1,14 @@
 package simcloud_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -796,5 +798,52 @@ func TestQueueAndLoadBalancerMetrics(t *testing.T) {
 	}
 	if last(3) != 300 {
 		t.Fatalf("mb_l7_qps %g, want the 300 rps offered", last(3))
+	}
+}
+
+func TestConcurrentClientsWhileTheWorldRuns(t *testing.T) {
+	env, clk := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go env.Server.Run(ctx, time.Millisecond)
+	groups, err := env.AS().ListScalingGroups(&asmodel.ListScalingGroupsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *(*groups.ScalingGroups)[0].ScalingGroupId
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			asc, ecsc := env.AS(), env.ECS()
+			for i := 0; i < 10; i++ {
+				clk.Advance(time.Second)
+				var err error
+				switch i % 3 {
+				case 0:
+					_, err = asc.UpdateScalingGroup(&asmodel.UpdateScalingGroupRequest{ScalingGroupId: id, Body: &asmodel.UpdateScalingGroupOption{DesireInstanceNumber: ptr(int32(1 + (g+i)%10))}})
+				case 1:
+					_, err = ecsc.ListServersDetails(&ecsmodel.ListServersDetailsRequest{})
+				default:
+					_, err = asc.ListScalingActivityLogs(&asmodel.ListScalingActivityLogsRequest{ScalingGroupId: id,
+						StartTime: ptr(clk.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05Z")), EndTime: ptr(clk.Now().UTC().Format("2006-01-02T15:04:05Z"))})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st, _ := env.World.Group("gpu-pool")
+	if st.Current != st.Desired {
+		t.Fatalf("after concurrent updates AS holds %d instances for a desired %d", st.Current, st.Desired)
 	}
 }
