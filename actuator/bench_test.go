@@ -48,7 +48,7 @@ func benchWebhook(b *testing.B, mode string) {
 		case "refused":
 			bodies[i] = notification(fmt.Sprint("gk", i), alert("gpu-pool", ScaleOut, "8", fmt.Sprint(i)))
 		default:
-			bodies[i] = notification("gk", alert("gpu-pool", ScaleOut, "8", "a"))
+			bodies[i] = notification("gk", alert("gpu-pool", ScaleOut, "4", "a"))
 		}
 	}
 	switch mode {
