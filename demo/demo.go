@@ -318,7 +318,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer st.Close()
 
-	states, err := st.Sim.State(ctx)
+	// Even when interrupted already, what follows still summarises.
+	states, err := st.Sim.State(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("demo: reading simcloud's groups: %w", err)
 	}

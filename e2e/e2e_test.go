@@ -8,12 +8,17 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +32,8 @@ import (
 
 // scenarioLength is the short scenario: calm 40s, spike 81s, calm 149s (the
 // scale-in waits for the rule's hold, the forecasts to come down, the
-// cooldown and the stabilisation window). Both legs run in parallel, so the
-// whole e2e takes about five and a half minutes.
+// cooldown and the stabilisation window). The legs run at the same time, so
+// the whole e2e takes about five and a half minutes.
 const scenarioLength = 270 * time.Second
 
 // flexusBin builds the binary under test from this checkout (FLEXUS_BIN
@@ -51,60 +56,90 @@ func flexusBin(t *testing.T) string {
 	return out
 }
 
-// logWriter sends the live view to the test log, so `go test -v` shows it.
-type logWriter struct{ t *testing.T }
+// logWriter sends a leg's live view to the test log, so `go test -v` shows it.
+type logWriter struct {
+	t    *testing.T
+	name string
+}
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	w.t.Log(w.name + ": " + strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
-func runLoop(t *testing.T, faults demo.Faults) *demo.Result {
-	t.Helper()
+// leg is one run of the loop.
+type leg struct {
+	name   string
+	faults demo.Faults
+	res    *demo.Result
+	err    error
+}
+
+func runLoop(ctx context.Context, t *testing.T, bin, prom, am string, l *leg) {
+	ctx, cancel := context.WithTimeout(ctx, scenarioLength+3*time.Minute)
+	defer cancel()
+	l.res, l.err = demo.Run(ctx, demo.Options{
+		Flexus: bin, Prometheus: prom, Alertmanager: am,
+		Scenario: demo.SpikeScenario(scenarioLength, 3),
+		Faults:   l.faults,
+		Refresh:  30 * time.Second, Poll: time.Second,
+		Out:    logWriter{t, l.name},
+		Logger: promslog.NewNopLogger(), Clock: clock.Real{},
+	})
+	if l.err == nil && ctx.Err() != nil {
+		l.err = fmt.Errorf("the run overran its deadline: %w", ctx.Err())
+	}
+}
+
+// TestE2EClosedLoop runs, at the same time, the loop as is, the loop while
+// simcloud answers 15% of every cloud API call with 429 and 10% with 500
+// (the SDK retries; the actuator answers Alertmanager 503 when a decision
+// could not be made, and the redelivery must act once), and `flexus demo`
+// interrupted with Ctrl-C. Then it checks each.
+func TestE2EClosedLoop(t *testing.T) {
 	prom := testenv.Binary(t, "prometheus", "prometheus")
 	am := testenv.Binary(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	bin := flexusBin(t)
-	ctx, cancel := context.WithTimeout(context.Background(), scenarioLength+2*time.Minute)
-	defer cancel()
-	res, err := demo.Run(ctx, demo.Options{
-		Flexus: bin, Prometheus: prom, Alertmanager: am,
-		Scenario: demo.SpikeScenario(scenarioLength, 3),
-		Faults:   faults,
-		Refresh:  20 * time.Second, Poll: time.Second,
-		Out:    logWriter{t},
-		Logger: promslog.NewNopLogger(), Clock: clock.Real{},
+
+	legs := []*leg{{name: "loop"}, {name: "faults", faults: demo.Faults{Throttle: 0.15, Error: 0.10}}}
+	var interruptErrs []error
+	var wg sync.WaitGroup
+	for _, l := range legs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runLoop(context.Background(), t, bin, prom, am, l)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		interruptErrs = interrupt(bin, t.TempDir())
+	}()
+	wg.Wait()
+
+	for _, l := range legs {
+		t.Run(l.name, func(t *testing.T) {
+			if l.err != nil {
+				t.Fatalf("the loop did not run to the end: %v", l.err)
+			}
+			res := l.res
+			var sb strings.Builder
+			res.Summary.Write(&sb)
+			t.Log(sb.String())
+			t.Logf("Alertmanager → actuator: %.0f notifications sent, %.0f failed; actuator answers by code %v; simcloud injected %.0f faults",
+				res.NotificationsSent, res.NotificationsFailed, res.WebhookAnswers, res.InjectedFaults)
+			if l.faults.Throttle > 0 && res.InjectedFaults == 0 {
+				t.Error("simcloud answered no 429 or 500: the faults leg tested nothing")
+			}
+			checkLoop(t, res)
+		})
+	}
+	t.Run("ctrl-c leaves no process or directory behind", func(t *testing.T) {
+		for _, err := range interruptErrs {
+			t.Error(err)
+		}
 	})
-	if err != nil {
-		t.Fatalf("the loop did not run to the end: %v", err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("the run overran its deadline")
-	}
-	var sb strings.Builder
-	res.Summary.Write(&sb)
-	t.Log(sb.String())
-	t.Logf("Alertmanager → actuator: %.0f notifications sent, %.0f failed; actuator answers by code %v; simcloud injected %.0f faults",
-		res.NotificationsSent, res.NotificationsFailed, res.WebhookAnswers, res.InjectedFaults)
-	return res
-}
-
-func TestE2EClosedLoop(t *testing.T) {
-	t.Parallel()
-	res := runLoop(t, demo.Faults{})
-	checkLoop(t, res)
-}
-
-// TestE2EFaults runs the same loop while simcloud answers 15% of every cloud
-// API call with 429 and 10% with 500: the SDK retries, the actuator answers
-// Alertmanager 503 when a decision could not be made, and the redelivery
-// must act once.
-func TestE2EFaults(t *testing.T) {
-	t.Parallel()
-	res := runLoop(t, demo.Faults{Throttle: 0.15, Error: 0.10})
-	if res.InjectedFaults == 0 {
-		t.Error("simcloud answered no 429 or 500: the faults leg tested nothing")
-	}
-	checkLoop(t, res)
 }
 
 // checkLoop states what a healthy closed loop did, from simcloud's state and
@@ -304,4 +339,120 @@ func checkScaleIn(t *testing.T, applied []demo.Decision, ss []demo.Sample, calm 
 		t.Errorf("simcloud's desired count never came down to %d", in.To)
 	}
 	t.Logf("load fell → scale-in applied in %s (%d → %d)", in.Time.Sub(calm).Round(100*time.Millisecond), in.From, in.To)
+}
+
+// interrupt runs `flexus demo` as a user would and presses Ctrl-C once the
+// loop is up: the demo must exit, summarise, and leave no child process and
+// no temporary directory behind. It returns what went wrong.
+func interrupt(bin, work string) (errs []error) {
+	cmd := exec.Command(bin, "demo", "--duration=2m", "--report="+filepath.Join(work, "report.html"))
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "TMPDIR="+work)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return []error{err}
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return []error{err}
+	}
+	defer cmd.Process.Kill()
+
+	// Read the output until the demo prints its links: every child is up.
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var runDir string
+	var out strings.Builder
+	deadline := time.After(3 * time.Minute)
+wait:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return []error{fmt.Errorf("the demo ended before the loop was up:\n%s\n%s", out.String(), stderr.String())}
+			}
+			out.WriteString(l + "\n")
+			if _, rest, ok := strings.Cut(l, "(log "); ok && runDir == "" {
+				runDir = filepath.Dir(strings.TrimSuffix(rest, ")"))
+			}
+			if strings.HasPrefix(l, "Prometheus http://") {
+				break wait
+			}
+		case <-deadline:
+			return []error{fmt.Errorf("the loop was not up within 3 minutes:\n%s\n%s", out.String(), stderr.String())}
+		}
+	}
+	if runDir == "" || !strings.HasPrefix(runDir, work) {
+		return []error{fmt.Errorf("the run's directory %q is not under TMPDIR %s", runDir, work)}
+	}
+	children := processesMentioning(runDir)
+	if len(children) < 5 {
+		errs = append(errs, fmt.Errorf("%d processes run from %s, want simcloud, exporter, actuator, alertmanager and prometheus", len(children), runDir))
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		return append(errs, err)
+	}
+	go func() {
+		for l := range lines {
+			out.WriteString(l + "\n")
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			errs = append(errs, fmt.Errorf("the demo exited with %v after Ctrl-C:\n%s", err, stderr.String()))
+		}
+	case <-time.After(time.Minute):
+		return append(errs, errors.New("the demo did not exit within a minute of Ctrl-C"))
+	}
+	for _, pid := range children {
+		if alive(pid) {
+			errs = append(errs, fmt.Errorf("child process %d outlived the demo", pid))
+		}
+	}
+	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
+		errs = append(errs, fmt.Errorf("the run's directory %s is still there (%v)", runDir, err))
+	}
+	if _, err := os.Stat(filepath.Join(work, "report.html")); err != nil {
+		errs = append(errs, fmt.Errorf("no report after Ctrl-C: %w", err))
+	}
+	return errs
+}
+
+// processesMentioning returns the pids whose command line names dir: the
+// demo's children all take their config from the run's directory.
+func processesMentioning(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// alive tells whether pid runs; a zombie counts as dead.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }

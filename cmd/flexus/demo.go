@@ -43,6 +43,10 @@ func demoCommand() command {
 				Logger: e.logger, Clock: clock.Real{},
 			})
 			if res == nil {
+				if ctx.Err() != nil {
+					fmt.Fprintln(e.stdout, "Interrupted while starting: every child process was stopped and the temporary directory removed.")
+					return nil
+				}
 				return runErr
 			}
 			res.Summary.Write(e.stdout)
