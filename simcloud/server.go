@@ -108,13 +108,21 @@ func (s *Server) Step(ctx context.Context) error {
 	return nil
 }
 
-// Run steps the world every interval until ctx ends. Redis errors are logged, not fatal.
+// Run steps the world every interval until ctx ends. Redis errors are
+// logged when they start or change, not on every step, and are not fatal.
 func (s *Server) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lastErr := ""
 	for {
-		if err := s.Step(ctx); err != nil && ctx.Err() == nil {
+		err := s.Step(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
 			s.logger.Warn("mirroring queues to Redis failed", "err", err)
+			lastErr = err.Error()
+		case err == nil && lastErr != "":
+			s.logger.Info("mirroring queues to Redis works again")
+			lastErr = ""
 		}
 		select {
 		case <-ctx.Done():

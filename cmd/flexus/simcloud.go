@@ -52,7 +52,9 @@ func simcloudCommand() command {
 			case <-ctx.Done():
 				shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				return hs.Shutdown(shutdownCtx)
+				err := hs.Shutdown(shutdownCtx)
+				e.logger.Info("simcloud stopped", "err", err)
+				return err
 			}
 		}
 	}}
