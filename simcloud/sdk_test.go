@@ -23,6 +23,7 @@ import (
 	cesv2model "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v2/model"
 	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/simcloud"
@@ -606,11 +607,19 @@ flexus_simcloud_requests_total{api="ListScalingGroups",code="429",service="as"} 
 	}
 }
 
-func TestInjectedServerErrorIsParsed(t *testing.T) {
-	env, _ := start(t)
-	_ = env.Server.SetFault("*", simcloud.Fault{ErrorProbability: 1})
+func TestFaultsFromConfigApplyToEveryAPI(t *testing.T) {
+	cfg := simcloudtest.Config()
+	cfg.Faults = map[string]simcloud.Fault{"*": {ErrorProbability: 1}, "ShowJob": {Latency: model.Duration(50 * time.Millisecond)}}
+	env := simcloudtest.Start(t, cfg, clock.NewFake(time.Now()))
 	_, err := env.ECS().ListServersDetails(&ecsmodel.ListServersDetailsRequest{})
 	wantServiceError(t, err, 500, "SYS.5000")
+	// A per-API fault replaces the "*" one: ShowJob is slow but answers.
+	began := time.Now()
+	_, err = env.ECS().ShowJob(&ecsmodel.ShowJobRequest{JobId: "nope"})
+	wantServiceError(t, err, 404, "Ecs.0103")
+	if took := time.Since(began); took < 50*time.Millisecond {
+		t.Fatalf("ShowJob answered in %s despite 50ms of injected latency", took)
+	}
 }
 
 // signed sends a request signed by the SDK's own signer, with a raw body the
