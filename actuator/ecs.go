@@ -48,8 +48,10 @@ type server struct {
 	Status  string
 	Task    string
 	Created time.Time
-	Updated time.Time
-	Managed bool
+	// Launched is when the server came up: the end of its scale-out activity.
+	Launched time.Time
+	Updated  time.Time
+	Managed  bool
 }
 
 // gone reports servers that no longer count: deleted, or on their way out.
@@ -105,7 +107,7 @@ func (s *ECSScaler) list(g *config.Group) ([]server, error) {
 			updated, _ := time.Parse(time.RFC3339, sv.Updated)
 			out = append(out, server{
 				ID: sv.Id, Status: sv.Status, Task: sv.OSEXTSTStaskState,
-				Created: created, Updated: updated,
+				Created: created, Updated: updated, Launched: parseLaunched(sv.OSSRVUSGlaunchedAt),
 				Managed: hasTag(tags, sv.Metadata, config.ManagedTagKey, "true"),
 			})
 		}
@@ -139,8 +141,10 @@ func (s *ECSScaler) State(_ context.Context, g *config.Group, now time.Time) (Cl
 			continue
 		}
 		cs.Desired++
-		if sv.Managed && sv.Created.After(cs.LastOutEnd) {
-			cs.LastOutEnd = sv.Created
+		// A scale-out ends when its newest server came up (launched_at), or
+		// at its creation when the API does not say.
+		if end := later(sv.Created, sv.Launched); sv.Managed && end.After(cs.LastOutEnd) && !end.After(now) {
+			cs.LastOutEnd = end
 		}
 		switch {
 		case sv.Status == "BUILD":
@@ -151,6 +155,24 @@ func (s *ECSScaler) State(_ context.Context, g *config.Group, now time.Time) (Cl
 		}
 	}
 	return cs, nil
+}
+
+// parseLaunched reads OS-SRV-USG:launched_at, which ECS writes without a zone
+// ("2006-01-02T15:04:05.000000", UTC).
+func parseLaunched(s string) time.Time {
+	for _, layout := range []string{"2006-01-02T15:04:05.000000", time.RFC3339Nano, "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // SetDesired creates or deletes servers to go from cur.Desired to desired,
