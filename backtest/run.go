@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/flexus-autoscaler/flexus/actuator"
+	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/scoring"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
@@ -56,7 +60,9 @@ func Run(ctx context.Context, tr trace.Series, policies []Policy, opts Options) 
 		if err != nil {
 			return nil, err
 		}
-		if err := r.run(ctx); err != nil {
+		err = r.run(ctx)
+		r.close()
+		if err != nil {
 			return nil, fmt.Errorf("backtest: policy %s on %s: %w", p, tr.Name, err)
 		}
 		res.Figures[p] = &r.fig
@@ -92,8 +98,9 @@ type runner struct {
 	scorer   *scoring.Group
 	store    *memStore
 	am       *alertmanager
-	local    *actuator.GroupState
-	seenKeys map[string]bool
+	act      *actuator.Actuator
+	clock    *clock.Fake
+	stateDir string
 	keep     *seriesFilter
 	// lsets caches exported label sets and whether the rules read them.
 	lsets map[seriesKey]cachedLabels
@@ -156,13 +163,45 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 		opts.Rules.Reset()
 		r.store = newMemStore(opts.Rules.Retention.Milliseconds())
 		r.am = newAlertmanager(opts.Alertmanager)
-		r.local = &actuator.GroupState{}
-		r.seenKeys = map[string]bool{}
+		if err := r.newActuator(start); err != nil {
+			return nil, err
+		}
 		r.keep = opts.Rules.filter()
 		r.lsets = map[seriesKey]cachedLabels{}
 		r.fig.Decisions = map[string]int{}
 	}
 	return r, nil
+}
+
+// newActuator builds the live actuator over the world, with its state file
+// in a temporary directory (removed by close).
+func (r *runner) newActuator(start time.Time) error {
+	dir, err := os.MkdirTemp("", "flexus-backtest-")
+	if err != nil {
+		return fmt.Errorf("backtest: actuator state: %w", err)
+	}
+	r.stateDir = dir
+	store, err := actuator.OpenStore(filepath.Join(dir, "state.json"), start)
+	if err != nil {
+		return err
+	}
+	r.clock = clock.NewFake(start)
+	sc := worldScaler{r: r}
+	a, err := actuator.New(actuator.Options{
+		Config: r.opts.Config, Store: store, Clock: r.clock, Logger: promslog.NewNopLogger(),
+		Scalers: actuator.Scalers{config.BackendAS: sc, config.BackendECS: sc},
+	})
+	if err != nil {
+		return fmt.Errorf("backtest: %w", err)
+	}
+	r.act = a
+	return nil
+}
+
+func (r *runner) close() {
+	if r.stateDir != "" {
+		_ = os.RemoveAll(r.stateDir)
+	}
 }
 
 // oracleNeed is the fewest instances that keep every tick within the SLO's
@@ -194,7 +233,7 @@ func (r *runner) run(ctx context.Context) error {
 				break
 			}
 			r.w.Advance(nextFlush)
-			if err := r.deliver(nextFlush, r.am.flush(nextFlush)); err != nil {
+			if err := r.deliver(ctx, nextFlush, r.am.flush(nextFlush)); err != nil {
 				return err
 			}
 		}
@@ -353,7 +392,7 @@ func (r *runner) pipeline(ctx context.Context, t time.Time, st world.GroupState)
 		return err
 	}
 	r.am.receive(t, alerts)
-	if err := r.deliver(t, r.am.flush(t)); err != nil {
+	if err := r.deliver(ctx, t, r.am.flush(t)); err != nil {
 		return err
 	}
 	if k := t.Sub(r.tr.Start) / stepOf; k%16 == 0 {
@@ -452,44 +491,43 @@ func horizonLabel(d time.Duration) string {
 	return strconv.Itoa(int(d/time.Second)) + "s"
 }
 
-// deliver hands notifications to the actuator's decision code as its webhook
-// handler would: intents from the alerts, one decision per new idempotency
-// key, from fresh cloud state.
-func (r *runner) deliver(now time.Time, ns []Notification) error {
+// deliver hands notifications to the live actuator (actuator.Actuator.Handle:
+// intents from the alerts, idempotency keys and their continuations, fresh
+// cloud state, actuator.Decide, the state store), its clock set to now and
+// its cloud the world.
+func (r *runner) deliver(ctx context.Context, now time.Time, ns []Notification) error {
 	for _, n := range ns {
 		r.fig.Notifications++
-		msg := toMessage(n)
-		intents, err := msg.Intents()
+		r.clock.Set(now)
+		recs, err := r.act.Handle(ctx, toMessage(n))
 		if err != nil {
 			return fmt.Errorf("actuator refused the notification %s: %w", n, err)
 		}
-		for _, in := range intents {
-			if in.Group != r.name {
-				continue
-			}
-			// As the live actuator: a key is stored only once its change was
-			// applied, so a refused request may be retried by a repeat.
-			if r.seenKeys[in.Key] {
-				r.fig.Decisions[actuator.OutcomeDuplicate]++
-				continue
-			}
-			st, err := r.w.Group(r.name)
-			if err != nil {
-				return err
-			}
-			cloud := r.cloudState(st)
-			d := actuator.Decide(now, r.g, false, cloud, r.local, in)
-			if d.Outcome == actuator.OutcomeApplied {
-				if err := r.setDesired(st.Desired, d.To); err != nil {
-					return fmt.Errorf("scaling to %d: %w", d.To, err)
-				}
-				r.seenKeys[in.Key] = true
-			}
-			r.local.Record(now, r.g, in, d)
-			r.fig.Decisions[d.Outcome]++
+		for _, rec := range recs {
+			r.fig.Decisions[rec.Outcome]++
 		}
 	}
 	return nil
+}
+
+// worldScaler is the actuator's cloud boundary over the world: the AS
+// backend's view (desired, booting instances, the end of the last activity
+// in each direction) and its one write, the desired count.
+type worldScaler struct{ r *runner }
+
+func (s worldScaler) State(_ context.Context, _ *config.Group, _ time.Time) (actuator.CloudState, error) {
+	st, err := s.r.w.Group(s.r.name)
+	if err != nil {
+		return actuator.CloudState{}, err
+	}
+	return s.r.cloudState(st), nil
+}
+
+func (s worldScaler) SetDesired(_ context.Context, _ *config.Group, cur actuator.CloudState, desired int, _ string) (actuator.Result, error) {
+	if err := s.r.setDesired(cur.Desired, desired); err != nil {
+		return actuator.Result{Desired: cur.Desired}, err
+	}
+	return actuator.Result{Desired: desired}, nil
 }
 
 // cloudState is what the actuator's AS backend reads: the group, its booting
