@@ -24,6 +24,7 @@ import (
 	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
+	"pgregory.net/rapid"
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/simcloud"
@@ -855,4 +856,32 @@ func TestConcurrentClientsWhileTheWorldRuns(t *testing.T) {
 	if st.Current != st.Desired {
 		t.Fatalf("after concurrent updates AS holds %d instances for a desired %d", st.Current, st.Desired)
 	}
+}
+
+// TestArbitraryBodiesNeverBreakTheServer sends signed requests with random
+// bodies to every API that reads one: each answer is a 2xx or a 4xx in a
+// Huawei error shape, never a 5xx.
+func TestArbitraryBodiesNeverBreakTheServer(t *testing.T) {
+	env, _ := start(t)
+	p := simcloudtest.ProjectID
+	targets := []struct{ method, path string }{
+		{"POST", "/V1.0/" + p + "/batch-query-metric-data"},
+		{"PUT", "/autoscaling-api/v1/" + p + "/scaling_group/8f6a1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e5f"},
+		{"POST", "/autoscaling-api/v1/" + p + "/scaling_group_instance/8f6a1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e5f/action"},
+		{"POST", "/v1.1/" + p + "/cloudservers"},
+		{"POST", "/v1/" + p + "/cloudservers/delete"},
+	}
+	fragments := []string{`{`, `}`, `[`, `]`, `"metrics"`, `"server"`, `"servers"`, `"instances_id"`, `"desire_instance_number"`,
+		`:`, `,`, `null`, `-1`, `1e309`, `"x"`, `true`, `{"id":""}`, `"period"`, `"1"`, `"filter"`, `"action"`, `"REMOVE"`, "\x00", `"\u0000"`}
+	rapid.Check(t, func(rt *rapid.T) {
+		target := rapid.SampledFrom(targets).Draw(rt, "target")
+		parts := rapid.SliceOfN(rapid.SampledFrom(fragments), 0, 12).Draw(rt, "body")
+		status, body := signed(t, env, target.method, target.path, strings.Join(parts, ""))
+		if status >= 500 {
+			rt.Fatalf("%s %s with %q: %d %v", target.method, target.path, strings.Join(parts, ""), status, body)
+		}
+		if status >= 400 && body["error_code"] == nil && body["error"] == nil {
+			rt.Fatalf("%d without a Huawei error body: %v", status, body)
+		}
+	})
 }
