@@ -211,10 +211,11 @@ func (s *Server) serverJSON(in world.Instance, now time.Time) serverJSON {
 	case world.AcceleratorNPU:
 		fj.AsicAccelerators = dev
 	}
-	status, vm, task, power := "ACTIVE", "active", "", 1
-	switch in.StateAt(now) {
+	st := in.StateAt(now)
+	status, vm, task, power := serverStatus(st), "active", "", 1
+	switch st {
 	case world.StatePending:
-		status, vm, task, power = "BUILD", "building", "spawning", 0
+		vm, task, power = "building", "spawning", 0
 	case world.StateRemoving:
 		task = "deleting"
 	}
@@ -269,15 +270,12 @@ func (s *Server) listServersDetails(r *http.Request, _ []byte) (int, any, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	page, err := intParam("ecs", q, "offset", 1, 0, 1<<31-1)
+	pageNo, err := intParam("ecs", q, "offset", 1, 0, 1<<31-1)
 	if err != nil {
 		return 0, nil, err
 	}
-	if page == 0 {
-		page = 1
-	}
 	now := s.world.Now()
-	var match []serverJSON
+	var match []world.Instance
 	for _, in := range s.world.Servers() {
 		if v := q.Get("tags"); v != "" && !tagsMatch(in, v) {
 			continue
@@ -294,11 +292,26 @@ func (s *Server) listServersDetails(r *http.Request, _ []byte) (int, any, error)
 		if v := q.Get("server_id"); v != "" && in.ID != v {
 			continue
 		}
-		sj := s.serverJSON(in, now)
-		if v := q.Get("status"); v != "" && sj.Status != v {
+		if v := q.Get("status"); v != "" && serverStatus(in.StateAt(now)) != v {
 			continue
 		}
-		match = append(match, sj)
+		match = append(match, in)
 	}
-	return http.StatusOK, map[string]any{"count": len(match), "servers": pageOf(match, (page-1)*limit, limit)}, nil
+	// Only the page is rendered: a project may hold thousands of servers.
+	page := []serverJSON{}
+	for _, in := range pageOf(match, (page0(pageNo)-1)*limit, limit) {
+		page = append(page, s.serverJSON(in, now))
+	}
+	return http.StatusOK, map[string]any{"count": len(match), "servers": page}, nil
 }
+
+// serverStatus is the ECS status of an instance state.
+func serverStatus(st world.State) string {
+	if st == world.StatePending {
+		return "BUILD"
+	}
+	return "ACTIVE"
+}
+
+// page0 reads ECS's page number, where 0 means the first page as 1 does.
+func page0(n int) int { return max(n, 1) }
