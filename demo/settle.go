@@ -18,11 +18,6 @@ type promSample struct {
 	Value  float64
 }
 
-var (
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)`)
-	labelPair  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
-
 // scrape reads the samples of the named metrics from a /metrics page.
 func scrape(ctx context.Context, c *http.Client, url string, names ...string) ([]promSample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -43,6 +38,8 @@ func scrape(ctx context.Context, c *http.Client, url string, names ...string) ([
 	if err != nil {
 		return nil, err
 	}
+	sampleLine := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)`)
+	labelPair := regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
