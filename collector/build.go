@@ -229,6 +229,9 @@ func (c *Collector) build(now time.Time) *Snapshot {
 				sigs[config.SignalQueue] = p
 			}
 		}
+		if st.elb != nil {
+			st.rt, st.er, st.rtOK, st.erOK = st.elb.read(sample)
+		}
 		if st.rtOK && fresh(st.rt) {
 			sigs[config.SignalResponseTime] = st.rt
 		}

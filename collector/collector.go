@@ -81,6 +81,7 @@ type groupState struct {
 	discovered bool
 	redis      *redisQueue
 	http       *httpSource
+	elb        *elbSource
 	queue      point
 	queueOK    bool
 	rt, er     point
@@ -165,8 +166,12 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 			}
 		}
 		if !reflect.DeepEqual(prev.ResponseTime, g.ResponseTime) {
-			st.http, st.rtOK, st.erOK = nil, false, false
-			if g.ResponseTime != nil {
+			st.http, st.elb, st.rtOK, st.erOK = nil, nil, false, false
+			if elb, err := parseELB(g.ResponseTime); err != nil {
+				c.logger.Error("response time source refused: the group has none", "group", g.Name, "err", err)
+			} else if elb != nil {
+				st.elb = elb
+			} else if g.ResponseTime != nil {
 				st.http = newHTTPSource(*g.ResponseTime, c.httpClient)
 			}
 		}
@@ -445,6 +450,11 @@ func (c *Collector) queries() []query {
 		}
 		if q := st.cfg.Queue; q != nil && q.DMS != nil {
 			add(dmsQuery(q.DMS))
+		}
+		if st.elb != nil {
+			for _, q := range st.elb.queries() {
+				add(q)
+			}
 		}
 	}
 	return qs

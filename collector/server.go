@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"reflect"
@@ -391,9 +392,29 @@ func CheckConfig(path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	for i := range cfg.Groups {
-		if _, err := scoringParamsCheck(cfg, &cfg.Groups[i]); err != nil {
+		g := &cfg.Groups[i]
+		if _, err := scoringParamsCheck(cfg, g); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+		if err := checkResponseTimeURL(g.ResponseTime); err != nil {
+			return fmt.Errorf("%s: group %q: %w", path, g.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkResponseTimeURL accepts an http(s) endpoint of the service, or Cloud
+// Eye ELB metrics (cloudeye:SYS.ELB?lbaas_instance_id=ID).
+func checkResponseTimeURL(src *config.HTTPSource) error {
+	if src == nil {
+		return nil
+	}
+	if elb, err := parseELB(src); elb != nil || err != nil {
+		return err
+	}
+	u, err := url.Parse(src.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("response_time.url %q must be an http(s) URL of the service's metrics, or cloudeye:SYS.ELB?lbaas_instance_id=<ELB id>", src.URL)
 	}
 	return nil
 }

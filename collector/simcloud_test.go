@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 
@@ -489,4 +490,69 @@ func counterSumT(t *testing.T, g prometheus.Gatherer, name, label, value string)
 		}
 	}
 	return sum
+}
+
+func TestSimcloudResponseTimeFromELBMetrics(t *testing.T) {
+	s := startSim(t)
+	web, err := s.env.World.Group("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(s.config(t), "    policy: target\n",
+		"    policy: target\n    response_time: {url: \"cloudeye:SYS.ELB?lbaas_instance_id="+web.ELBID+"\"}\n", 1)
+	cfg := mustParse(t, y)
+	if err := cfg.Cloud.Resolve(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	clients, err := hwcloud.New(cfg.Cloud, nil, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Config: cfg, Clients: clients, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	loop := NewLoop(c, s.clk)
+	st, err := loop.Step(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CloudEyeCalls != 1 {
+		t.Errorf("the ELB series took %d BatchListMetricData calls, want them in the one batch", st.CloudEyeCalls)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	sigs := gatherText(t, reg, "flexus_signal")
+	for _, w := range []string{"flexus_signal{group=web,signal=response_time}", "flexus_signal{group=web,signal=error_rate}"} {
+		if !strings.Contains(sigs, w) {
+			t.Errorf("no %s from ELB metrics; got:\n%s", w, sigs)
+		}
+	}
+	// The value is Cloud Eye's, in seconds: the world's response time a publication delay ago.
+	for _, mf := range mustGather(t, reg) {
+		if mf.GetName() != "flexus_signal" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["group"] == "web" && labels["signal"] == "response_time" {
+				if v := m.GetGauge().GetValue(); v <= 0 || v > 30 {
+					t.Errorf("ELB response time %v s is not a plausible number of seconds", v)
+				}
+			}
+		}
+	}
+}
+
+func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }
