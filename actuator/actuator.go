@@ -5,6 +5,7 @@ package actuator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,15 @@ type Record struct {
 	// the notification was answered 5xx and its key released.
 	Transient bool          `json:"transient,omitempty"`
 	Duration  time.Duration `json:"duration"`
+}
+
+// LogValue logs a record as one JSON object, with either slog handler.
+func (r Record) LogValue() slog.Value {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return slog.StringValue(err.Error())
+	}
+	return slog.AnyValue(json.RawMessage(b))
 }
 
 // Options are what an Actuator is built from.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -491,3 +492,20 @@ flexus_actuator_cooldown_remaining_seconds{direction="out",group="web"} 300
 }
 
 func noSleep(context.Context, time.Duration) error { return nil }
+
+func TestDecisionIsLoggedAsJSON(t *testing.T) {
+	var buf bytes.Buffer
+	h := newHarness(t, "", "")
+	h.a.logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	h.deliver(notification("gk", alert("web", ScaleOut, "4", "a")))
+	var line struct {
+		Msg    string `json:"msg"`
+		Record Record `json:"record"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if line.Msg != "decision" || line.Record.Outcome != OutcomeApplied || line.Record.Cloud == nil || line.Record.Cloud.Desired != 3 || len(line.Record.Guards) == 0 {
+		t.Fatalf("logged %+v", line)
+	}
+}
