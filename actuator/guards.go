@@ -313,6 +313,16 @@ func Decide(now time.Time, g *config.Group, dryRun bool, cloud CloudState, local
 	default:
 		pass(GuardStep, "")
 	}
+	// The bounds are hard, the step is a rate: a group found outside its
+	// bounds is brought inside in one action even beyond the step.
+	if lo <= hi && in.Action == ScaleOut && want < lo && want > cloud.Desired {
+		d.Guards[len(d.Guards)-1].Detail += fmt.Sprintf("; raised to min %d: bounds win over the step", lo)
+		want = lo
+	}
+	if lo <= hi && in.Action == ScaleIn && want > hi && want < cloud.Desired {
+		d.Guards[len(d.Guards)-1].Detail += fmt.Sprintf("; lowered to max %d: bounds win over the step", hi)
+		want = hi
+	}
 
 	// An action never moves the count the other way.
 	moves := (in.Action == ScaleOut && want > cloud.Desired) || (in.Action == ScaleIn && want < cloud.Desired)

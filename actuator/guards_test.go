@@ -1,17 +1,26 @@
 package actuator
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/flexus-autoscaler/flexus/config"
 )
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
+// fataler is what testGroup needs of a *testing.T, *testing.B or *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // testGroup is a group as config parses it, with the defaults filled in.
-func testGroup(t testing.TB, scaling string) *config.Group {
+func testGroup(t fataler, scaling string) *config.Group {
 	t.Helper()
 	cfg, err := config.Parse([]byte(`
 cloud: {region: cn-north-4, project_id: p}
@@ -85,6 +94,10 @@ func TestDecide(t *testing.T) {
 		{name: "scale-in step limited by the count bound", cloud: inService(12), intent: target(ScaleIn, 2), outcome: OutcomeApplied, to: 10},
 		{name: "scale-in step limited by the percent bound when smaller", scaling: ", max_step_in: 10",
 			cloud: inService(6), intent: target(ScaleIn, 2), outcome: OutcomeApplied, to: 3},
+		{name: "a group below its min is raised to it in one action, beyond the step", scaling: ", max_step_out: 1",
+			cloud: CloudState{Desired: 0, InService: true}, intent: target(ScaleOut, 1), outcome: OutcomeApplied, to: 2},
+		{name: "a group above its max is lowered to it in one action, beyond the step",
+			cloud: inService(25), intent: target(ScaleIn, 15), outcome: OutcomeApplied, to: 20},
 		{name: "a step of at least one even when the percent rounds to zero", scaling: ", max_step_out_percent: 10",
 			cloud: inService(3), intent: target(ScaleOut, 9), outcome: OutcomeApplied, to: 4},
 		{name: "no target: step from the fresh desired count",
@@ -201,4 +214,61 @@ func TestMaxStepNeverBelowOne(t *testing.T) {
 			t.Fatalf("step %d at desired %d", s, d)
 		}
 	}
+}
+
+// TestDecideProperties checks Decide over random inputs: an applied change
+// stays within the bounds in force, moves only in the asked direction, by
+// at most the step (or what it takes to get back inside the bounds), and
+// never inside the direction's cooldown.
+func TestDecideProperties(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		minI := rapid.IntRange(0, 10).Draw(rt, "min")
+		maxI := rapid.IntRange(minI, 30).Draw(rt, "max")
+		g := testGroup(rt, fmt.Sprintf("cooldown_out: %ds, cooldown_in: %ds, max_step_out: %d, max_step_in: %d, max_step_out_percent: %d, max_step_in_percent: %d",
+			rapid.IntRange(0, 600).Draw(rt, "cdOut"), rapid.IntRange(0, 600).Draw(rt, "cdIn"),
+			rapid.IntRange(1, 10).Draw(rt, "stepOut"), rapid.IntRange(1, 10).Draw(rt, "stepIn"),
+			rapid.IntRange(1, 300).Draw(rt, "pctOut"), rapid.IntRange(1, 100).Draw(rt, "pctIn")))
+		g.MinInstances, g.MaxInstances = minI, maxI
+		cloud := CloudState{
+			Desired: rapid.IntRange(max(minI-2, 0), maxI+2).Draw(rt, "desired"), InService: rapid.Bool().Draw(rt, "inService"),
+			Booting: rapid.IntRange(0, 2).Draw(rt, "booting"), HasBounds: rapid.Bool().Draw(rt, "hasBounds"),
+			Min: rapid.IntRange(0, 5).Draw(rt, "cloudMin"), Max: rapid.IntRange(5, 40).Draw(rt, "cloudMax"),
+			Activity:   rapid.SampledFrom([]Activity{ActivityNone, ActivityOut, ActivityIn}).Draw(rt, "activity"),
+			LastOutEnd: t0.Add(time.Duration(rapid.IntRange(-900, 60).Draw(rt, "cloudOut")) * time.Second),
+		}
+		local := &GroupState{LastIn: t0.Add(time.Duration(rapid.IntRange(-900, 60).Draw(rt, "localIn")) * time.Second)}
+		for i := rapid.IntRange(0, 5).Draw(rt, "targets"); i > 0; i-- {
+			local.Targets = append(local.Targets, TargetSample{At: t0.Add(-time.Duration(rapid.IntRange(0, 600).Draw(rt, "at")) * time.Second), Target: rapid.IntRange(0, 40).Draw(rt, "t")})
+		}
+		in := Intent{Group: "web", Action: rapid.SampledFrom([]Action{ScaleOut, ScaleIn}).Draw(rt, "action"), Step: rapid.IntRange(0, 5).Draw(rt, "step")}
+		if rapid.Bool().Draw(rt, "hasTarget") {
+			in.Target, in.HasTarget = rapid.IntRange(0, 50).Draw(rt, "target"), true
+		}
+		d := Decide(t0, g, false, cloud, local, in)
+		if d.Outcome != OutcomeApplied {
+			if d.To != cloud.Desired && d.Outcome != OutcomeDryRun {
+				rt.Fatalf("%s decision changes the count: %+v", d.Outcome, d)
+			}
+			return
+		}
+		lo, hi := Bounds(g, cloud)
+		step := MaxStep(g, in.Action, cloud.Desired)
+		switch {
+		case d.To < lo || d.To > hi:
+			rt.Fatalf("applied %d outside %d..%d", d.To, lo, hi)
+		case in.Action == ScaleOut && (d.To <= cloud.Desired || d.To-cloud.Desired > max(step, lo-cloud.Desired)):
+			rt.Fatalf("scale-out %d -> %d with step %d", cloud.Desired, d.To, step)
+		case in.Action == ScaleIn && (d.To >= cloud.Desired || cloud.Desired-d.To > max(step, cloud.Desired-hi)):
+			rt.Fatalf("scale-in %d -> %d with step %d", cloud.Desired, d.To, step)
+		case CooldownRemaining(t0, g, in.Action, cloud, local) > 0:
+			rt.Fatalf("applied inside the cooldown")
+		case in.Action == ScaleIn && (cloud.Booting > 0 || cloud.Activity != ActivityNone):
+			rt.Fatalf("scale-in while booting or mid-activity")
+		case !cloud.InService:
+			rt.Fatalf("applied to a group out of service")
+		}
+		if in.Action == ScaleIn && d.To < StabilizedTarget(t0, g, local, d.Requested) && d.To < hi {
+			rt.Fatalf("scale-in to %d below the stabilised target %d", d.To, StabilizedTarget(t0, g, local, d.Requested))
+		}
+	})
 }
