@@ -45,16 +45,23 @@ func (s *ASScaler) State(_ context.Context, g *config.Group, _ time.Time) (Cloud
 	}
 	cs.InService = cs.Status == "INSERVICE"
 
-	limit := int32(100)
-	inst, err := s.Client.ListScalingInstances(&asmodel.ListScalingInstancesRequest{ScalingGroupId: id, Limit: &limit})
-	if err != nil {
-		return CloudState{}, fmt.Errorf("as: listing instances of scaling group %s (group %q): %w", id, g.Name, err)
-	}
-	if inst.ScalingGroupInstances != nil {
+	// Pending instances, a page of 100 (the API's largest) at a time.
+	for start := int32(0); start < 10000; start += 100 {
+		limit, from := int32(100), start
+		inst, err := s.Client.ListScalingInstances(&asmodel.ListScalingInstancesRequest{ScalingGroupId: id, Limit: &limit, StartNumber: &from})
+		if err != nil {
+			return CloudState{}, fmt.Errorf("as: listing instances of scaling group %s (group %q): %w", id, g.Name, err)
+		}
+		if inst.ScalingGroupInstances == nil {
+			break
+		}
 		for _, in := range *inst.ScalingGroupInstances {
 			if in.LifeCycleState != nil && in.LifeCycleState.Value() == "PENDING" {
 				cs.Booting++
 			}
+		}
+		if len(*inst.ScalingGroupInstances) < int(limit) {
+			break
 		}
 	}
 
