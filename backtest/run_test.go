@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/trace"
 )
 
@@ -227,5 +228,17 @@ func TestBadTracesAreRefusedWithTheLine(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), handMade(), []Policy{PolicyTarget}, Options{}); err == nil || !strings.Contains(err.Error(), "--rules") {
 		t.Fatalf("target without rules: err = %v, want a hint at --rules", err)
+	}
+}
+
+func TestTunedConfigSetsItsTargets(t *testing.T) {
+	c, err := config.Load("testdata/tuned.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := c.Group("backtest")
+	p := ParamsFor(c, g)
+	if p.Targets["cpu"] != 0.75 || p.Targets["queue"] != 100 || p.Weights["cpu"] != 0.30 {
+		t.Fatalf("targets %v weights %v: want cpu 0.75, queue 100 and the seed's weights", p.Targets, p.Weights)
 	}
 }
