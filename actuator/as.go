@@ -16,14 +16,14 @@ import (
 // creates and removes the instances itself.
 type ASScaler struct {
 	Client hwcloud.AS
-	// ActivityLogs is how many recent activity logs are read for cooldowns (default 20).
+	// ActivityLogs is how many recent activity logs are read for cooldowns (default 100, the API's largest page).
 	ActivityLogs int
 }
 
 var _ Scaler = (*ASScaler)(nil)
 
 // State reads the group, its booting instances and its recent activities.
-func (s *ASScaler) State(_ context.Context, g *config.Group, _ time.Time) (CloudState, error) {
+func (s *ASScaler) State(_ context.Context, g *config.Group, now time.Time) (CloudState, error) {
 	id := g.Discovery.ASGroupID
 	resp, err := s.Client.ShowScalingGroup(&asmodel.ShowScalingGroupRequest{ScalingGroupId: id})
 	if err != nil {
@@ -65,11 +65,14 @@ func (s *ASScaler) State(_ context.Context, g *config.Group, _ time.Time) (Cloud
 		}
 	}
 
+	// Only activities that can still hold a cooldown matter: those started
+	// within the longer cooldown plus an hour for activities that ran long.
 	n := int32(s.ActivityLogs)
 	if n <= 0 {
-		n = 20
+		n = 100
 	}
-	logs, err := s.Client.ListScalingActivityLogs(&asmodel.ListScalingActivityLogsRequest{ScalingGroupId: id, Limit: &n})
+	since := now.Add(-max(g.Scaling.CooldownOut, g.Scaling.CooldownIn) - time.Hour).UTC().Format("2006-01-02T15:04:05Z")
+	logs, err := s.Client.ListScalingActivityLogs(&asmodel.ListScalingActivityLogsRequest{ScalingGroupId: id, StartTime: &since, Limit: &n})
 	if err != nil {
 		return CloudState{}, fmt.Errorf("as: reading activity logs of scaling group %s (group %q): %w", id, g.Name, err)
 	}
