@@ -144,10 +144,12 @@ type Tag struct {
 // Signal is one scaling signal's thresholds, in base units (ratios 0..1,
 // seconds, items).
 type Signal struct {
-	ScaleOut float64       `yaml:"scale_out"`
-	ScaleIn  float64       `yaml:"scale_in"`
-	Hold     time.Duration `yaml:"hold"`
-	Weight   float64       `yaml:"weight"`
+	ScaleOut float64 `yaml:"scale_out"`
+	ScaleIn  float64 `yaml:"scale_in"`
+	// Hold is how long a threshold must be crossed before its alert fires. It is
+	// not read from the file: the rule files are generated from DefaultHolds.
+	Hold   time.Duration `yaml:"-"`
+	Weight float64       `yaml:"weight"`
 	// Target is the level target tracking aims for (per instance for queue).
 	Target float64 `yaml:"target"`
 	// Disabled removes a default signal from the group.
@@ -237,14 +239,31 @@ type ECSTemplate struct {
 // ManagedTagKey marks servers the ecs backend created; it never touches others.
 const ManagedTagKey = "flexus.managed"
 
+// DefaultHolds is how long each signal must stay beyond a threshold before its
+// alert fires: the seed's table, with accelerators held like CPU. It is the one
+// source the rule generator (rules/gen) writes every `for:` of these alerts from.
+func DefaultHolds() map[string]time.Duration {
+	return map[string]time.Duration{
+		SignalCPU:          5 * time.Minute,
+		SignalMemory:       5 * time.Minute,
+		SignalGPU:          5 * time.Minute,
+		SignalGPUMemory:    5 * time.Minute,
+		SignalNPU:          5 * time.Minute,
+		SignalResponseTime: 3 * time.Minute,
+		SignalQueue:        3 * time.Minute,
+		SignalErrorRate:    2 * time.Minute,
+	}
+}
+
 // DefaultSignals is the seed article's table (DESIGN.md) in base units.
 func DefaultSignals() map[string]Signal {
+	h := DefaultHolds()
 	return map[string]Signal{
-		SignalCPU:          {ScaleOut: 0.70, ScaleIn: 0.30, Hold: 5 * time.Minute, Weight: 0.30, Target: 0.60},
-		SignalMemory:       {ScaleOut: 0.80, ScaleIn: 0.40, Hold: 5 * time.Minute, Weight: 0.25, Target: 0.70},
-		SignalResponseTime: {ScaleOut: 2.0, ScaleIn: 0.5, Hold: 3 * time.Minute, Weight: 0.25, Target: 1.0},
-		SignalQueue:        {ScaleOut: 100, ScaleIn: 50, Hold: 3 * time.Minute, Weight: 0.15, Target: 20},
-		SignalErrorRate:    {ScaleOut: 0.05, ScaleIn: 0.01, Hold: 2 * time.Minute, Weight: 0},
+		SignalCPU:          {ScaleOut: 0.70, ScaleIn: 0.30, Hold: h[SignalCPU], Weight: 0.30, Target: 0.60},
+		SignalMemory:       {ScaleOut: 0.80, ScaleIn: 0.40, Hold: h[SignalMemory], Weight: 0.25, Target: 0.70},
+		SignalResponseTime: {ScaleOut: 2.0, ScaleIn: 0.5, Hold: h[SignalResponseTime], Weight: 0.25, Target: 1.0},
+		SignalQueue:        {ScaleOut: 100, ScaleIn: 50, Hold: h[SignalQueue], Weight: 0.15, Target: 20},
+		SignalErrorRate:    {ScaleOut: 0.05, ScaleIn: 0.01, Hold: h[SignalErrorRate], Weight: 0},
 	}
 }
 
@@ -347,6 +366,7 @@ func (g *Group) setDefaults() {
 	for name, s := range g.Signals {
 		d, ok := merged[name]
 		if !ok {
+			s.Hold = DefaultHolds()[name]
 			merged[name] = s
 			continue
 		}
@@ -355,9 +375,6 @@ func (g *Group) setDefaults() {
 		}
 		if s.ScaleIn != 0 {
 			d.ScaleIn = s.ScaleIn
-		}
-		if s.Hold != 0 {
-			d.Hold = s.Hold
 		}
 		if s.Weight != 0 {
 			d.Weight = s.Weight
@@ -601,9 +618,6 @@ func (s Signal) validate(name string) error {
 	ratio := name != SignalQueue && name != SignalResponseTime
 	if ratio && s.ScaleOut > 1 {
 		return fmt.Errorf("scale_out %v is above 1: %s is a ratio (0.7 means 70%%)", s.ScaleOut, name)
-	}
-	if s.Hold < 0 {
-		return fmt.Errorf("hold %s is negative", s.Hold)
 	}
 	return nil
 }

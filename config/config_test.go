@@ -33,6 +33,7 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 		{"seed hold for cpu", gpu.Signals[SignalCPU].Hold, 5 * time.Minute},
 		{"seed memory threshold", gpu.Signals[SignalMemory].ScaleOut, 0.80},
 		{"a new signal is added", gpu.Signals[SignalGPU].ScaleOut, 0.80},
+		{"a new signal takes its seed hold", gpu.Signals[SignalGPU].Hold, 5 * time.Minute},
 		{"seed cooldown", gpu.Scaling.CooldownOut, 300 * time.Second},
 		{"redis type defaults to list", gpu.Queue.Redis.Type, "list"},
 		{"lead time is boot plus pipeline", gpu.LeadTime(), 150 * time.Second},

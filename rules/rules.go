@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/flexus-autoscaler/flexus/config"
 )
 
 //go:embed src/*.tmpl
@@ -56,16 +58,22 @@ type thresholdSignal struct {
 }
 
 // thresholdSignals is the seed article's table (CPU, memory, response time,
-// queue, error rate) plus the accelerators, which follow CPU.
+// queue, error rate) plus the accelerators. Hold times come from
+// config.DefaultHolds, the one place they are written.
 func thresholdSignals() []thresholdSignal {
+	holds := config.DefaultHolds()
+	hold := func(signal string) string { return model.Duration(holds[signal]).String() }
+	row := func(signal, alert, noun, format string) thresholdSignal {
+		return thresholdSignal{Signal: signal, Alert: alert, Noun: noun, Format: format, HoldOut: hold(signal), HoldIn: hold(signal)}
+	}
 	return []thresholdSignal{
-		{Signal: "cpu", Alert: "CPU", Noun: "CPU utilisation", Format: "humanizePercentage", HoldOut: "5m", HoldIn: "5m"},
-		{Signal: "memory", Alert: "Memory", Noun: "memory utilisation", Format: "humanizePercentage", HoldOut: "5m", HoldIn: "5m"},
-		{Signal: "gpu", Alert: "GPU", Noun: "GPU utilisation", Format: "humanizePercentage", HoldOut: "5m", HoldIn: "5m"},
-		{Signal: "npu", Alert: "NPU", Noun: "NPU utilisation", Format: "humanizePercentage", HoldOut: "5m", HoldIn: "5m"},
-		{Signal: "response_time", Alert: "ResponseTime", Noun: "response time", Format: "humanizeDuration", HoldOut: "3m", HoldIn: "3m"},
-		{Signal: "queue", Alert: "Queue", Noun: "queue length", Format: "humanize", HoldOut: "3m", HoldIn: "3m"},
-		{Signal: "error_rate", Alert: "ErrorRate", Noun: "error rate", Format: "humanizePercentage", HoldOut: "2m", HoldIn: "2m"},
+		row(config.SignalCPU, "CPU", "CPU utilisation", "humanizePercentage"),
+		row(config.SignalMemory, "Memory", "memory utilisation", "humanizePercentage"),
+		row(config.SignalGPU, "GPU", "GPU utilisation", "humanizePercentage"),
+		row(config.SignalNPU, "NPU", "NPU utilisation", "humanizePercentage"),
+		row(config.SignalResponseTime, "ResponseTime", "response time", "humanizeDuration"),
+		row(config.SignalQueue, "Queue", "queue length", "humanize"),
+		row(config.SignalErrorRate, "ErrorRate", "error rate", "humanizePercentage"),
 	}
 }
 
