@@ -32,6 +32,10 @@ import (
 	demofiles "github.com/flexus-autoscaler/flexus/deploy/demo"
 )
 
+// EvaluationInterval is the demo Prometheus's evaluation_interval
+// (deploy/demo/prometheus.yml.tmpl); alerts turn firing on its ticks.
+const EvaluationInterval = 5 * time.Second
+
 // Options configure a run.
 type Options struct {
 	// Flexus is the flexus executable that runs simcloud, the exporter and the actuator.
@@ -329,7 +333,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	rec := NewRecord(o.Clock.Now())
-	poller := &Poller{Sim: st.Sim, Actuator: st.Actuator, Prom: st.Prom, Clock: o.Clock}
+	poller := &Poller{Sim: st.Sim, Actuator: st.Actuator, Prom: st.Prom, Clock: o.Clock, Eval: EvaluationInterval}
 	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
 	polled := make(chan struct{})
 	go func() {

@@ -24,7 +24,8 @@ type Sample struct {
 type AlertFire struct {
 	Name, Group, Action string
 	ActiveAt            time.Time
-	// FiredAt is ActiveAt plus the rule's hold: when Prometheus sent it.
+	// FiredAt is the first evaluation at least the rule's hold after
+	// ActiveAt: when Prometheus turned it firing and sent it.
 	FiredAt time.Time
 }
 
@@ -130,7 +131,17 @@ func (r *Record) addDecisions(ds []Decision) {
 	sort.SliceStable(r.decisions, func(i, j int) bool { return r.decisions[i].Time.Before(r.decisions[j].Time) })
 }
 
-func (r *Record) addFires(alerts []Alert, holds map[string]time.Duration) {
+// firedAt is when an alert active since activeAt turned firing: at the first
+// evaluation (every eval) at least hold later.
+func firedAt(activeAt time.Time, hold, eval time.Duration) time.Time {
+	if eval <= 0 || hold <= 0 {
+		return activeAt.Add(hold)
+	}
+	n := (hold + eval - 1) / eval
+	return activeAt.Add(n * eval)
+}
+
+func (r *Record) addFires(alerts []Alert, holds map[string]time.Duration, eval time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, a := range alerts {
@@ -144,7 +155,7 @@ func (r *Record) addFires(alerts []Alert, holds map[string]time.Duration) {
 			continue
 		}
 		r.seenFire[k] = true
-		r.fires = append(r.fires, AlertFire{Name: name, Group: a.Labels["group"], Action: action, ActiveAt: a.ActiveAt, FiredAt: a.ActiveAt.Add(holds[name])})
+		r.fires = append(r.fires, AlertFire{Name: name, Group: a.Labels["group"], Action: action, ActiveAt: a.ActiveAt, FiredAt: firedAt(a.ActiveAt, holds[name], eval)})
 	}
 	sort.SliceStable(r.fires, func(i, j int) bool { return r.fires[i].FiredAt.Before(r.fires[j].FiredAt) })
 }
@@ -173,6 +184,8 @@ type Poller struct {
 	Actuator Actuator
 	Prom     Prometheus
 	Clock    clock.Clock
+	// Eval is Prometheus's evaluation interval (EvaluationInterval in the demo).
+	Eval time.Duration
 
 	holds map[string]time.Duration
 }
@@ -215,7 +228,7 @@ func (p *Poller) Poll(ctx context.Context, r *Record) {
 		perr = err
 	}
 	if alerts, err := p.Prom.Alerts(ctx); err == nil {
-		r.addFires(alerts, p.holds)
+		r.addFires(alerts, p.holds, p.Eval)
 	} else {
 		perr = err
 	}

@@ -91,6 +91,16 @@ func TestRenderedConfigsAreValid(t *testing.T) {
 		}
 	})
 
+	t.Run("prometheus evaluates on the interval the alert timings assume", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(dir, "prometheus.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "evaluation_interval: " + EvaluationInterval.String(); !strings.Contains(string(b), want) {
+			t.Errorf("prometheus.yml lacks %q", want)
+		}
+	})
+
 	t.Run("alertmanager accepts its config", func(t *testing.T) {
 		amtool := testenv.Binary(t, "amtool", "prometheus-alertmanager")
 		out, err := exec.Command(amtool, "check-config", filepath.Join(dir, "alertmanager.yml")).CombinedOutput()

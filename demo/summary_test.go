@@ -160,3 +160,22 @@ func TestViewShowsGroupsDecisionsAndPhase(t *testing.T) {
 		}
 	}
 }
+
+func TestFiredAtIsTheFirstEvaluationAfterTheHold(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name       string
+		hold, eval time.Duration
+		want       time.Duration
+	}{
+		{"a 6s hold with 5s evaluations fires on the third evaluation", 6 * time.Second, 5 * time.Second, 10 * time.Second},
+		{"a hold of whole intervals fires on time", 30 * time.Second, 5 * time.Second, 30 * time.Second},
+		{"without a hold it fires at once", 0, 5 * time.Second, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := firedAt(t0, c.hold, c.eval).Sub(t0); got != c.want {
+				t.Errorf("fired after %s, want %s", got, c.want)
+			}
+		})
+	}
+}

@@ -187,7 +187,7 @@ func checkLoop(t *testing.T, res *demo.Result) {
 	}
 	for _, g := range res.Summary.Groups {
 		for _, l := range g.AlertToAction {
-			t.Logf("alert-to-action latency, group %s: %s (alert firing in Prometheus → actuator decision, through Alertmanager)", g.Group, l)
+			t.Logf("alert-to-action latency, group %s: %s (alert firing in Prometheus → Alertmanager → actuator decision)", g.Group, l)
 		}
 	}
 }
