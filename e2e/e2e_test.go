@@ -30,11 +30,11 @@ import (
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 )
 
-// scenarioLength is the short scenario: calm 40s, spike 81s, calm 149s (the
-// scale-in waits for the rule's hold, the forecasts to come down, the
+// scenarioLength is the short scenario: calm 45s, spike 90s, calm 165s (the
+// scale-in waits for the rule's 1m hold, the forecasts to come down, the
 // cooldown and the stabilisation window). The legs run at the same time, so
-// the whole e2e takes about five and a half minutes.
-const scenarioLength = 270 * time.Second
+// the whole e2e takes about six minutes.
+const scenarioLength = 300 * time.Second
 
 // flexusBin builds the binary under test from this checkout (FLEXUS_BIN
 // names a prebuilt one instead). Each leg builds its own; the build cache
