@@ -47,7 +47,8 @@ func demoCommand() command {
 					fmt.Fprintln(e.stdout, "Interrupted while starting: every child process was stopped and the temporary directory removed.")
 					return nil
 				}
-				return runErr
+				fmt.Fprintf(e.stderr, "\n%v\n", runErr)
+				return errors.New("demo: could not start the loop (see above)")
 			}
 			res.Summary.Write(e.stdout)
 			fmt.Fprintf(e.stdout, "    Alertmanager webhook   %.0f notifications sent to the actuator, %.0f failed\n", res.NotificationsSent, res.NotificationsFailed)
@@ -73,7 +74,12 @@ func demoCommand() command {
 			if ctx.Err() != nil {
 				fmt.Fprintln(e.stdout, "Interrupted: every child process was stopped and the temporary directory removed.")
 			}
-			return runErr
+			if runErr != nil {
+				// Printed as is: a crashed child's error carries its log's last lines.
+				fmt.Fprintf(e.stderr, "\n%v\n", runErr)
+				return errors.New("demo: stopped early (see above)")
+			}
+			return nil
 		}
 	}}
 }
