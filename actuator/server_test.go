@@ -3,9 +3,18 @@ package actuator
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +43,7 @@ type runEnv struct {
 	done   chan struct{} // closed when Run returned, with its error in err
 	err    error
 	logs   *syncWriter
+	client *http.Client
 }
 
 func writeRunConfig(t *testing.T, path, endpoint, actuatorExtra, gpuScaling string) {
@@ -49,6 +59,12 @@ actuator: {state_file: %s, %s}
 
 func startRun(t *testing.T, actuatorExtra string) *runEnv {
 	t.Helper()
+	return startRunWeb(t, actuatorExtra, "")
+}
+
+// startRunWeb starts Run with --web.config.file set to webConfig (TLS when not empty).
+func startRunWeb(t *testing.T, actuatorExtra, webConfig string) *runEnv {
+	t.Helper()
 	env := simcloudtest.Start(t, simcloudtest.Config(), clock.Real{})
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
@@ -61,9 +77,13 @@ func startRun(t *testing.T, actuatorExtra string) *runEnv {
 	r := &runEnv{t: t, file: filepath.Join(dir, "flexus.yml"), env: env, done: make(chan struct{}), logs: &syncWriter{w: &bytes.Buffer{}}}
 	writeRunConfig(t, r.file, env.URL, actuatorExtra, "")
 	addr := testenv.FreePort(t)
-	r.url = "http://" + addr
-	no, empty := false, ""
-	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: &no, WebConfigFile: &empty}
+	r.url, r.client = "http://"+addr, &http.Client{Timeout: 10 * time.Second}
+	if webConfig != "" {
+		r.url = "https://" + addr
+		r.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test's self-signed certificate
+	}
+	no := false
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: &no, WebConfigFile: &webConfig}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	getenv := func(k string) string {
@@ -83,7 +103,7 @@ func startRun(t *testing.T, actuatorExtra string) *runEnv {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(r.url + "/-/ready")
+		resp, err := r.client.Get(r.url + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -121,7 +141,7 @@ func (s *syncWriter) String() string {
 
 func (r *runEnv) get(path string) (int, string) {
 	r.t.Helper()
-	resp, err := http.Get(r.url + path)
+	resp, err := r.client.Get(r.url + path)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -134,7 +154,7 @@ func (r *runEnv) postAlerts(body []byte) int {
 	r.t.Helper()
 	req, _ := http.NewRequest("POST", r.url+PathAlerts, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -163,7 +183,7 @@ func TestRunServes(t *testing.T) {
 func TestRunReloads(t *testing.T) {
 	r := startRun(t, "")
 	writeRunConfig(t, r.file, r.env.URL, "insecure_no_auth: true", "paused: true")
-	resp, err := http.Post(r.url+"/-/reload", "", nil)
+	resp, err := r.client.Post(r.url+"/-/reload", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +197,7 @@ func TestRunReloads(t *testing.T) {
 	if err := os.WriteFile(r.file, []byte("groups: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resp, err = http.Post(r.url+"/-/reload", "", nil)
+	resp, err = r.client.Post(r.url+"/-/reload", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +261,56 @@ func TestRunRefusesACorruptStateFile(t *testing.T) {
 	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: getenv, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
 	if err == nil || !strings.Contains(err.Error(), "is corrupt") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestRunServesTLSFromTheWebConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeSelfSigned(t, certFile, keyFile)
+	webConfig := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webConfig, []byte("tls_server_config:\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRunWeb(t, "", webConfig)
+	if code := r.postAlerts(notification("gk", alert("gpu-pool", ScaleOut, "3", "a"))); code != 200 {
+		t.Fatalf("webhook over TLS with the bearer token: %d", code)
+	}
+	plain := "http" + strings.TrimPrefix(r.url, "https")
+	resp, err := http.Get(plain + "/-/healthy")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plain HTTP is served although TLS is configured")
+		}
+	}
+}
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key.
+func writeSelfSigned(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "flexus-actuator-test"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4102444800, 0),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
