@@ -162,6 +162,16 @@ func TestWebhookHTTP(t *testing.T) {
 			}
 		})
 	}
+	for _, path := range []string{"/", "/api/v1/alert", "/alerts"} {
+		resp, err := h.srv.Client().Post(h.srv.URL+path, "application/json", bytes.NewReader(good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			t.Errorf("POST %s answered %d: only %s takes notifications", path, resp.StatusCode, PathAlerts)
+		}
+	}
 	if _, ups := h.as.snapshot(); len(ups) != 1 {
 		t.Errorf("%d updates, want exactly the one from the good notification", len(ups))
 	}

@@ -76,7 +76,15 @@ func (a *Actuator) Routes(gatherer prometheus.Gatherer, reload func() error) (ht
 	if err != nil {
 		return nil, fmt.Errorf("actuator: landing page: %w", err)
 	}
-	mux.Handle("/", landing)
+	// Only GET: a webhook misconfigured to POST here must fail loudly, not get a 200.
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "the webhook is POST "+PathAlerts, http.StatusMethodNotAllowed)
+			return
+		}
+		landing.ServeHTTP(w, r)
+	}))
 	return mux, nil
 }
 
