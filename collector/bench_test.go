@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,17 +147,23 @@ func BenchmarkExporterCycle(b *testing.B) {
 				ces += requests() - c0
 				disc += discovery() - d0
 				series = st.Series
-				t0 := time.Now()
-				req, _ := http.NewRequest(http.MethodGet, hs.URL+"/metrics", nil)
-				req.Header.Set("Accept-Encoding", "gzip")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Fatal(err)
+				// The median of 5 scrapes, so one GC pause does not make the figure.
+				var times []time.Duration
+				for k := 0; k < 5; k++ {
+					t0 := time.Now()
+					req, _ := http.NewRequest(http.MethodGet, hs.URL+"/metrics", nil)
+					req.Header.Set("Accept-Encoding", "gzip")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					nb, _ := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					times = append(times, time.Since(t0))
+					bytes = int(nb)
 				}
-				nb, _ := io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				scrape += time.Since(t0)
-				bytes = int(nb)
+				slices.Sort(times)
+				scrape += times[len(times)/2]
 				// The burst refills in 2 s; a 60 s interval would refill it too.
 				b.StopTimer()
 				time.Sleep(2 * time.Second)
@@ -168,7 +175,7 @@ func BenchmarkExporterCycle(b *testing.B) {
 			b.ReportMetric(floor, "ces_floor/cycle")
 			b.ReportMetric(disc/float64(b.N), "discovery_calls/cycle")
 			b.ReportMetric(cycle.Seconds()/float64(b.N), "cycle_s")
-			b.ReportMetric(float64(scrape.Milliseconds())/float64(b.N), "scrape_ms")
+			b.ReportMetric(scrape.Seconds()*1000/float64(b.N), "scrape_ms")
 			b.ReportMetric(float64(series), "series")
 			b.ReportMetric(float64(bytes)/1024, "scrape_gzip_KiB")
 			b.ReportMetric(rssMiB()-rssWorld, "exporter_rss_MiB")

@@ -17,6 +17,9 @@ type Loop struct {
 	clk   clock.Clock
 	snap  atomic.Pointer[Snapshot]
 	ready atomic.Bool
+	// textOnly drops each snapshot's metric objects once it is rendered: the
+	// server serves the text, and tens of thousands of objects cost memory.
+	textOnly bool
 }
 
 // NewLoop wraps a collector; register the Loop to serve its snapshots.
@@ -30,6 +33,9 @@ func (l *Loop) Ready() bool { return l.ready.Load() }
 // Step runs one collection at the clock's now and swaps its snapshot in.
 func (l *Loop) Step(ctx context.Context) (Stats, error) {
 	snap, stats, err := l.c.CollectStats(ctx, l.clk.Now())
+	if snap != nil && l.textOnly && snap.text != nil {
+		snap.metrics = nil
+	}
 	if snap != nil && ctx.Err() == nil {
 		l.snap.Store(snap)
 		l.ready.Store(true)
@@ -74,7 +80,8 @@ func (l *Loop) Snapshot() *Snapshot { return l.snap.Load() }
 // Loop is an unchecked collector.
 func (l *Loop) Describe(chan<- *prometheus.Desc) {}
 
-// Collect serves the last completed snapshot from memory.
+// Collect serves the last completed snapshot from memory (nothing in a
+// server's loop, which serves rendered text instead).
 func (l *Loop) Collect(ch chan<- prometheus.Metric) {
 	s := l.snap.Load()
 	if s == nil {

@@ -141,6 +141,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s.loop = NewLoop(s.coll, o.Clock)
+	s.loop.textOnly = true
 	return s, nil
 }
 
@@ -235,14 +236,6 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	mux.Handle("/", landing)
 	return mux, nil
-}
-
-// Gatherer gathers everything /metrics serves: the registry (self-metrics,
-// build info, Go and process) and the last snapshot.
-func (s *Server) Gatherer() prometheus.Gatherer {
-	snap := prometheus.NewRegistry()
-	snap.MustRegister(s.loop)
-	return prometheus.Gatherers{s.reg, snap}
 }
 
 // metricsHandler serves the registry, encoded per scrape (a few hundred

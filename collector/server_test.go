@@ -40,7 +40,10 @@ func TestReloadGoodAndBad(t *testing.T) {
 		}
 	}
 	step()
-	groups := func() int { return testutil.CollectAndCount(srv.Loop(), "flexus_group_current_instances") }
+	groups := func() int {
+		_, body := get(t, url+"/metrics")
+		return strings.Count(string(body), "\nflexus_group_current_instances{")
+	}
 	if n := groups(); n != 2 {
 		t.Fatalf("%d groups before reload, want 2", n)
 	}
