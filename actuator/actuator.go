@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"sync"
 	"time"
 
@@ -172,18 +170,6 @@ func (a *Actuator) setCloud(name string, cs CloudState) {
 	a.mu.Unlock()
 }
 
-// Transient reports whether a cloud error is worth a retry by the sender:
-// what hwcloud.Retryable says (429, 5xx), plus timeouts and connection
-// failures, which the SDK returns as plain net/url errors.
-func Transient(err error) bool {
-	if hwcloud.Retryable(err) {
-		return true
-	}
-	var ne net.Error
-	var ue *url.Error
-	return errors.As(err, &ne) || errors.As(err, &ue)
-}
-
 // TransientError says a retryable cloud error stopped a decision; the
 // webhook answers 5xx so Alertmanager retries, and the key was released.
 type TransientError struct{ Err error }
@@ -252,7 +238,7 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		if rec.Time.IsZero() {
 			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, Outcome: OutcomeFailed}
 		}
-		if Transient(err) {
+		if hwcloud.Retryable(err) {
 			rec.Transient = true
 			return rec, &TransientError{Err: err}
 		}

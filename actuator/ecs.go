@@ -367,7 +367,7 @@ func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []stri
 		}
 		job, err := s.Client.ShowJob(&ecsmodel.ShowJobRequest{JobId: jobID})
 		if err != nil {
-			if Transient(err) {
+			if hwcloud.Retryable(err) {
 				continue
 			}
 			return nil, nil, false, err

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
@@ -78,7 +80,7 @@ func New(cfg Config, reg prometheus.Registerer, logger *slog.Logger) (*Clients, 
 	}
 	cfg.SetDefaults()
 	m := newMetrics(reg)
-	r := retrier{max: cfg.MaxRetries, baseDelayMs: int32(cfg.RetryBaseDelay.Milliseconds()), metrics: m, logger: logger}
+	r := retrier{max: cfg.Retries(), baseDelayMs: int32(cfg.RetryBaseDelay.Milliseconds()), metrics: m, logger: logger}
 
 	build := func(svc string, builder *core.HcHttpClientBuilder, safeRegion func(string) (*region.Region, error)) (*core.HcHttpClient, error) {
 		cred, err := basic.NewCredentialsBuilder().
@@ -149,7 +151,9 @@ type retrier struct {
 
 func (r retrier) forService(s string) retrier { r.service = s; return r }
 
-// Retryable reports whether an SDK error is worth retrying.
+// Retryable reports whether an SDK error is transient: throttling, a server
+// error, or a failure below HTTP (timeouts and refused connections come back
+// from the SDK as plain *url.Error).
 func Retryable(err error) bool {
 	var sre *sdkerr.ServiceResponseError
 	switch {
@@ -160,7 +164,9 @@ func Retryable(err error) bool {
 	default:
 		var ce *sdkerr.ConnectionError
 		var te *sdkerr.RequestTimeoutError
-		return errors.As(err, &ce) || errors.As(err, &te)
+		var ue *url.Error
+		var ne net.Error
+		return errors.As(err, &ce) || errors.As(err, &te) || errors.As(err, &ue) || errors.As(err, &ne)
 	}
 }
 
@@ -173,11 +179,27 @@ func StatusCode(err error) int {
 	return 0
 }
 
+// writes are the calls that change the cloud. After an ambiguous failure (a
+// timeout, a 5xx) a write may have landed, so it is not resent blindly: the
+// caller re-reads fresh state and decides again. Only a 429, which the cloud
+// refused before doing anything, is retried here.
+func isWrite(api string) bool {
+	switch api {
+	case "UpdateScalingGroup", "BatchRemoveScalingInstances", "CreateServers", "DeleteServers":
+		return true
+	}
+	return false
+}
+
 func invoke[T any](r retrier, api string, bi *invoker.BaseInvoker) (*T, error) {
 	attempts := 0
+	write := isWrite(api)
 	checker := func(_ interface{}, err error) bool {
 		attempts++
 		if !Retryable(err) || attempts > r.max {
+			return false
+		}
+		if write && StatusCode(err) != http.StatusTooManyRequests {
 			return false
 		}
 		r.metrics.retries.WithLabelValues(r.service, api).Inc()

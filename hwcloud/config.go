@@ -45,8 +45,9 @@ type Config struct {
 	AccessKeyFile string           `yaml:"access_key_file"`
 	SecretKeyFile string           `yaml:"secret_key_file"`
 
-	Timeout            time.Duration `yaml:"timeout"`
-	MaxRetries         int           `yaml:"max_retries"`
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries is a pointer so that an explicit 0 (no retries) differs from unset.
+	MaxRetries         *int          `yaml:"max_retries"`
 	RetryBaseDelay     time.Duration `yaml:"retry_base_delay"`
 	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
 }
@@ -56,8 +57,9 @@ func (c *Config) SetDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = 3
+	if c.MaxRetries == nil {
+		n := 3
+		c.MaxRetries = &n
 	}
 	if c.RetryBaseDelay == 0 {
 		c.RetryBaseDelay = 200 * time.Millisecond
@@ -93,8 +95,8 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("cloud: timeout %s is negative", c.Timeout)
 	}
-	if c.MaxRetries < 0 || c.MaxRetries > 10 {
-		return fmt.Errorf("cloud: max_retries %d is outside 0..10", c.MaxRetries)
+	if n := c.Retries(); n < 0 || n > 10 {
+		return fmt.Errorf("cloud: max_retries %d is outside 0..10", n)
 	}
 	if c.Endpoint != "" {
 		if err := checkURL(c.Endpoint); err != nil {
@@ -115,6 +117,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Retries is how many times a failed call is retried (3 unless set).
+func (c *Config) Retries() int {
+	if c.MaxRetries == nil {
+		return 3
+	}
+	return *c.MaxRetries
 }
 
 func (c *Config) endpointOverride(svc string) string {

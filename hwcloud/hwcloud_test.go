@@ -153,3 +153,86 @@ flexus_cloud_requests_total{api="ListScalingGroups",code="429",service="as"} 2
 		t.Fatal(err)
 	}
 }
+
+// A request that times out is retried: the SDK reports it as a plain
+// *url.Error, which Retryable must still recognise.
+func TestTimeoutIsRetried(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":20,"scaling_groups":[]}`))
+	}))
+	defer srv.Close()
+	cfg := Config{Endpoint: srv.URL, Timeout: 100 * time.Millisecond, RetryBaseDelay: time.Millisecond}
+	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.AS.ListScalingGroups(&asmodel.ListScalingGroupsRequest{}); err != nil {
+		t.Fatalf("a timed-out call was not retried: %v", err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d attempts, want 2", n)
+	}
+}
+
+func TestZeroRetriesCanBeSet(t *testing.T) {
+	zero := 0
+	c := Config{MaxRetries: &zero}
+	c.SetDefaults()
+	if c.Retries() != 0 {
+		t.Fatalf("max_retries: 0 became %d", c.Retries())
+	}
+	var unset Config
+	unset.SetDefaults()
+	if unset.Retries() != 3 {
+		t.Fatalf("default retries %d, want 3", unset.Retries())
+	}
+}
+
+// A write that failed ambiguously may have landed, so the client does not
+// resend it; a throttled write (certainly not applied) is retried.
+func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		status       int
+		wantAttempts int32
+	}{
+		{"a 500 on a write is returned, not resent", http.StatusInternalServerError, 1},
+		{"a 429 on a write is retried", http.StatusTooManyRequests, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if calls.Add(1) == 1 {
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(`{"error":{"code":"AS.0001","message":"try later"}}`))
+					return
+				}
+				_, _ = w.Write([]byte(`{"scaling_group_id":"g1"}`))
+			}))
+			defer srv.Close()
+			cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
+			if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
+				t.Fatal(err)
+			}
+			cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			desired := int32(4)
+			_, _ = cl.AS.UpdateScalingGroup(&asmodel.UpdateScalingGroupRequest{ScalingGroupId: "g1",
+				Body: &asmodel.UpdateScalingGroupOption{DesireInstanceNumber: &desired}})
+			if n := calls.Load(); n != tc.wantAttempts {
+				t.Fatalf("%d attempts, want %d", n, tc.wantAttempts)
+			}
+		})
+	}
+}
