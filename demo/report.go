@@ -58,7 +58,8 @@ func groupPlots(s Snapshot, g string, slo time.Duration) ([]*plot.Plot, error) {
 		xys   plotter.XYs
 		steps bool
 	}
-	build := func(title, ylabel string, lines []line, decisions bool) (*plot.Plot, error) {
+	// yr, when given, is the least y range to show (min, max).
+	build := func(title, ylabel string, lines []line, decisions bool, yr ...float64) (*plot.Plot, error) {
 		p := plot.New()
 		p.Title.Text = title
 		p.X.Label.Text = "minutes since start"
@@ -87,6 +88,9 @@ func groupPlots(s Snapshot, g string, slo time.Duration) ([]*plot.Plot, error) {
 		}
 		p.Y.Min = math.Min(p.Y.Min, 0)
 		p.Y.Max = math.Max(p.Y.Max*1.1, p.Y.Min+1)
+		if len(yr) == 2 {
+			p.Y.Min, p.Y.Max = math.Min(p.Y.Min, yr[0]), math.Max(p.Y.Max, yr[1])
+		}
 		for _, ph := range s.Phases {
 			if err := vline(p, x(ph.At), colPhase, true); err != nil {
 				return nil, err
@@ -162,11 +166,10 @@ func groupPlots(s Snapshot, g string, slo time.Duration) ([]*plot.Plot, error) {
 		{name: "scaling score", col: colDesired, xys: series(func(s Sample) float64 { return s.Score })},
 		{name: "scale out above", col: colOut, dash: true, xys: series(func(Sample) float64 { return 0.3 })},
 		{name: "scale in below", col: colIn, dash: true, xys: series(func(Sample) float64 { return -0.3 })},
-	}, false)
+	}, false, -1, 1)
 	if err != nil {
 		return nil, err
 	}
-	score.Y.Min, score.Y.Max = math.Min(score.Y.Min, -1), math.Max(score.Y.Max, 1)
 	queue, err := build("Request queue — "+g, "requests waiting", []line{
 		{name: "queue", col: colCapacity, xys: series(func(s Sample) float64 { return s.State.Queue })},
 	}, false)
