@@ -106,7 +106,7 @@ type Options struct {
 	SeedCooldown time.Duration
 	// KeepSeries keeps per-step series for the report (otherwise only figures).
 	KeepSeries bool
-	// Trace, when set, records what the seed loop saw and did (tests).
+	// SeedLog, when set, records what the seed loop saw and did (tests).
 	SeedLog *[]SeedCheck
 }
 
@@ -185,7 +185,8 @@ type Figures struct {
 	InstanceHours float64 `json:"instance_hours"`
 	// ViolationMinutes counts the minutes that broke the SLO.
 	ViolationMinutes int `json:"slo_violation_minutes"`
-	// WorstQueueDelay is the longest queueing delay seen, in seconds.
+	// WorstQueueDelaySeconds is the longest queueing delay seen at a minute
+	// boundary while some capacity was in service.
 	WorstQueueDelaySeconds float64 `json:"worst_queue_delay_seconds"`
 	// ScalingActions counts changes of the desired count; Reversals the
 	// actions whose direction differs from the one before.
@@ -200,19 +201,19 @@ type Figures struct {
 
 // Series are per-step values kept for the report.
 type Series struct {
-	InService []float64 `json:"in_service"`
-	Desired   []float64 `json:"desired"`
-	Violation []bool    `json:"violation"`
+	InService []float64
+	Desired   []float64
+	Violation []bool
 }
 
 // Result is a backtest of one trace.
 type Result struct {
-	Trace   string        `json:"trace"`
-	Start   time.Time     `json:"start"`
-	Step    time.Duration `json:"step_seconds"`
-	Steps   int           `json:"steps"`
-	Peak    int           `json:"peak_instances"`
-	SLO     SLO           `json:"-"`
+	Trace   string
+	Start   time.Time
+	Step    time.Duration
+	Steps   int
+	Peak    int
+	SLO     SLO
 	Figures map[Policy]*Figures
 	Order   []Policy
 	// Demand is the offered load per step in instances at 100% utilisation.
@@ -231,8 +232,8 @@ type SeedCheck struct {
 	Applied   bool
 }
 
-// stepOf is the replay step: the trace's own step, but at least a minute
-// (Prometheus scrapes once a minute) and at most a minute (the SLO is per minute).
+// stepOf is the replay step: the scrape and rule evaluation interval, and the
+// unit of the SLO.
 const stepOf = time.Minute
 
 // demandCurve gives the offered load in requests per second at t, exactly as

@@ -276,8 +276,6 @@ func (r *runner) account(t time.Time, st world.GroupState) {
 	}
 	if !math.IsInf(delay, 1) {
 		r.fig.WorstQueueDelaySeconds = math.Max(r.fig.WorstQueueDelaySeconds, delay)
-	} else {
-		r.fig.WorstQueueDelaySeconds = math.Max(r.fig.WorstQueueDelaySeconds, r.opts.SLO.MaxQueueDelay.Seconds()*1000)
 	}
 	if r.opts.KeepSeries {
 		r.series.InService = append(r.series.InService, float64(st.InService))
