@@ -242,3 +242,31 @@ func TestTunedConfigSetsItsTargets(t *testing.T) {
 		t.Fatalf("targets %v weights %v: want cpu 0.75, queue 100 and the seed's weights", p.Targets, p.Weights)
 	}
 }
+
+func TestStoreHoldsOnlyTheLookbackTheRulesNeed(t *testing.T) {
+	rules := loadRules(t)
+	opts, err := Options{Rules: rules}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := diurnal(2, 5*time.Minute)
+	g, _ := opts.Config.Group(opts.Group)
+	steps := int(tr.End().Sub(tr.Start) / stepOf)
+	r, err := newRunner(tr, PolicyPredictive, g, opts, newDemandCurve(tr, 600), steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if err := r.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	for _, list := range r.store.byHash {
+		series += len(list)
+	}
+	// Truncation runs every 16 steps, so up to 16 minutes beyond the retention.
+	perSeries := int(rules.Retention/stepOf) + 16 + 1
+	if n := r.store.samples(); n > series*perSeries || series > 100 {
+		t.Fatalf("after %d minutes the store holds %d samples in %d series; want at most %d per series and under a hundred series", steps, n, series, perSeries)
+	}
+}
