@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
@@ -281,6 +284,19 @@ func promtoolTest(files []string, inputs []inputSeries, recs []evalRecord, alert
 	b.WriteString("rule_files:\n")
 	for _, f := range files {
 		fmt.Fprintf(&b, "  - %s\n", f)
+	}
+	// Without an explicit order promtool evaluates rule groups in map order, so
+	// an alert could read a recording rule from the previous evaluation; pin the
+	// file order, which is the order the backtest evaluates them in.
+	b.WriteString("group_eval_order:\n")
+	for _, f := range files {
+		rgs, errs := rulefmt.ParseFile(f, false, model.UTF8Validation, parser.NewParser(parser.Options{}), promslog.NewNopLogger())
+		if len(errs) > 0 {
+			panic(fmt.Sprintf("parsing %s: %v", f, errs))
+		}
+		for _, g := range rgs.Groups {
+			fmt.Fprintf(&b, "  - %s\n", g.Name)
+		}
 	}
 	b.WriteString("evaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n")
 	for _, in := range inputs {
