@@ -45,6 +45,9 @@ type Options struct {
 	Scenario                 Scenario
 	// Faults are injected into every simulated cloud API from the start.
 	Faults Faults
+	// CloudRetries is how often the exporter and actuator retry a failed
+	// cloud call (default 4); fewer lets injected faults reach the webhook.
+	CloudRetries int
 	// Refresh is how often the view is drawn, Poll how often the loop is observed.
 	Refresh, Poll time.Duration
 	// TempDir is where the run's directory is made ("" = the system's); KeepDir keeps it.
@@ -86,6 +89,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 30 * time.Second
+	}
+	if o.CloudRetries == 0 {
+		o.CloudRetries = 4
 	}
 	if o.Settle == 0 {
 		o.Settle = 30 * time.Second
@@ -130,6 +136,7 @@ type renderData struct {
 	Dir, RulesDir, TokenFile                               string
 	Simcloud, Exporter, Actuator, Alertmanager, Prometheus string
 	Faults                                                 Faults
+	CloudRetries                                           int
 }
 
 func render(fsys fs.FS, name string, data renderData, dst string) error {
@@ -187,7 +194,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			st.Close()
 		}
 	}()
-	data := renderData{Dir: dir, RulesDir: filepath.Join(dir, "rules"), TokenFile: filepath.Join(dir, "actuator.token"), Faults: o.Faults}
+	data := renderData{Dir: dir, RulesDir: filepath.Join(dir, "rules"), TokenFile: filepath.Join(dir, "actuator.token"), Faults: o.Faults, CloudRetries: o.CloudRetries}
 	if err := os.WriteFile(data.TokenFile, []byte(token+"\n"), 0o600); err != nil {
 		return nil, err
 	}
@@ -446,7 +453,7 @@ func Groups() ([]config.Group, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	d := renderData{Dir: dir, TokenFile: filepath.Join(dir, "token"), Simcloud: "127.0.0.1:1"}
+	d := renderData{Dir: dir, TokenFile: filepath.Join(dir, "token"), Simcloud: "127.0.0.1:1", CloudRetries: 4}
 	p := filepath.Join(dir, "flexus.yml")
 	if err := render(demofiles.FS(), "flexus.yml.tmpl", d, p); err != nil {
 		return nil, err

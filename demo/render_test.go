@@ -19,7 +19,7 @@ func renderAll(t *testing.T, faults Faults) (string, renderData) {
 	dir := t.TempDir()
 	d := renderData{Dir: dir, RulesDir: filepath.Join(dir, "rules"), TokenFile: filepath.Join(dir, "actuator.token"),
 		Simcloud: "127.0.0.1:10001", Exporter: "127.0.0.1:10002", Actuator: "127.0.0.1:10003",
-		Alertmanager: "127.0.0.1:10004", Prometheus: "127.0.0.1:10005", Faults: faults}
+		Alertmanager: "127.0.0.1:10004", Prometheus: "127.0.0.1:10005", Faults: faults, CloudRetries: 1}
 	if err := os.WriteFile(d.TokenFile, []byte("secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
