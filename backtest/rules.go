@@ -196,6 +196,9 @@ func LoadRuleFiles(files []string, opts RuleOptions) (*Rules, error) {
 	}
 	if opts.ActionOnly {
 		r.keepActionClosure(p)
+		if len(r.groups) == 0 {
+			return nil, fmt.Errorf("backtest: no alerting rule in %s carries an action label (scale_out or scale_in): the actuator would never be called; pass --rules with the project's rules/", strings.Join(files, ", "))
+		}
 	}
 	// Groups that only record run first at a timestamp, so alerts read this
 	// evaluation's results (Prometheus staggers groups; this is the fair order).

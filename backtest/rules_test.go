@@ -161,6 +161,13 @@ func TestBadRuleFileIsRefusedWithItsName(t *testing.T) {
 	if _, err := LoadRules(t.TempDir(), RuleOptions{}); err == nil || !strings.Contains(err.Error(), "--rules") {
 		t.Fatalf("empty dir: err = %v, want a hint at --rules", err)
 	}
+	people := filepath.Join(dir, "people.yml")
+	if err := os.WriteFile(people, []byte("groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: up == 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRuleFiles([]string{people}, RuleOptions{ActionOnly: true}); err == nil || !strings.Contains(err.Error(), "action label") {
+		t.Fatalf("rules without a scaling alert: err = %v, want it to say no alert carries an action label", err)
+	}
 }
 
 // TestRuleEvaluationAgreesWithPromtool turns what the in-memory evaluation

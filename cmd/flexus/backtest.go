@@ -31,6 +31,9 @@ func backtestCommand() command {
 		evalInterval := cmd.Flag("evaluation-interval", "Prometheus evaluation_interval for rule groups that set none.").Default("1m").Duration()
 		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
 		return cmd, func(ctx context.Context) error {
+			if *peak < 1 {
+				return fmt.Errorf("backtest: --peak-instances %d must be at least 1", *peak)
+			}
 			policies, err := backtest.ParsePolicies(*policy)
 			if err != nil {
 				return err
