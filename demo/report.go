@@ -87,7 +87,12 @@ func groupPlots(s Snapshot, g string, slo time.Duration) ([]*plot.Plot, error) {
 			p.Legend.Add(l.name, pl)
 		}
 		p.Y.Min = math.Min(p.Y.Min, 0)
-		p.Y.Max = math.Max(p.Y.Max*1.1, p.Y.Min+1)
+		// Headroom above the data for the legend, so it hides no point.
+		entries := len(lines)
+		if decisions {
+			entries += 2
+		}
+		p.Y.Max = math.Max(p.Y.Max*(1.05+0.12*float64(entries)), p.Y.Min+1)
 		if len(yr) == 2 {
 			p.Y.Min, p.Y.Max = math.Min(p.Y.Min, yr[0]), math.Max(p.Y.Max, yr[1])
 		}
