@@ -15,6 +15,7 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/actuator"
 	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/collector"
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/scoring"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
@@ -150,7 +151,7 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 		r.series = Series{InService: make([]float64, 0, steps), Desired: make([]float64, 0, steps), Violation: make([]bool, 0, steps)}
 	}
 	if p == PolicyTarget || p == PolicyPredictive || p == PolicySeed {
-		sc, err := scoring.NewGroup(ParamsFor(opts.Config, g))
+		sc, err := scoring.NewGroup(collector.ScoringParams(opts.Config, g, nil))
 		if err != nil {
 			return nil, fmt.Errorf("backtest: scoring: %w", err)
 		}
@@ -569,37 +570,4 @@ func toMessage(n Notification) *actuator.Message {
 		m.Alerts = append(m.Alerts, conv(a, "resolved"))
 	}
 	return m
-}
-
-// ParamsFor turns a group's config into scoring parameters the way the
-// exporter does (collector.paramsFor, which is not exported), without an advisor.
-func ParamsFor(cfg *config.Config, g *config.Group) scoring.Params {
-	p := scoring.Defaults()
-	p.Thresholds = map[scoring.Signal]scoring.Threshold{}
-	p.Weights = map[scoring.Signal]float64{}
-	p.Targets = map[scoring.Signal]float64{}
-	sum := 0.0
-	for name, s := range g.Signals {
-		sig := scoring.Signal(name)
-		p.Thresholds[sig] = scoring.Threshold{Out: s.ScaleOut, In: s.ScaleIn}
-		if s.Weight > 0 {
-			p.Weights[sig] = s.Weight
-			sum += s.Weight
-		}
-		if s.Target > 0 {
-			p.Targets[sig] = s.Target
-		}
-	}
-	p.TrendWeight = math.Max(0, math.Min(p.TrendWeight, 1-sum))
-	p.ScaleInStabilization = g.Scaling.ScaleInStabilization
-	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, AlertDelay: g.Scaling.PipelineDelay}
-	p.StaleAfter = cfg.Exporter.StaleAfter
-	p.Forecast.Horizons = append([]time.Duration(nil), cfg.Exporter.ForecastHorizons...)
-	iv := cfg.Exporter.Interval
-	if iv > 0 && iv <= p.Forecast.CoarseStep && p.Forecast.CoarseStep%iv == 0 {
-		p.Forecast.Step = iv
-	} else {
-		p.Forecast.Step = time.Minute
-	}
-	return p
 }

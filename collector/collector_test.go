@@ -275,9 +275,9 @@ func TestSnapshotLints(t *testing.T) {
 func TestScorerSurvivesCycles(t *testing.T) {
 	// Rebuilding the scorer would throw its forecast history away every cycle.
 	cfg := mustParse(t, unitConfig)
-	first := paramsFor(cfg, &cfg.Groups[0], nil)
+	first := ScoringParams(cfg, &cfg.Groups[0], nil)
 	for i := 0; i < 50; i++ {
-		if p := paramsFor(cfg, &cfg.Groups[0], nil); !reflect.DeepEqual(p, first) {
+		if p := ScoringParams(cfg, &cfg.Groups[0], nil); !reflect.DeepEqual(p, first) {
 			t.Fatalf("paramsFor is not deterministic: trend weight %v vs %v", p.TrendWeight, first.TrendWeight)
 		}
 	}

@@ -21,7 +21,7 @@ type Advice interface {
 
 // paramsFor turns a group's config (and the advisor's applied proposal, if
 // any) into scoring parameters.
-func paramsFor(cfg *config.Config, g *config.Group, advice Advice) scoring.Params {
+func ScoringParams(cfg *config.Config, g *config.Group, advice Advice) scoring.Params {
 	p := scoring.Defaults()
 	p.Thresholds = map[scoring.Signal]scoring.Threshold{}
 	p.Weights = map[scoring.Signal]float64{}
@@ -86,7 +86,7 @@ func forecastStep(interval, coarse time.Duration) time.Duration {
 // refreshScorer (re)builds the group's scorer when its parameters changed (a
 // reload, or an applied advisor proposal). A new scorer is warm-started again.
 func (st *groupState) refreshScorer(cfg *config.Config, advice Advice) error {
-	p := paramsFor(cfg, &st.cfg, advice)
+	p := ScoringParams(cfg, &st.cfg, advice)
 	if st.scorer != nil && reflect.DeepEqual(p, st.params) {
 		return nil
 	}
@@ -181,7 +181,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // scoringParamsCheck reports a group whose settings scoring refuses, so
 // check-config catches it before the exporter runs.
 func scoringParamsCheck(cfg *config.Config, g *config.Group) (scoring.Params, error) {
-	p := paramsFor(cfg, g, nil)
+	p := ScoringParams(cfg, g, nil)
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("group %q: %w", g.Name, err)
 	}
