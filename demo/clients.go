@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/flexus-autoscaler/flexus/simcloud/world"
 )
 
 // httpJSON does one bounded request and decodes a JSON answer into out.
@@ -55,34 +57,8 @@ func httpJSON(ctx context.Context, client *http.Client, method, u, token string,
 	return nil
 }
 
-// GroupState is one group as simcloud's GET /-/sim/state reports it (the
-// fields the demo uses).
-type GroupState struct {
-	Name                string  `json:"name"`
-	ManagedBy           string  `json:"managed_by"`
-	Flavor              string  `json:"flavor"`
-	Min                 int     `json:"min_instances"`
-	Max                 int     `json:"max_instances"`
-	Desired             int     `json:"desired_instances"`
-	Current             int     `json:"current_instances"`
-	Pending             int     `json:"pending_instances"`
-	InService           int     `json:"in_service_instances"`
-	Removing            int     `json:"removing_instances"`
-	Demand              float64 `json:"demand"`
-	DemandMultiplier    float64 `json:"demand_multiplier"`
-	Capacity            float64 `json:"capacity"`
-	Queue               float64 `json:"queue"`
-	Utilization         float64 `json:"utilization"`
-	CPU                 float64 `json:"cpu_percent"`
-	Memory              float64 `json:"memory_percent"`
-	ResponseTimeSeconds float64 `json:"response_time_seconds"`
-	ErrorRate           float64 `json:"error_rate"`
-	CostInstanceSeconds float64 `json:"cost_instance_seconds"`
-	Cost                float64 `json:"cost"`
-}
-
-// Live is the instances that exist and are not being removed: booting or serving.
-func (g GroupState) Live() int { return g.Pending + g.InService }
+// GroupState is one group as simcloud's GET /-/sim/state reports it.
+type GroupState = world.GroupState
 
 // Simcloud talks to simcloud's admin endpoints.
 type Simcloud struct {

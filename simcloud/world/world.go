@@ -583,6 +583,9 @@ type GroupState struct {
 	RedisKey            string  `json:"redis_key,omitempty"`
 }
 
+// Live is the instances that exist and are not being removed: booting or serving.
+func (g GroupState) Live() int { return g.Pending + g.InService }
+
 func (w *World) state(g *group) GroupState {
 	s := GroupState{
 		Name: g.cfg.Name, ID: g.id, ManagedBy: g.cfg.ManagedBy, Flavor: g.cfg.Flavor, Tag: g.cfg.Tag,
