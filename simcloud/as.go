@@ -2,6 +2,7 @@ package simcloud
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -62,11 +63,7 @@ func (s *Server) asGroup(id string) (world.GroupState, error) {
 
 func (s *Server) listScalingGroups(r *http.Request, _ []byte) (int, any, error) {
 	q := r.URL.Query()
-	start, err := intParam("as", q, "start_number", 0, 0, 1<<31-1)
-	if err != nil {
-		return 0, nil, err
-	}
-	limit, err := intParam("as", q, "limit", 20, 0, 100)
+	start, limit, err := asPage(q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -158,11 +155,7 @@ func (s *Server) listScalingInstances(r *http.Request, _ []byte) (int, any, erro
 		return 0, nil, err
 	}
 	q := r.URL.Query()
-	start, err := intParam("as", q, "start_number", 0, 0, 1<<31-1)
-	if err != nil {
-		return 0, nil, err
-	}
-	limit, err := intParam("as", q, "limit", 20, 0, 100)
+	start, limit, err := asPage(q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -231,11 +224,7 @@ func (s *Server) listScalingActivityLogs(r *http.Request, _ []byte) (int, any, e
 		return 0, nil, err
 	}
 	q := r.URL.Query()
-	start, err := intParam("as", q, "start_number", 0, 0, 1<<31-1)
-	if err != nil {
-		return 0, nil, err
-	}
-	limit, err := intParam("as", q, "limit", 20, 0, 100)
+	start, limit, err := asPage(q)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -265,4 +254,16 @@ func (s *Server) listScalingActivityLogs(r *http.Request, _ []byte) (int, any, e
 		})
 	}
 	return http.StatusOK, map[string]any{"total_number": len(match), "start_number": start, "limit": limit, "scaling_activity_log": pageOf(match, start, limit)}, nil
+}
+
+// asPage reads Auto Scaling's paging parameters: start_number, and limit (20
+// by default, 100 at most).
+func asPage(q url.Values) (start, limit int, err error) {
+	if start, err = intParam("as", q, "start_number", 0, 0, 1<<31-1); err != nil {
+		return 0, 0, err
+	}
+	if limit, err = intParam("as", q, "limit", 20, 0, 100); err != nil {
+		return 0, 0, err
+	}
+	return start, limit, nil
 }
