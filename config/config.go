@@ -302,42 +302,26 @@ func Parse(b []byte) (*Config, error) {
 func (c *Config) setDefaults() {
 	c.Cloud.SetDefaults()
 	ce := &c.CloudEye
-	setDur(&ce.Delay, 2*time.Minute)
-	if ce.Period == "" {
-		ce.Period = "1"
-	}
-	if ce.RequestsPerSecond == 0 {
-		ce.RequestsPerSecond = 10
-	}
-	if ce.Burst == 0 {
-		ce.Burst = 20
-	}
-	if ce.Concurrency == 0 {
-		ce.Concurrency = 4
-	}
-	if ce.MetricsPerRequest == 0 {
-		ce.MetricsPerRequest = 500
-	}
-	setDur(&ce.WarmStart, 24*time.Hour)
+	orDefault(&ce.Delay, 2*time.Minute)
+	orDefault(&ce.Period, "1")
+	orDefault(&ce.RequestsPerSecond, 10)
+	orDefault(&ce.Burst, 20)
+	orDefault(&ce.Concurrency, 4)
+	orDefault(&ce.MetricsPerRequest, 500)
+	orDefault(&ce.WarmStart, 24*time.Hour)
 
 	e := &c.Exporter
-	setDur(&e.Interval, 60*time.Second)
-	setDur(&e.StaleAfter, 5*time.Minute)
+	orDefault(&e.Interval, 60*time.Second)
+	orDefault(&e.StaleAfter, 5*time.Minute)
 	if len(e.ForecastHorizons) == 0 {
 		e.ForecastHorizons = []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour}
 	}
 
 	a := &c.Actuator
-	if a.StateFile == "" {
-		a.StateFile = "flexus-actuator-state.json"
-	}
-	setDur(&a.IdempotencyTTL, 24*time.Hour)
-	if a.MaxBodyBytes == 0 {
-		a.MaxBodyBytes = 1 << 20
-	}
-	if a.DecisionLogSize == 0 {
-		a.DecisionLogSize = 1000
-	}
+	orDefault(&a.StateFile, "flexus-actuator-state.json")
+	orDefault(&a.IdempotencyTTL, 24*time.Hour)
+	orDefault(&a.MaxBodyBytes, 1<<20)
+	orDefault(&a.DecisionLogSize, 1000)
 
 	for i := range c.Groups {
 		c.Groups[i].setDefaults()
@@ -352,15 +336,11 @@ func (g *Group) setDefaults() {
 			g.Backend = BackendAS
 		}
 	}
-	if g.Policy == "" {
-		g.Policy = PolicyPredictive
-	}
+	orDefault(&g.Policy, PolicyPredictive)
 	if g.MinInstances == 0 && g.MaxInstances == 0 {
 		g.MinInstances, g.MaxInstances = 1, 20
 	}
-	if g.InstanceCapacity == 0 {
-		g.InstanceCapacity = 100
-	}
+	orDefault(&g.InstanceCapacity, 100)
 	// A group's signals start from the seed table; the file overrides field by field.
 	merged := DefaultSignals()
 	for name, s := range g.Signals {
@@ -393,62 +373,40 @@ func (g *Group) setDefaults() {
 	g.Signals = merged
 
 	sc := &g.Scaling
-	setDur(&sc.CooldownOut, 300*time.Second)
-	setDur(&sc.CooldownIn, 300*time.Second)
-	if sc.MaxStepOut == 0 {
-		sc.MaxStepOut = 10
-	}
-	if sc.MaxStepIn == 0 {
-		sc.MaxStepIn = 5
-	}
-	if sc.MaxStepOutPercent == 0 {
-		sc.MaxStepOutPercent = 100
-	}
-	if sc.MaxStepInPercent == 0 {
-		sc.MaxStepInPercent = 50
-	}
-	setDur(&sc.ScaleInStabilization, 5*time.Minute)
-	setDur(&sc.BootTime, 60*time.Second)
-	setDur(&sc.PipelineDelay, 90*time.Second)
+	orDefault(&sc.CooldownOut, 300*time.Second)
+	orDefault(&sc.CooldownIn, 300*time.Second)
+	orDefault(&sc.MaxStepOut, 10)
+	orDefault(&sc.MaxStepIn, 5)
+	orDefault(&sc.MaxStepOutPercent, 100)
+	orDefault(&sc.MaxStepInPercent, 50)
+	orDefault(&sc.ScaleInStabilization, 5*time.Minute)
+	orDefault(&sc.BootTime, 60*time.Second)
+	orDefault(&sc.PipelineDelay, 90*time.Second)
 
 	if g.Queue != nil && g.Queue.Redis != nil {
 		r := g.Queue.Redis
-		if r.Type == "" {
-			r.Type = "list"
-		}
-		setDur(&r.Timeout, 2*time.Second)
+		orDefault(&r.Type, "list")
+		orDefault(&r.Timeout, 2*time.Second)
 	}
 	if g.Queue != nil && g.Queue.DMS != nil {
 		d := g.Queue.DMS
 		switch {
 		case d.Kind == "kafka" && d.Namespace == "":
 			d.Namespace = "SYS.DMS"
-			if d.Metric == "" {
-				d.Metric = "group_msgs"
-			}
+			orDefault(&d.Metric, "group_msgs")
 		case d.Kind == "rabbitmq" && d.Namespace == "":
 			d.Namespace = "SYS.DMS"
-			if d.Metric == "" {
-				d.Metric = "queue_messages"
-			}
+			orDefault(&d.Metric, "queue_messages")
 		}
 	}
 	if g.ResponseTime != nil {
-		setDur(&g.ResponseTime.Timeout, 5*time.Second)
+		orDefault(&g.ResponseTime.Timeout, 5*time.Second)
 	}
 	if g.ECS != nil {
-		if g.ECS.TerminationPolicy == "" {
-			g.ECS.TerminationPolicy = "newest"
-		}
-		if g.ECS.NamePrefix == "" {
-			g.ECS.NamePrefix = "flexus-" + g.Name
-		}
-		if g.ECS.RootVolumeType == "" {
-			g.ECS.RootVolumeType = "GPSSD"
-		}
-		if g.ECS.RootVolumeSizeGB == 0 {
-			g.ECS.RootVolumeSizeGB = 40
-		}
+		orDefault(&g.ECS.TerminationPolicy, "newest")
+		orDefault(&g.ECS.NamePrefix, "flexus-"+g.Name)
+		orDefault(&g.ECS.RootVolumeType, "GPSSD")
+		orDefault(&g.ECS.RootVolumeSizeGB, 40)
 	}
 }
 
@@ -727,9 +685,11 @@ func readSecret(path string) (commoncfg.Secret, error) {
 	return commoncfg.Secret(s), nil
 }
 
-func setDur(d *time.Duration, def time.Duration) {
-	if *d == 0 {
-		*d = def
+// orDefault sets a field the file left at its zero value.
+func orDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
 	}
 }
 
