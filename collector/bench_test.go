@@ -185,10 +185,11 @@ func BenchmarkExporterCycle(b *testing.B) {
 }
 
 // counterSum adds the values of a counter family's series with label=value.
-func counterSum(b *testing.B, g prometheus.Gatherer, name, label, value string) float64 {
+func counterSum(tb testing.TB, g prometheus.Gatherer, name, label, value string) float64 {
+	tb.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	sum := 0.0
 	for _, mf := range mfs {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/promslog"
 
 	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 	"github.com/flexus-autoscaler/flexus/simcloud"
@@ -119,7 +120,13 @@ groups:
 // collector builds a Collector on the real SDK clients against simcloud.
 func (s *sim) collector(t *testing.T, reg prometheus.Registerer) *Collector {
 	t.Helper()
-	cfg := mustParse(t, s.config(t))
+	return collectorFor(t, mustParse(t, s.config(t)), reg)
+}
+
+// collectorFor builds a Collector for cfg on the real SDK clients, as the
+// exporter command does; reg receives the cloud request metrics (nil for none).
+func collectorFor(t *testing.T, cfg *config.Config, reg prometheus.Registerer) *Collector {
+	t.Helper()
 	if err := cfg.Cloud.Resolve(func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
@@ -406,19 +413,7 @@ groups:
     max_instances: 4
 `, env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey)
 	s := &sim{env: env, clk: clk}
-	parsed := mustParse(t, y)
-	if err := parsed.Cloud.Resolve(func(string) string { return "" }); err != nil {
-		t.Fatal(err)
-	}
-	clients, err := hwcloud.New(parsed.Cloud, nil, promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Options{Config: parsed, Clients: clients, Logger: promslog.NewNopLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := collectorFor(t, mustParse(t, y), nil)
 	loop := NewLoop(c, s.clk)
 	if _, err := loop.Step(context.Background()); err != nil {
 		t.Fatal(err)
@@ -460,36 +455,14 @@ func TestSimcloudThrottlingBurstIsRetriedAndCounted(t *testing.T) {
 		_ = h.step()
 		s.clk.Advance(time.Minute)
 	}
-	throttled := counterSumT(t, h.reg, "flexus_cloud_throttled_requests_total", "api", "BatchListMetricData")
-	retries := counterSumT(t, h.reg, "flexus_cloud_retries_total", "api", "BatchListMetricData")
+	throttled := counterSum(t, h.reg, "flexus_cloud_throttled_requests_total", "api", "BatchListMetricData")
+	retries := counterSum(t, h.reg, "flexus_cloud_retries_total", "api", "BatchListMetricData")
 	if throttled == 0 || retries == 0 {
 		t.Errorf("half the calls throttled over 4 cycles: throttled %v, retries %v, want both counted", throttled, retries)
 	}
 	if n := testutil.CollectAndCount(h.loop, "flexus_cpu_utilization_ratio"); n == 0 {
 		t.Error("no CPU series while half the calls are throttled: retries should get most through")
 	}
-}
-
-func counterSumT(t *testing.T, g prometheus.Gatherer, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					sum += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return sum
 }
 
 func TestSimcloudResponseTimeFromELBMetrics(t *testing.T) {
@@ -500,19 +473,7 @@ func TestSimcloudResponseTimeFromELBMetrics(t *testing.T) {
 	}
 	y := strings.Replace(s.config(t), "    policy: target\n",
 		"    policy: target\n    response_time: {url: \"cloudeye:SYS.ELB?lbaas_instance_id="+web.ELBID+"\"}\n", 1)
-	cfg := mustParse(t, y)
-	if err := cfg.Cloud.Resolve(func(string) string { return "" }); err != nil {
-		t.Fatal(err)
-	}
-	clients, err := hwcloud.New(cfg.Cloud, nil, promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Options{Config: cfg, Clients: clients, Logger: promslog.NewNopLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := collectorFor(t, mustParse(t, y), nil)
 	loop := NewLoop(c, s.clk)
 	st, err := loop.Step(context.Background())
 	if err != nil {
