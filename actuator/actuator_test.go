@@ -56,6 +56,9 @@ type harness struct {
 	reg   *prometheus.Registry
 	a     *Actuator
 	srv   *httptest.Server
+	// newScalers builds the cloud side at each start: fakes here, simcloud
+	// through hwcloud in simHarness.
+	newScalers func(reg prometheus.Registerer) (Scalers, error)
 }
 
 func newHarness(t testing.TB, actuatorExtra, webScaling string) *harness {
@@ -66,6 +69,12 @@ func newHarness(t testing.TB, actuatorExtra, webScaling string) *harness {
 	}
 	c := clock.NewFake(t0)
 	h := &harness{t: t, clock: c, as: newFakeAS(c, 3, 1, 50), ecs: newFakeECS(c), cfg: cfg, state: filepath.Join(t.TempDir(), "state.json")}
+	h.newScalers = func(prometheus.Registerer) (Scalers, error) {
+		return Scalers{
+			config.BackendAS:  &ASScaler{Client: h.as},
+			config.BackendECS: &ECSScaler{Client: h.ecs, Sleep: noSleep},
+		}, nil
+	}
 	h.start()
 	t.Cleanup(func() { h.srv.Close() })
 	return h
@@ -82,9 +91,9 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()
-	scalers := Scalers{
-		config.BackendAS:  &ASScaler{Client: h.as},
-		config.BackendECS: &ECSScaler{Client: h.ecs, Sleep: noSleep},
+	scalers, err := h.newScalers(h.reg)
+	if err != nil {
+		h.t.Fatal(err)
 	}
 	h.a, err = New(Options{Config: h.cfg, Scalers: scalers, Store: store, Clock: h.clock, Logger: promslog.NewNopLogger(), Registerer: h.reg})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
-	"github.com/flexus-autoscaler/flexus/hwcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
 )
@@ -38,12 +37,10 @@ func (w *propWorld) start() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	clients, err := hwcloud.New(w.cfg.Cloud, nil, promslog.NewNopLogger())
+	scalers, err := simScalers(w.cfg, w.clock, nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	scalers := ScalersFor(clients)
-	scalers[config.BackendECS].(*ECSScaler).Sleep = func(_ context.Context, d time.Duration) error { w.clock.Advance(d); return nil }
 	w.a, err = New(Options{Config: w.cfg, Scalers: scalers, Store: store, Clock: w.clock, Logger: promslog.NewNopLogger()})
 	if err != nil {
 		w.t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -56,39 +55,23 @@ actuator: {bearer_token: %s, %s}
 	}
 	cfg.Cloud.AccessKey, cfg.Cloud.SecretKey = simcloudtest.AccessKey, simcloudtest.SecretKey
 	h := &harness{t: t, clock: c, cfg: cfg, state: filepath.Join(t.TempDir(), "state.json")}
+	h.newScalers = func(reg prometheus.Registerer) (Scalers, error) { return simScalers(cfg, c, reg) }
 	sh := &simHarness{harness: h, env: env}
-	sh.startSim()
+	sh.start()
 	t.Cleanup(func() { h.srv.Close() })
 	return sh
 }
 
-// startSim builds the actuator as `flexus actuator` does, over hwcloud.New.
-func (h *simHarness) startSim() {
-	h.t.Helper()
-	if h.srv != nil {
-		h.srv.Close()
-	}
-	store, err := OpenStore(h.state, h.clock.Now())
+// simScalers builds the scalers `flexus actuator` builds, over hwcloud.New
+// against simcloud; ECS job polling advances the fake clock instead of sleeping.
+func simScalers(cfg *config.Config, clk *clock.Fake, reg prometheus.Registerer) (Scalers, error) {
+	clients, err := hwcloud.New(cfg.Cloud, reg, promslog.NewNopLogger())
 	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.reg = prometheus.NewRegistry()
-	clients, err := hwcloud.New(h.cfg.Cloud, h.reg, promslog.NewNopLogger())
-	if err != nil {
-		h.t.Fatal(err)
+		return nil, err
 	}
 	scalers := ScalersFor(clients)
-	// ShowJob polls follow virtual time: each wait moves the clock.
-	scalers[config.BackendECS].(*ECSScaler).Sleep = func(_ context.Context, d time.Duration) error { h.clock.Advance(d); return nil }
-	h.a, err = New(Options{Config: h.cfg, Scalers: scalers, Store: store, Clock: h.clock, Logger: promslog.NewNopLogger(), Registerer: h.reg})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	routes, err := h.a.Routes(h.reg, nil)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.srv = httptest.NewServer(routes)
+	scalers[config.BackendECS].(*ECSScaler).Sleep = func(_ context.Context, d time.Duration) error { clk.Advance(d); return nil }
+	return scalers, nil
 }
 
 // calls counts simcloud's answered requests of one API.
@@ -250,13 +233,13 @@ func TestSimcloudRestartInsideCooldown(t *testing.T) {
 		t.Fatal(outcomes(ans))
 	}
 	h.clock.Advance(time.Minute)
-	h.startSim()
+	h.start()
 	if _, ans := h.deliver(notification("gk", alert("gpu-pool", ScaleOut, "6", "b"))); outcomes(ans) != "gpu-pool/scale_out:refused:4" {
 		t.Fatalf("after restart: %s", outcomes(ans))
 	}
 	// Lose the state file too: simcloud's activity log still holds the cooldown.
 	h.state = filepath.Join(t.TempDir(), "other.json")
-	h.startSim()
+	h.start()
 	if _, ans := h.deliver(notification("gk", alert("gpu-pool", ScaleOut, "6", "c"))); outcomes(ans) != "gpu-pool/scale_out:refused:4" {
 		t.Fatalf("second replica: %s", outcomes(ans))
 	}
