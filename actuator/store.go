@@ -16,6 +16,9 @@ import (
 const (
 	KeyInProgress = "in_progress"
 	KeyDone       = "done"
+	// KeySeen fixes a relative flexus_step as an absolute target (Goal)
+	// when its key is first seen; nothing was written to the cloud.
+	KeySeen = "seen"
 )
 
 // KeyEntry is a remembered idempotency key: a notification whose effect is
@@ -31,6 +34,11 @@ type KeyEntry struct {
 	// delivery continue under a derived key (ContinuationKey).
 	To   int `json:"to"`
 	Goal int `json:"goal"`
+	// From is the count the write-ahead intent started from, and Token the
+	// client token its cloud write carries: what reconciliation compares
+	// with fresh cloud state after a crash or an ambiguous write.
+	From  int    `json:"from,omitempty"`
+	Token string `json:"token,omitempty"`
 }
 
 // Reached reports whether the key's effect got all the way to its goal.

@@ -1,0 +1,100 @@
+package actuator
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// FileStore is the StateStore of a single replica: the state file, with
+// in-process group locks that are never lost.
+type FileStore struct {
+	*Store
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+var _ StateStore = (*FileStore)(nil)
+
+// NewFileStore serves s as a StateStore.
+func NewFileStore(s *Store) *FileStore { return &FileStore{Store: s, locks: map[string]*sync.Mutex{}} }
+
+// Lock takes the group's in-process lock.
+func (f *FileStore) Lock(_ context.Context, group string) (GroupLock, error) {
+	f.mu.Lock()
+	l, ok := f.locks[group]
+	if !ok {
+		l = &sync.Mutex{}
+		f.locks[group] = l
+	}
+	f.mu.Unlock()
+	l.Lock()
+	return &fileLock{s: f.Store, group: group, mu: l}, nil
+}
+
+// Key returns a remembered key.
+func (f *FileStore) Key(_ context.Context, key string, now time.Time) (KeyEntry, bool, error) {
+	e, ok := f.Store.Key(key, now)
+	return e, ok, nil
+}
+
+// Log is a no-op: the only replica keeps its decisions in memory.
+func (f *FileStore) Log(context.Context, Record) error { return nil }
+
+// Close has nothing to release: every write is already on disk.
+func (f *FileStore) Close() error { return nil }
+
+type fileLock struct {
+	s     *Store
+	group string
+	mu    *sync.Mutex
+}
+
+// never is the Lost channel of a lock that cannot be lost.
+var never = make(chan struct{})
+
+func (l *fileLock) Group(context.Context) (*GroupState, error) { return l.s.Group(l.group), nil }
+func (l *fileLock) Pending(context.Context) (map[string]KeyEntry, error) {
+	return l.s.pending(l.group), nil
+}
+func (l *fileLock) PutKey(_ context.Context, key string, e KeyEntry) error { return l.s.putKey(key, e) }
+func (l *fileLock) Release(_ context.Context, key string) error            { return l.s.Release(key) }
+func (l *fileLock) Finish(_ context.Context, key string, to int, gs *GroupState, now time.Time) error {
+	return l.s.Finish(key, to, l.group, gs, now)
+}
+func (l *fileLock) PutGroup(_ context.Context, gs *GroupState) error {
+	return l.s.PutGroup(l.group, gs)
+}
+func (l *fileLock) Lost() <-chan struct{} { return never }
+func (l *fileLock) Unlock()               { l.mu.Unlock() }
+
+// putKey stores a key's entry as given; the file is written before memory
+// changes, so a failed write leaves the store as it was.
+func (s *Store) putKey(key string, e KeyEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, had := s.st.Keys[key]
+	s.st.Keys[key] = e
+	if err := s.saveLocked(); err != nil {
+		if had {
+			s.st.Keys[key] = prev
+		} else {
+			delete(s.st.Keys, key)
+		}
+		return err
+	}
+	return nil
+}
+
+// pending returns the group's keys in progress.
+func (s *Store) pending(group string) map[string]KeyEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]KeyEntry{}
+	for k, e := range s.st.Keys {
+		if e.Group == group && e.State == KeyInProgress {
+			out[k] = e
+		}
+	}
+	return out
+}
