@@ -44,6 +44,8 @@ type ServerOptions struct {
 	Reload <-chan os.Signal
 	// Ready, if set, is closed once the first collection has completed (tests).
 	Ready chan<- struct{}
+	// Shard limits the groups to this replica's share; the zero Shard is all.
+	Shard Shard
 }
 
 // Server is the exporter process: config, cloud clients, the collection loop,
@@ -62,11 +64,12 @@ type Server struct {
 }
 
 // loadConfig reads, validates and resolves the file the way the exporter uses it.
-func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
+func loadConfig(path string, getenv func(string) string, shard Shard) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	shard.selectGroups(cfg)
 	if err := cfg.ResolveSecrets(); err != nil {
 		return nil, err
 	}
@@ -102,7 +105,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: httpTimeout}
 	}
-	cfg, err := loadConfig(o.ConfigFile, o.Getenv)
+	cfg, err := loadConfig(o.ConfigFile, o.Getenv, o.Shard)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +173,7 @@ func (s *Server) Reload() error {
 }
 
 func (s *Server) reload() error {
-	cfg, err := loadConfig(s.o.ConfigFile, s.o.Getenv)
+	cfg, err := loadConfig(s.o.ConfigFile, s.o.Getenv, s.o.Shard)
 	if err != nil {
 		return err
 	}

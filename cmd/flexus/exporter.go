@@ -16,11 +16,16 @@ func exporterCommand() command {
 	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
 		cmd := app.Command("exporter", "Export Cloud Eye, queue and scaling signals of the configured groups on /metrics.")
 		configFile := cmd.Flag("config.file", "Flexus configuration file.").Required().String()
+		shardFlag := cmd.Flag("exporter.shard", "Collect only share I of N of the groups (I/N), hashed as Prometheus's hashmod; for fleets one exporter cannot cover.").Default("").String()
 		webFlags := kingpinflag.AddFlags(cmd, ":9847")
 		return cmd, func(ctx context.Context) error {
+			shard, err := collector.ParseShard(*shardFlag)
+			if err != nil {
+				return err
+			}
 			s, err := collector.NewServer(collector.ServerOptions{
 				ConfigFile: *configFile, Web: webFlags, Clock: clock.Real{},
-				Logger: e.logger, Getenv: e.getenv,
+				Logger: e.logger, Getenv: e.getenv, Shard: shard,
 			})
 			if err != nil {
 				return err
