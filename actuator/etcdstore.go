@@ -160,6 +160,21 @@ func (s *EtcdStore) Key(ctx context.Context, key string, now time.Time) (KeyEntr
 	return e, true, nil
 }
 
+// Group reads a group's state without its lock.
+func (s *EtcdStore) Group(ctx context.Context, group string) (*GroupState, error) {
+	resp, err := s.cli.Get(ctx, s.groupPath(group))
+	if err != nil {
+		return nil, fmt.Errorf("actuator: etcd: reading group %q: %w", group, err)
+	}
+	gs := &GroupState{}
+	if len(resp.Kvs) > 0 {
+		if err := json.Unmarshal(resp.Kvs[0].Value, gs); err != nil {
+			return nil, fmt.Errorf("actuator: etcd: group %q's state is corrupt (%v): delete %s to start it without cooldowns", group, err, s.groupPath(group))
+		}
+	}
+	return gs, nil
+}
+
 // Log appends a decision to the shared log and keeps it within its size.
 func (s *EtcdStore) Log(ctx context.Context, rec Record) error {
 	b, err := json.Marshal(rec)

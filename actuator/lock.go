@@ -16,6 +16,8 @@ type StateStore interface {
 	Lock(ctx context.Context, group string) (GroupLock, error)
 	// Key returns a key's entry if it is remembered and not expired at now.
 	Key(ctx context.Context, key string, now time.Time) (KeyEntry, bool, error)
+	// Group reads a group's state without its lock, for the metrics.
+	Group(ctx context.Context, group string) (*GroupState, error)
 	// Log keeps a decision in the shared decision log; a no-op for the file,
 	// whose only replica keeps its decisions in memory.
 	Log(ctx context.Context, rec Record) error

@@ -38,6 +38,11 @@ func (f *FileStore) Key(_ context.Context, key string, now time.Time) (KeyEntry,
 	return e, ok, nil
 }
 
+// Group returns a copy of a group's state.
+func (f *FileStore) Group(_ context.Context, group string) (*GroupState, error) {
+	return f.Store.Group(group), nil
+}
+
 // Log is a no-op: the only replica keeps its decisions in memory.
 func (f *FileStore) Log(context.Context, Record) error { return nil }
 

@@ -41,7 +41,7 @@ func (w *propWorld) start() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.a, err = New(Options{Config: w.cfg, Scalers: scalers, Store: store, Clock: w.clock, Logger: promslog.NewNopLogger()})
+	w.a, err = New(Options{Config: w.cfg, Scalers: scalers, Store: NewFileStore(store), Clock: w.clock, Logger: promslog.NewNopLogger()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -53,6 +53,7 @@ func (w *propWorld) deliver(body []byte) {
 		w.t.Fatal(err)
 	}
 	recs, err := w.a.Handle(context.Background(), m)
+	w.a.WaitJobs()
 	var te *TransientError
 	if err != nil && !errors.As(err, &te) {
 		w.t.Fatalf("non-transient error: %v", err)

@@ -125,7 +125,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	a, err := New(Options{Config: cfg, Scalers: ScalersFor(clients), Store: store, Clock: o.Clock, Logger: o.Logger, Registerer: reg})
+	a, err := New(Options{Config: cfg, Scalers: ScalersFor(clients), Store: NewFileStore(store), Clock: o.Clock, Logger: o.Logger, Registerer: reg})
 	if err != nil {
 		return err
 	}

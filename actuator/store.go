@@ -39,6 +39,8 @@ type KeyEntry struct {
 	// with fresh cloud state after a crash or an ambiguous write.
 	From  int    `json:"from,omitempty"`
 	Token string `json:"token,omitempty"`
+	// Step is the relative flexus_step a KeySeen Goal was fixed from.
+	Step int `json:"step,omitempty"`
 }
 
 // Reached reports whether the key's effect got all the way to its goal.
@@ -64,18 +66,13 @@ type Store struct {
 	path string
 	mu   sync.Mutex
 	st   stateFile
-	// Reconciled lists keys found in progress at load: a crash between
-	// persisting a key and finishing its effect.
-	Reconciled []string
 }
 
 // OpenStore loads path, or starts empty when it does not exist. A corrupt
 // file is an error naming the file and the fix: the actuator refuses to
 // start rather than forget its cooldowns. Keys left in progress by a crash
-// are reconciled: the effect may or may not have happened, so the key is
-// dropped (a redelivery decides again from fresh cloud state, which is safe
-// because a decision sets an absolute count) and the direction's cooldown is
-// stamped at the key's start, as if it had acted.
+// are kept: they are write-ahead intents, reconciled against fresh cloud
+// state by the next delivery for their group.
 func OpenStore(path string, now time.Time) (*Store, error) {
 	s := &Store{path: path, st: stateFile{Version: stateVersion, Keys: map[string]KeyEntry{}, Groups: map[string]*GroupState{}}}
 	b, err := os.ReadFile(path)
@@ -99,31 +96,11 @@ func OpenStore(path string, now time.Time) (*Store, error) {
 		st.Groups = map[string]*GroupState{}
 	}
 	for k, e := range st.Keys {
-		switch {
-		case e.State == KeyInProgress:
-			g := st.Groups[e.Group]
-			if g == nil {
-				g = &GroupState{}
-				st.Groups[e.Group] = g
-			}
-			if e.Action == ScaleOut && e.Started.After(g.LastOut) {
-				g.LastOut = e.Started
-			}
-			if e.Action == ScaleIn && e.Started.After(g.LastIn) {
-				g.LastIn = e.Started
-			}
-			delete(st.Keys, k)
-			s.Reconciled = append(s.Reconciled, k)
-		case !e.Expires.After(now):
+		if e.State != KeyInProgress && !e.Expires.After(now) {
 			delete(st.Keys, k)
 		}
 	}
 	s.st = st
-	if len(s.Reconciled) > 0 {
-		if err := s.saveLocked(); err != nil {
-			return nil, err
-		}
-	}
 	return s, nil
 }
 
@@ -203,7 +180,7 @@ func (s *Store) Keys() map[string]KeyEntry {
 
 func (s *Store) expireLocked(now time.Time) {
 	for k, e := range s.st.Keys {
-		if e.State == KeyDone && !e.Expires.After(now) {
+		if e.State != KeyInProgress && !e.Expires.After(now) {
 			delete(s.st.Keys, k)
 		}
 	}
