@@ -46,7 +46,7 @@ var _ StateStore = (*EtcdStore)(nil)
 // decision log (actuator.decision_log_size).
 func OpenEtcdStore(ctx context.Context, c *config.Etcd, logSize int) (*EtcdStore, error) {
 	cc := clientv3.Config{
-		Endpoints: c.Endpoints, DialTimeout: c.DialTimeout, Context: ctx,
+		Endpoints: c.Endpoints, DialTimeout: c.DialTimeout,
 		Username: c.Username, Password: string(c.Password),
 		Logger: zap.NewNop(),
 	}

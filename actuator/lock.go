@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/flexus-autoscaler/flexus/config"
 )
 
 // StateStore is what the actuator remembers across restarts and shares
@@ -58,3 +60,24 @@ var ErrLockLost = errors.New("actuator: the group's lock was lost (etcd lease ex
 // ErrConflict is a revision-compared write that found the record changed
 // since it was read, which under a held lock means the lock was not exclusive.
 var ErrConflict = errors.New("actuator: the group's state changed under its lock: nothing was written")
+
+// OpenStateStore opens the store the config names: etcd when
+// actuator.etcd is set, else the state file, which one process at a time may
+// hold (a second actuator on it would keep its own copy of the cooldowns).
+func OpenStateStore(ctx context.Context, cfg config.Actuator, now time.Time) (StateStore, error) {
+	if cfg.Etcd != nil {
+		return OpenEtcdStore(ctx, cfg.Etcd, cfg.DecisionLogSize)
+	}
+	unlock, err := lockFile(cfg.StateFile + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	s, err := OpenStore(cfg.StateFile, now)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	fs := NewFileStore(s)
+	fs.unlock = unlock
+	return fs, nil
+}

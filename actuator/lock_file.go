@@ -2,7 +2,10 @@ package actuator
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -12,6 +15,8 @@ type FileStore struct {
 	*Store
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	// unlock releases the process lock of OpenStateStore.
+	unlock func()
 }
 
 var _ StateStore = (*FileStore)(nil)
@@ -46,8 +51,28 @@ func (f *FileStore) Group(_ context.Context, group string) (*GroupState, error) 
 // Log is a no-op: the only replica keeps its decisions in memory.
 func (f *FileStore) Log(context.Context, Record) error { return nil }
 
-// Close has nothing to release: every write is already on disk.
-func (f *FileStore) Close() error { return nil }
+// Close releases the state file for another process; every write is already on disk.
+func (f *FileStore) Close() error {
+	if f.unlock != nil {
+		f.unlock()
+		f.unlock = nil
+	}
+	return nil
+}
+
+// lockFile takes an exclusive lock on path, held until unlock or the
+// process's end (a crash releases it too).
+func lockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("actuator: state file lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("actuator: the state file is in use by another actuator (%s is locked): run one actuator per state_file, or configure actuator.etcd for replicas", path)
+	}
+	return func() { f.Close() }, nil
+}
 
 type fileLock struct {
 	s     *Store

@@ -243,3 +243,20 @@ func TestEtcdLocking(t *testing.T) {
 		}
 	})
 }
+
+func TestOneActuatorPerStateFile(t *testing.T) {
+	cfg := config.Actuator{StateFile: filepath.Join(t.TempDir(), "state.json")}
+	first, err := OpenStateStore(context.Background(), cfg, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenStateStore(context.Background(), cfg, t0); err == nil || !strings.Contains(err.Error(), "actuator.etcd") {
+		t.Fatalf("a second actuator on the same state file: %v, want a refusal that names actuator.etcd", err)
+	}
+	first.Close()
+	second, err := OpenStateStore(context.Background(), cfg, t0)
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	second.Close()
+}

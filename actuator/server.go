@@ -121,14 +121,16 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := OpenStore(cfg.Actuator.StateFile, o.Clock.Now())
+	store, err := OpenStateStore(ctx, cfg.Actuator, o.Clock.Now())
 	if err != nil {
 		return err
 	}
-	a, err := New(Options{Config: cfg, Scalers: ScalersFor(clients), Store: NewFileStore(store), Clock: o.Clock, Logger: o.Logger, Registerer: reg})
+	defer store.Close()
+	a, err := New(Options{Config: cfg, Scalers: ScalersFor(clients), Store: store, Clock: o.Clock, Logger: o.Logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	var reloadMu sync.Mutex
 	reload := func() error {
 		reloadMu.Lock()

@@ -1,0 +1,381 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
+	"github.com/prometheus/common/promslog"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/internal/testenv"
+)
+
+// haConfig is issue 13's setting: a step limit of 2 and a 60 s cooldown,
+// an AS group (web) and an ECS group (api).
+const haConfig = `
+cloud: {region: cn-north-4, project_id: p}
+actuator: {insecure_no_auth: true}
+groups:
+  - name: web
+    discovery: {as_group_id: asg-web}
+    min_instances: 1
+    max_instances: 10
+    scaling: {cooldown_out: 60s, cooldown_in: 60s, max_step_out: 2, max_step_out_percent: 100, max_step_in: 2, max_step_in_percent: 100, scale_in_stabilization: 1s}
+  - name: api
+    discovery: {tag: {key: flexus-group, value: api}}
+    min_instances: 1
+    max_instances: 10
+    scaling: {cooldown_out: 60s, cooldown_in: 60s, max_step_out: 2, max_step_out_percent: 100, max_step_in: 2, max_step_in_percent: 100, scale_in_stabilization: 1s, boot_time: 1s}
+    ecs: {flavor: x1.2u.4g, image_id: img-1, vpc_id: vpc-1, subnet_id: sub-1}
+`
+
+// haWorld is one fake cloud and the replicas deciding over it.
+type haWorld struct {
+	t     *testing.T
+	cfg   *config.Config
+	clock *clock.Fake
+	as    *fakeAS
+	ecs   *fakeECS
+	// open returns a new replica's store on the shared state.
+	open func() StateStore
+}
+
+func newHAWorld(t *testing.T, open func() StateStore) *haWorld {
+	cfg, err := config.Parse([]byte(haConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := clock.NewFake(t0)
+	return &haWorld{t: t, cfg: cfg, clock: c, as: newFakeAS(c, 8, 1, 10), ecs: newFakeECS(c), open: open}
+}
+
+// crashPoint names where a replica dies in the middle of a decision.
+type crashPoint string
+
+const (
+	noCrash          crashPoint = ""
+	crashBeforeWrite crashPoint = "after the intent, before the cloud write"
+	crashAfterWrite  crashPoint = "after the cloud write, before the record"
+)
+
+// crashingScaler kills the delivering goroutine at its crash point, as
+// kill -9 would: nothing after it runs but the deferred releases, and the
+// replica's store is closed first so those write nothing either.
+type crashingScaler struct {
+	Scaler
+	at    crashPoint
+	store StateStore
+}
+
+func (c *crashingScaler) SetDesired(ctx context.Context, g *config.Group, cur CloudState, desired int, token string) (Result, error) {
+	if c.at == crashBeforeWrite {
+		c.store.Close()
+		runtime.Goexit()
+	}
+	res, err := c.Scaler.SetDesired(ctx, g, cur, desired, token)
+	if c.at == crashAfterWrite {
+		c.store.Close()
+		runtime.Goexit()
+	}
+	return res, err
+}
+
+// replica starts an actuator on a new store over the shared state.
+func (w *haWorld) replica(crash crashPoint) *Actuator {
+	w.t.Helper()
+	store := w.open()
+	scalers := Scalers{config.BackendAS: &ASScaler{Client: w.as}, config.BackendECS: &ECSScaler{Client: w.ecs, Sleep: noSleep}}
+	if crash != noCrash {
+		for k, s := range scalers {
+			scalers[k] = &crashingScaler{Scaler: s, at: crash, store: store}
+		}
+	}
+	a, err := New(Options{Config: w.cfg, Scalers: scalers, Store: store, Clock: w.clock, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(a.Close)
+	return a
+}
+
+// deliver hands one notification to a replica and waits for its answer,
+// or its death at a crash point.
+func (w *haWorld) deliver(a *Actuator, body []byte) ([]Record, error) {
+	w.t.Helper()
+	m, err := DecodeWebhook(body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var recs []Record
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		recs, err = a.Handle(context.Background(), m)
+		a.WaitJobs()
+	}()
+	<-done
+	return recs, err
+}
+
+func stepAlert(group string, action Action, step int, fp string) Alert {
+	a := alert(group, action, "", fp)
+	a.Annotations[AnnotationStep] = fmt.Sprint(step)
+	return a
+}
+
+// eachStore runs a specification on the state file and on etcd.
+func eachStore(t *testing.T, spec func(t *testing.T, w *haWorld)) {
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		spec(t, newHAWorld(t, func() StateStore {
+			s, err := OpenStore(path, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return NewFileStore(s)
+		}))
+	})
+	t.Run("etcd", func(t *testing.T) {
+		e := testenv.StartEtcd(t)
+		c := etcdConfig(e, t)
+		spec(t, newHAWorld(t, func() StateStore {
+			s, err := OpenEtcdStore(context.Background(), c, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}))
+	})
+}
+
+func TestStepAlertActsOnceThroughAmbiguousWritesAndCrashes(t *testing.T) {
+	eachStore(t, func(t *testing.T, w *haWorld) {
+		body := notification("gk", stepAlert("web", ScaleIn, 1, "a"))
+		t.Run("a write that timed out but landed is recorded, and its redelivery does not act", func(t *testing.T) {
+			a := w.replica(noCrash)
+			w.as.applyThenFail = cloudErr(504)
+			if _, err := w.deliver(a, body); !errors.As(err, new(*TransientError)) {
+				t.Fatalf("first delivery: %v, want a transient error (503)", err)
+			}
+			w.clock.Advance(2 * time.Minute) // past the cooldown: only the key may stop it now
+			recs, err := w.deliver(a, body)
+			if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeDuplicate {
+				t.Fatalf("redelivery: %v %+v", err, recs)
+			}
+			if d, ups := w.as.snapshot(); d != 7 || len(ups) != 1 {
+				t.Fatalf("desired %d after %d writes, want 7 after one (8 - step 1)", d, len(ups))
+			}
+			applied := 0
+			for _, r := range a.Decisions("web", 0) {
+				if r.Outcome == OutcomeApplied {
+					applied++
+				}
+			}
+			if applied != 1 {
+				t.Fatalf("%d applied records, want the write recorded once", applied)
+			}
+		})
+		t.Run("a crash between the write and the record: the restarted replica records it and does not act again", func(t *testing.T) {
+			w.clock.Advance(2 * time.Minute)
+			body := notification("gk2", stepAlert("web", ScaleIn, 1, "b"))
+			w.deliver(w.replica(crashAfterWrite), body)
+			if d, _ := w.as.snapshot(); d != 6 {
+				t.Fatalf("desired %d, want 6", d)
+			}
+			w.clock.Advance(2 * time.Minute)
+			recs, err := w.deliver(w.replica(noCrash), body)
+			if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeDuplicate {
+				t.Fatalf("redelivery after restart: %v %+v", err, recs)
+			}
+			if d, ups := w.as.snapshot(); d != 6 || len(ups) != 2 {
+				t.Fatalf("desired %d after %d writes, want 6 after two in all", d, len(ups))
+			}
+		})
+	})
+}
+
+func TestECSCrashBeforeTheWriteDecidesAgainAndRecordsTheTruth(t *testing.T) {
+	eachStore(t, func(t *testing.T, w *haWorld) {
+		for i := 0; i < 3; i++ {
+			w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+		}
+		body := notification("gk", alert("api", ScaleOut, "4", "a"))
+		w.deliver(w.replica(crashBeforeWrite), body)
+		if n := len(w.ecs.ids()); n != 3 {
+			t.Fatalf("%d servers after a crash before the write, want 3", n)
+		}
+		recs, err := w.deliver(w.replica(noCrash), body)
+		if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeApplied || recs[0].From != 3 || recs[0].To != 4 {
+			t.Fatalf("redelivery: %v %+v", err, recs)
+		}
+		if n := len(w.ecs.ids()); n != 4 {
+			t.Fatalf("the record says applied 3->4 and the group has %d servers", n)
+		}
+	})
+}
+
+func TestTwoReplicasNeverDoubleScale(t *testing.T) {
+	e := testenv.StartEtcd(t)
+	c := etcdConfig(e, t)
+	w := newHAWorld(t, func() StateStore { return openEtcd(t, c) })
+	w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+	w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+	a, b := w.replica(noCrash), w.replica(noCrash)
+	// Near-duplicate alerts from an Alertmanager pair: target 4 on one
+	// replica, 5 on the other, each redelivered, all at once.
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		r, tgt := a, "4"
+		if i%2 == 1 {
+			r, tgt = b, "5"
+		}
+		body := notification("gk-"+tgt, alert("api", ScaleOut, tgt, "fp-"+tgt))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.deliver(r, body); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, creates := len(w.ecs.ids()), len(w.ecs.creates); n != 4 || creates != 1 {
+		t.Fatalf("%d servers after %d creates, want 4 after one (2 + step 2, then the cooldown)", n, creates)
+	}
+}
+
+func TestAReplicaThatLostItsLeaseNeverWrites(t *testing.T) {
+	e := testenv.StartEtcd(t)
+	c := etcdConfig(e, t)
+	w := newHAWorld(t, func() StateStore { return openEtcd(t, c) })
+	store := openEtcd(t, c)
+	// The lease goes between taking the lock and the write-ahead intent, as
+	// when a replica stalls longer than lease_ttl.
+	losing := &leaseLosingStore{EtcdStore: store}
+	a, err := New(Options{Config: w.cfg, Scalers: Scalers{config.BackendAS: &ASScaler{Client: w.as}, config.BackendECS: &ECSScaler{Client: w.ecs, Sleep: noSleep}}, Store: losing, Clock: w.clock, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := notification("gk", alert("web", ScaleOut, "10", "a"))
+	if _, err := w.deliver(a, body); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("delivery on a lost lease: %v, want ErrLockLost (503)", err)
+	}
+	if _, ups := w.as.snapshot(); len(ups) != 0 {
+		t.Fatalf("a replica without its lease wrote to the cloud: %+v", ups)
+	}
+	recs, err := w.deliver(w.replica(noCrash), body)
+	if err != nil || recs[0].Outcome != OutcomeApplied || recs[0].To != 10 {
+		t.Fatalf("another replica: %v %+v", err, recs)
+	}
+}
+
+// leaseLosingStore revokes its replica's lease right after each lock is taken.
+type leaseLosingStore struct{ *EtcdStore }
+
+func (s *leaseLosingStore) Lock(ctx context.Context, group string) (GroupLock, error) {
+	l, err := s.EtcdStore.Lock(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Client().Revoke(ctx, l.(*etcdLock).sess.Lease()); err != nil {
+		return nil, err
+	}
+	<-l.Lost()
+	return l, nil
+}
+
+// slowJobs is fakeECS whose jobs run until released, and whose ShowJob
+// fails with a 500 while failing is set.
+type slowJobs struct {
+	*fakeECS
+	release chan struct{}
+	failing bool
+}
+
+func (s *slowJobs) ShowJob(req *ecsmodel.ShowJobRequest) (*ecsmodel.ShowJobResponse, error) {
+	if s.failing {
+		return nil, cloudErr(500)
+	}
+	select {
+	case <-s.release:
+		return s.fakeECS.ShowJob(req)
+	default:
+		var st ecsmodel.ShowJobResponseStatus
+		_ = st.UnmarshalJSON([]byte(`"RUNNING"`))
+		return &ecsmodel.ShowJobResponse{JobId: &req.JobId, Status: &st}, nil
+	}
+}
+
+func TestECSJobIsFollowedWithoutHoldingTheLock(t *testing.T) {
+	w := newHAWorld(t, nil)
+	s, err := OpenStore(filepath.Join(t.TempDir(), "state.json"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowJobs{fakeECS: w.ecs, release: make(chan struct{})}
+	polls := make(chan struct{}, 1000)
+	sleep := func(ctx context.Context, _ time.Duration) error {
+		select {
+		case polls <- struct{}{}:
+		default:
+		}
+		return ctx.Err()
+	}
+	a, err := New(Options{Config: w.cfg, Scalers: Scalers{config.BackendAS: &ASScaler{Client: w.as}, config.BackendECS: &ECSScaler{Client: slow, Sleep: sleep, MaxPolls: 1 << 30}}, Store: NewFileStore(s), Clock: w.clock, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+	m, _ := DecodeWebhook(notification("gk", alert("api", ScaleOut, "3", "a")))
+	recs, err := a.Handle(context.Background(), m)
+	if err != nil || recs[0].Outcome != OutcomeApplied {
+		t.Fatalf("%v %+v", err, recs)
+	}
+	<-polls // the job is still followed, after the answer
+	w.clock.Advance(2 * time.Minute)
+	m, _ = DecodeWebhook(notification("gk2", alert("api", ScaleIn, "1", "b")))
+	recs, err = a.Handle(context.Background(), m)
+	if err != nil || recs[0].Outcome != OutcomeRefused || verdict(recs[0], GuardInProgress).Pass {
+		t.Fatalf("a scale-in while the create's job runs: %v %+v, want refused as in progress", err, recs)
+	}
+	close(slow.release)
+	a.WaitJobs()
+	w.clock.Advance(2 * time.Minute)
+	if recs, err = a.Handle(context.Background(), m); err != nil || recs[0].Outcome != OutcomeApplied {
+		t.Fatalf("the scale-in once the job ended: %v %+v", err, recs)
+	}
+	a.Close()
+}
+
+func TestECSFollowJobStopsAtItsDeadline(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a slow job", true: "ShowJob failing"}[failing], func(t *testing.T) {
+			f := &slowJobs{fakeECS: newFakeECS(clock.NewFake(t0)), release: make(chan struct{}), failing: failing}
+			s := &ECSScaler{Client: f, Sleep: SleepContext, PollInterval: time.Millisecond, MaxPolls: 1 << 30}
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+			jr, err := s.FollowJob(ctx, nil, "job-1")
+			if jr.Done || !errors.Is(err, context.Canceled) {
+				t.Fatalf("%+v %v: a job past its deadline is left, not followed on", jr, err)
+			}
+		})
+	}
+}
+
+func verdict(r Record, guard string) Verdict {
+	for _, v := range r.Guards {
+		if v.Guard == guard {
+			return v
+		}
+	}
+	return Verdict{Guard: guard, Pass: true}
+}
