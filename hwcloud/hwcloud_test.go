@@ -1,6 +1,7 @@
 package hwcloud
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	asmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/as/v1/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/promslog"
@@ -107,7 +107,7 @@ func TestAPINames(t *testing.T) {
 	}
 }
 
-// A throttled call is retried by the SDK's invoker and every attempt counted.
+// A throttled call is retried and every attempt counted.
 func TestThrottledCallIsRetriedAndCounted(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +117,7 @@ func TestThrottledCallIsRetriedAndCounted(t *testing.T) {
 			_, _ = w.Write([]byte(`{"error":{"code":"AS.0001","message":"throttled"}}`))
 			return
 		}
-		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":20,"scaling_groups":[]}`))
+		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":100,"scaling_group_instances":[]}`))
 	}))
 	defer srv.Close()
 	cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
@@ -129,16 +129,16 @@ func TestThrottledCallIsRetriedAndCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.AS.ListScalingGroups(&asmodel.ListScalingGroupsRequest{}); err != nil {
+	if _, err := cl.AS.Members(context.Background(), "g1"); err != nil {
 		t.Fatalf("call failed after retries: %v", err)
 	}
 	want := `
 # HELP flexus_cloud_retries_total Retries of Huawei Cloud API calls after 429, 5xx or connection failures.
 # TYPE flexus_cloud_retries_total counter
-flexus_cloud_retries_total{api="ListScalingGroups",service="as"} 2
+flexus_cloud_retries_total{api="ListScalingInstances",service="as"} 2
 # HELP flexus_cloud_throttled_requests_total Huawei Cloud API requests answered 429 Too Many Requests.
 # TYPE flexus_cloud_throttled_requests_total counter
-flexus_cloud_throttled_requests_total{api="ListScalingGroups",service="as"} 2
+flexus_cloud_throttled_requests_total{api="ListScalingInstances",service="as"} 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flexus_cloud_retries_total", "flexus_cloud_throttled_requests_total"); err != nil {
 		t.Fatal(err)
@@ -146,8 +146,8 @@ flexus_cloud_throttled_requests_total{api="ListScalingGroups",service="as"} 2
 	wantReq := `
 # HELP flexus_cloud_requests_total HTTP requests to Huawei Cloud APIs, every attempt, by service, API and status code ("error" when no response came).
 # TYPE flexus_cloud_requests_total counter
-flexus_cloud_requests_total{api="ListScalingGroups",code="200",service="as"} 1
-flexus_cloud_requests_total{api="ListScalingGroups",code="429",service="as"} 2
+flexus_cloud_requests_total{api="ListScalingInstances",code="200",service="as"} 1
+flexus_cloud_requests_total{api="ListScalingInstances",code="429",service="as"} 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantReq), "flexus_cloud_requests_total"); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":20,"scaling_groups":[]}`))
+		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":100,"scaling_group_instances":[]}`))
 	}))
 	defer srv.Close()
 	cfg := Config{Endpoint: srv.URL, Timeout: 100 * time.Millisecond, RetryBaseDelay: time.Millisecond}
@@ -174,7 +174,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.AS.ListScalingGroups(&asmodel.ListScalingGroupsRequest{}); err != nil {
+	if _, err := cl.AS.Members(context.Background(), "g1"); err != nil {
 		t.Fatalf("a timed-out call was not retried: %v", err)
 	}
 	if n := calls.Load(); n != 2 {
@@ -227,9 +227,7 @@ func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			desired := int32(4)
-			_, _ = cl.AS.UpdateScalingGroup(&asmodel.UpdateScalingGroupRequest{ScalingGroupId: "g1",
-				Body: &asmodel.UpdateScalingGroupOption{DesireInstanceNumber: &desired}})
+			_ = cl.AS.SetDesired(context.Background(), "g1", 4)
 			if n := calls.Load(); n != tc.wantAttempts {
 				t.Fatalf("%d attempts, want %d", n, tc.wantAttempts)
 			}
