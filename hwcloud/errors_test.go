@@ -19,7 +19,6 @@ import (
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/promslog"
 )
 
 // urlErr wraps err as the SDK returns a transport failure: a *url.Error.
@@ -74,15 +73,8 @@ func TestUntrustedCertificateIsNotRetried(t *testing.T) {
 		calls.Add(1)
 	}))
 	defer srv.Close()
-	cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
-	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = cl.AS.Group(context.Background(), "g1")
+	cl := testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry())
+	_, err := cl.AS.Group(context.Background(), "g1")
 	if err == nil || Retryable(err) {
 		t.Fatalf("err %v, want a permanent TLS error", err)
 	}

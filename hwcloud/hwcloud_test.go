@@ -19,6 +19,19 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// testClients builds clients for cfg with test credentials.
+func testClients(t *testing.T, cfg Config, reg prometheus.Registerer) *Clients {
+	t.Helper()
+	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := New(cfg, reg, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 func TestResolve(t *testing.T) {
 	dir := t.TempDir()
 	akFile := filepath.Join(dir, "ak")
@@ -120,15 +133,8 @@ func TestThrottledCallIsRetriedAndCounted(t *testing.T) {
 		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":100,"scaling_group_instances":[]}`))
 	}))
 	defer srv.Close()
-	cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
-	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	cl, err := New(cfg, reg, promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, reg)
 	if _, err := cl.AS.Members(context.Background(), "g1"); err != nil {
 		t.Fatalf("call failed after retries: %v", err)
 	}
@@ -166,14 +172,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":100,"scaling_group_instances":[]}`))
 	}))
 	defer srv.Close()
-	cfg := Config{Endpoint: srv.URL, Timeout: 100 * time.Millisecond, RetryBaseDelay: time.Millisecond}
-	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := testClients(t, Config{Endpoint: srv.URL, Timeout: 100 * time.Millisecond, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry())
 	if _, err := cl.AS.Members(context.Background(), "g1"); err != nil {
 		t.Fatalf("a timed-out call was not retried: %v", err)
 	}
@@ -219,14 +218,7 @@ func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
 				_, _ = w.Write([]byte(`{"scaling_group_id":"g1"}`))
 			}))
 			defer srv.Close()
-			cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
-			if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-				t.Fatal(err)
-			}
-			cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
-			if err != nil {
-				t.Fatal(err)
-			}
+			cl := testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry())
 			_ = cl.AS.SetDesired(context.Background(), "g1", 4)
 			if n := calls.Load(); n != tc.wantAttempts {
 				t.Fatalf("%d attempts, want %d", n, tc.wantAttempts)
