@@ -195,16 +195,25 @@ func TestZeroRetriesCanBeSet(t *testing.T) {
 	}
 }
 
-// A write that failed ambiguously may have landed, so the client does not
-// resend it; a throttled write (certainly not applied) is retried.
-func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
+// A transient failure of a read is retried; a permanent one is not. A write
+// that failed ambiguously may have landed, so it is not resent; a throttled
+// write (certainly not applied) is.
+func TestWhatIsRetried(t *testing.T) {
+	read := func(cl *Clients) { _, _ = cl.AS.Group(context.Background(), "g1") }
+	write := func(cl *Clients) { _ = cl.AS.SetDesired(context.Background(), "g1", 4) }
 	for _, tc := range []struct {
 		name         string
+		call         func(*Clients)
 		status       int
 		wantAttempts int32
 	}{
-		{"a 500 on a write is returned, not resent", http.StatusInternalServerError, 1},
-		{"a 429 on a write is retried", http.StatusTooManyRequests, 2},
+		{"a 500 on a read is retried", read, http.StatusInternalServerError, 2},
+		{"a 429 on a read is retried", read, http.StatusTooManyRequests, 2},
+		{"a 403 on a read is returned, not retried", read, http.StatusForbidden, 1},
+		{"a 404 on a read is returned, not retried", read, http.StatusNotFound, 1},
+		{"a 500 on a write is returned, not resent", write, http.StatusInternalServerError, 1},
+		{"a 429 on a write is retried", write, http.StatusTooManyRequests, 2},
+		{"a 400 on a write is returned, not resent", write, http.StatusBadRequest, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
@@ -215,11 +224,10 @@ func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
 					_, _ = w.Write([]byte(`{"error":{"code":"AS.0001","message":"try later"}}`))
 					return
 				}
-				_, _ = w.Write([]byte(`{"scaling_group_id":"g1"}`))
+				_, _ = w.Write([]byte(`{"scaling_group":{"scaling_group_id":"g1"}}`))
 			}))
 			defer srv.Close()
-			cl := testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry())
-			_ = cl.AS.SetDesired(context.Background(), "g1", 4)
+			tc.call(testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry()))
 			if n := calls.Load(); n != tc.wantAttempts {
 				t.Fatalf("%d attempts, want %d", n, tc.wantAttempts)
 			}
