@@ -609,8 +609,13 @@ func TestModes(t *testing.T) {
 			if _, ok := a.Latest("web"); !ok {
 				t.Error("Latest has no proposal")
 			}
-			// 8 thresholds + 4 weights + 1 timestamp + 5 results + 14 reasons.
-			if n := testutil.CollectAndCount(a); n != 8+4+1+len(Results())+len(Reasons()) {
+			// Only mode apply changes settings, and counts each change.
+			changes := testutil.CollectAndCount(a, "flexus_advisor_applied_changes_total")
+			if (changes > 0) != tt.wantEffective {
+				t.Errorf("%d applied-change series in mode %s", changes, tt.mode)
+			}
+			// 8 thresholds + 4 weights + 1 timestamp + 1 enabled + results + reasons + changes.
+			if n := testutil.CollectAndCount(a); n != 8+4+1+1+len(Results())+len(Reasons())+changes {
 				t.Errorf("collected %d series", n)
 			}
 		})
@@ -626,9 +631,7 @@ func TestModeOffSendsNothingAndPublishesNothing(t *testing.T) {
 	if _, err := a.Advise(context.Background(), t0, testSummary("web")); !errors.Is(err, ErrOff) {
 		t.Errorf("Advise err = %v, want ErrOff", err)
 	}
-	if err := a.Run(context.Background(), clock.NewFake(t0), func(time.Time) []Summary { t.Error("summaries called"); return nil }); err != nil {
-		t.Errorf("Run = %v", err)
-	}
+	a.Step(context.Background(), t0, []Summary{testSummary("web")})
 	if n := testutil.CollectAndCount(a); n != 0 {
 		t.Errorf("collected %d series, want 0", n)
 	}

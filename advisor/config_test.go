@@ -221,14 +221,14 @@ func TestAPIKeySources(t *testing.T) {
 			c.APIKeyEnv = ""
 			tt.mutate(&c)
 			a, err := New(c, nil, env, nil)
+			if err != nil {
+				t.Fatalf("New err = %v: a key that cannot be read disables the advisor, it does not fail New", err)
+			}
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("New err = %v, want %q", err, tt.wantErr)
+				if a.keyErr == nil || !strings.Contains(a.keyErr.Error(), tt.wantErr) || a.client != nil {
+					t.Fatalf("advisor disabled by %v, want %q", a.keyErr, tt.wantErr)
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if a.secret != testKey {
 				t.Errorf("key = %q, want the trimmed key", a.secret)
