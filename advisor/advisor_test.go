@@ -403,6 +403,56 @@ func TestAdviseJudgesEachAnswer(t *testing.T) {
 			},
 		},
 		{
+			name: "a duplicate top-level key is rejected, not resolved to its last value",
+			content: func(t *testing.T) string {
+				return with(t, `"rationale"`, `"weights":{"cpu":1,"memory":0,"response_time":0,"queue":0},"rationale"`)
+			},
+			wantReason: ReasonDuplicateKey,
+		},
+		{
+			name: "a duplicate signal among the weights is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"weights":{"cpu":0.35,`, `"weights":{"cpu":0.35,"cpu":0.9,`)
+			},
+			wantReason: ReasonDuplicateKey,
+		},
+		{
+			name: "a duplicate key inside a band is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"cpu":{"scale_out":0.75,`, `"cpu":{"scale_out":0.75,"scale_out":0.6,`)
+			},
+			wantReason: ReasonDuplicateKey,
+		},
+		{
+			name:       "a top-level key in another case is rejected",
+			content:    func(t *testing.T) string { return with(t, `"weights"`, `"Weights"`) },
+			wantReason: ReasonUnknownField,
+		},
+		{
+			name:       "a signal in another case is rejected",
+			content:    func(t *testing.T) string { return with(t, `"cpu":{"scale_out"`, `"CPU":{"scale_out"`) },
+			wantReason: ReasonUnknownField,
+		},
+		{
+			name:       "a band key in another case is rejected",
+			content:    func(t *testing.T) string { return with(t, `"cpu":{"scale_out"`, `"cpu":{"Scale_Out"`) },
+			wantReason: ReasonUnknownField,
+		},
+		{
+			name: "a zero weight is honoured: the signal's vote is off, the others share the total",
+			content: func(t *testing.T) string {
+				return with(t, `"weights":{"cpu":0.35,"memory":0.2,"response_time":0.25,"queue":0.15}`, `"weights":{"cpu":0.4,"memory":0.3,"response_time":0.25,"queue":0}`)
+			},
+			check: func(t *testing.T, p Proposal) {
+				if w := p.Settings.Weights[Queue]; w != 0 {
+					t.Errorf("queue weight = %g, want the proposed 0", w)
+				}
+				if sum := p.Settings.Weights[CPU] + p.Settings.Weights[Memory] + p.Settings.Weights[ResponseTime]; !near(sum, 0.95) {
+					t.Errorf("the others sum to %g, want the 0.95 the four held", sum)
+				}
+			},
+		},
+		{
 			name: "injected extra fields that claim to widen the guardrails are rejected",
 			content: func(t *testing.T) string {
 				return with(t, `"rationale"`, `"guardrails":{"cpu":{"scale_out":[0,1]}},"mode":"apply","rationale"`)
