@@ -30,11 +30,11 @@ import (
 const advisorTestKey = "sk-advisor-test-not-real"
 
 // fakeModel answers chat completions with the answer set for the group the prompt
-// is about, after delay.
+// is about, after that group's delay.
 type fakeModel struct {
 	mu      sync.Mutex
 	answers map[string]string
-	delay   time.Duration
+	delay   map[string]time.Duration
 	asked   map[string]int
 }
 
@@ -57,7 +57,7 @@ func (m *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		group = string(g[1])
 	}
 	m.mu.Lock()
-	ans, delay := m.answers[group], m.delay
+	ans, delay := m.answers[group], m.delay[group]
 	m.asked[group]++
 	m.mu.Unlock()
 	if delay > 0 {
@@ -131,7 +131,7 @@ func webWithoutResponseTime(y string) string {
 func startAdvised(t *testing.T, httpClient *http.Client, getenv func(string) string, extra string) *advisedExporter {
 	t.Helper()
 	s := startSim(t)
-	m := &fakeModel{answers: map[string]string{}, asked: map[string]int{}}
+	m := &fakeModel{answers: map[string]string{}, asked: map[string]int{}, delay: map[string]time.Duration{}}
 	ms := httptest.NewServer(m)
 	t.Cleanup(ms.Close)
 	if getenv == nil {
@@ -328,11 +328,12 @@ func TestAdvisorWeightsOfADisabledSignalNeverShrinkTheTotal(t *testing.T) {
 }
 
 func TestAdvisorWaitsForASlowAnswerUpToItsOwnTimeout(t *testing.T) {
-	// The exporter's shared client gives up after 300ms; the advisor's timeout is 5s.
-	shared := &http.Client{Timeout: 300 * time.Millisecond}
+	// The exporter's shared client gives up after 2s (its default is 10s); the
+	// advisor's configured timeout is 5s, and the model takes 3s for web.
+	shared := &http.Client{Timeout: 2 * time.Second}
 	e := startAdvised(t, shared, nil, "")
 	e.model.mu.Lock()
-	e.model.delay = 800 * time.Millisecond
+	e.model.delay["web"] = 3 * time.Second
 	e.model.mu.Unlock()
 	e.model.set("web", webAnswer(0.8, map[string]float64{"cpu": 0.3, "memory": 0.25, "queue": 0.15}))
 	e.advise()
