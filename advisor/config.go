@@ -215,6 +215,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_key_source", c.keySource()),
 		slog.Duration("interval", c.Interval),
 		slog.Duration("timeout", c.Timeout),
+		slog.Float64("min_change", c.MinChange),
+		slog.Duration("min_change_interval", c.MinChangeInterval),
+		slog.Duration("expire_after", c.ExpireAfter),
 	)
 }
 
