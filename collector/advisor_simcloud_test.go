@@ -310,6 +310,11 @@ func TestAdvisorWeightsOfADisabledSignalNeverShrinkTheTotal(t *testing.T) {
 		{"cpu": 0.6, "memory": 0.1, "queue": 0.3},
 		{"cpu": 0.3, "memory": 0.3, "queue": 0.4},
 	}
+	for _, sum := range e.srv.coll.Summaries(e.sim.clk.Now()) {
+		if _, ok := sum.Signals[advisor.ResponseTime]; ok && sum.Group == "web" {
+			t.Error("web's summary carries the disabled response_time")
+		}
+	}
 	for i, w := range splits {
 		e.model.set("web", webAnswer(0.7, w))
 		e.advise()

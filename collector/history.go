@@ -87,7 +87,11 @@ func (c *Collector) Summaries(now time.Time) []advisor.Summary {
 		}
 		s := advisor.Summary{Group: name, Window: now.Sub(g.times[0]), Current: g.current, Signals: map[advisor.Signal]advisor.SignalStats{}}
 		for _, sig := range advisor.Signals() {
-			st := advisor.SummariseSignal(g.times, g.values[sig], g.current.Thresholds[sig])
+			band, on := g.current.Thresholds[sig]
+			if !on {
+				continue // disabled for the group: the advisor is not asked about it
+			}
+			st := advisor.SummariseSignal(g.times, g.values[sig], band)
 			if st.Samples > 0 {
 				s.Signals[sig] = st
 			}
