@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
-	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/hwcloud/hwcloudtest"
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 )
 
@@ -42,8 +43,7 @@ type haWorld struct {
 	t     *testing.T
 	cfg   *config.Config
 	clock *clock.Fake
-	as    *fakeAS
-	ecs   *fakeECS
+	cloud *hwcloudtest.Fake
 	// open returns a new replica's store on the shared state.
 	open func() StateStore
 }
@@ -54,7 +54,9 @@ func newHAWorld(t *testing.T, open func() StateStore) *haWorld {
 		t.Fatal(err)
 	}
 	c := clock.NewFake(t0)
-	return &haWorld{t: t, cfg: cfg, clock: c, as: newFakeAS(c, 8, 1, 10), ecs: newFakeECS(c), open: open}
+	w := &haWorld{t: t, cfg: cfg, clock: c, cloud: hwcloudtest.New(c), open: open}
+	w.cloud.SetGroup(hwcloud.Group{ID: "asg-web", Desired: 8, Current: 8, Min: 1, Max: 10, Status: "INSERVICE"})
+	return w
 }
 
 // crashPoint names where a replica dies in the middle of a decision.
@@ -88,11 +90,24 @@ func (c *crashingScaler) SetDesired(ctx context.Context, g *config.Group, cur Cl
 	return res, err
 }
 
+// scalers are the backends over the shared fake cloud; ecs replaces the ECS one.
+func (w *haWorld) scalers(ecs *ECSScaler) Scalers {
+	cl := w.cloud.Clients()
+	if ecs == nil {
+		ecs = &ECSScaler{Client: cl.ECS, Sleep: noSleep}
+	}
+	return Scalers{config.BackendAS: &ASScaler{Client: cl.AS}, config.BackendECS: ecs}
+}
+
+func (w *haWorld) managedServer() {
+	w.cloud.AddServer(hwcloud.Server{Tags: map[string]string{"flexus-group": "api", config.ManagedTagKey: "true"}, Created: t0.Add(-time.Hour)})
+}
+
 // replica starts an actuator on a new store over the shared state.
 func (w *haWorld) replica(crash crashPoint) *Actuator {
 	w.t.Helper()
 	store := w.open()
-	scalers := Scalers{config.BackendAS: &ASScaler{Client: w.as}, config.BackendECS: &ECSScaler{Client: w.ecs, Sleep: noSleep}}
+	scalers := w.scalers(nil)
 	if crash != noCrash {
 		for k, s := range scalers {
 			scalers[k] = &crashingScaler{Scaler: s, at: crash, store: store}
@@ -162,7 +177,7 @@ func TestStepAlertActsOnceThroughAmbiguousWritesAndCrashes(t *testing.T) {
 		body := notification("gk", stepAlert("web", ScaleIn, 1, "a"))
 		t.Run("a write that timed out but landed is recorded, and its redelivery does not act", func(t *testing.T) {
 			a := w.replica(noCrash)
-			w.as.applyThenFail = cloudErr(504)
+			w.cloud.Lose("UpdateScalingGroup", hwcloudtest.HTTPError(504))
 			if _, err := w.deliver(a, body); !errors.As(err, new(*TransientError)) {
 				t.Fatalf("first delivery: %v, want a transient error (503)", err)
 			}
@@ -171,7 +186,7 @@ func TestStepAlertActsOnceThroughAmbiguousWritesAndCrashes(t *testing.T) {
 			if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeDuplicate {
 				t.Fatalf("redelivery: %v %+v", err, recs)
 			}
-			if d, ups := w.as.snapshot(); d != 7 || len(ups) != 1 {
+			if d, ups := w.cloud.Desired("asg-web"); d != 7 || len(ups) != 1 {
 				t.Fatalf("desired %d after %d writes, want 7 after one (8 - step 1)", d, len(ups))
 			}
 			applied := 0
@@ -188,7 +203,7 @@ func TestStepAlertActsOnceThroughAmbiguousWritesAndCrashes(t *testing.T) {
 			w.clock.Advance(2 * time.Minute)
 			body := notification("gk2", stepAlert("web", ScaleIn, 1, "b"))
 			w.deliver(w.replica(crashAfterWrite), body)
-			if d, _ := w.as.snapshot(); d != 6 {
+			if d, _ := w.cloud.Desired("asg-web"); d != 6 {
 				t.Fatalf("desired %d, want 6", d)
 			}
 			w.clock.Advance(2 * time.Minute)
@@ -196,7 +211,7 @@ func TestStepAlertActsOnceThroughAmbiguousWritesAndCrashes(t *testing.T) {
 			if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeDuplicate {
 				t.Fatalf("redelivery after restart: %v %+v", err, recs)
 			}
-			if d, ups := w.as.snapshot(); d != 6 || len(ups) != 2 {
+			if d, ups := w.cloud.Desired("asg-web"); d != 6 || len(ups) != 2 {
 				t.Fatalf("desired %d after %d writes, want 6 after two in all", d, len(ups))
 			}
 		})
@@ -206,18 +221,18 @@ func TestStepAlertActsOnceThroughAmbiguousWritesAndCrashes(t *testing.T) {
 func TestECSCrashBeforeTheWriteDecidesAgainAndRecordsTheTruth(t *testing.T) {
 	eachStore(t, func(t *testing.T, w *haWorld) {
 		for i := 0; i < 3; i++ {
-			w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+			w.managedServer()
 		}
 		body := notification("gk", alert("api", ScaleOut, "4", "a"))
 		w.deliver(w.replica(crashBeforeWrite), body)
-		if n := len(w.ecs.ids()); n != 3 {
+		if n := len(w.cloud.ServerIDs()); n != 3 {
 			t.Fatalf("%d servers after a crash before the write, want 3", n)
 		}
 		recs, err := w.deliver(w.replica(noCrash), body)
 		if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeApplied || recs[0].From != 3 || recs[0].To != 4 {
 			t.Fatalf("redelivery: %v %+v", err, recs)
 		}
-		if n := len(w.ecs.ids()); n != 4 {
+		if n := len(w.cloud.ServerIDs()); n != 4 {
 			t.Fatalf("the record says applied 3->4 and the group has %d servers", n)
 		}
 	})
@@ -227,8 +242,8 @@ func TestTwoReplicasNeverDoubleScale(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	c := etcdConfig(e, t)
 	w := newHAWorld(t, func() StateStore { return openEtcd(t, c) })
-	w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
-	w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+	w.managedServer()
+	w.managedServer()
 	a, b := w.replica(noCrash), w.replica(noCrash)
 	// Near-duplicate alerts from an Alertmanager pair: target 4 on one
 	// replica, 5 on the other, each redelivered, all at once.
@@ -248,7 +263,7 @@ func TestTwoReplicasNeverDoubleScale(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n, creates := len(w.ecs.ids()), len(w.ecs.creates); n != 4 || creates != 1 {
+	if n, creates := len(w.cloud.ServerIDs()), len(w.cloud.Creates()); n != 4 || creates != 1 {
 		t.Fatalf("%d servers after %d creates, want 4 after one (2 + step 2, then the cooldown)", n, creates)
 	}
 }
@@ -261,7 +276,7 @@ func TestAReplicaThatLostItsLeaseNeverWrites(t *testing.T) {
 	// The lease goes between taking the lock and the write-ahead intent, as
 	// when a replica stalls longer than lease_ttl.
 	losing := &leaseLosingStore{EtcdStore: store}
-	a, err := New(Options{Config: w.cfg, Scalers: Scalers{config.BackendAS: &ASScaler{Client: w.as}, config.BackendECS: &ECSScaler{Client: w.ecs, Sleep: noSleep}}, Store: losing, Clock: w.clock, Logger: promslog.NewNopLogger()})
+	a, err := New(Options{Config: w.cfg, Scalers: w.scalers(nil), Store: losing, Clock: w.clock, Logger: promslog.NewNopLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +284,7 @@ func TestAReplicaThatLostItsLeaseNeverWrites(t *testing.T) {
 	if _, err := w.deliver(a, body); !errors.Is(err, ErrLockLost) {
 		t.Fatalf("delivery on a lost lease: %v, want ErrLockLost (503)", err)
 	}
-	if _, ups := w.as.snapshot(); len(ups) != 0 {
+	if _, ups := w.cloud.Desired("asg-web"); len(ups) != 0 {
 		t.Fatalf("a replica without its lease wrote to the cloud: %+v", ups)
 	}
 	recs, err := w.deliver(w.replica(noCrash), body)
@@ -293,25 +308,23 @@ func (s *leaseLosingStore) Lock(ctx context.Context, group string) (GroupLock, e
 	return l, nil
 }
 
-// slowJobs is fakeECS whose jobs run until released, and whose ShowJob
-// fails with a 500 while failing is set.
+// slowJobs are servers whose jobs run until released, and whose job reads
+// fail with a 500 while failing is set.
 type slowJobs struct {
-	*fakeECS
+	hwcloud.Servers
 	release chan struct{}
 	failing bool
 }
 
-func (s *slowJobs) ShowJob(req *ecsmodel.ShowJobRequest) (*ecsmodel.ShowJobResponse, error) {
+func (s *slowJobs) Job(ctx context.Context, id string) (hwcloud.Job, error) {
 	if s.failing {
-		return nil, cloudErr(500)
+		return hwcloud.Job{}, hwcloudtest.HTTPError(500)
 	}
 	select {
 	case <-s.release:
-		return s.fakeECS.ShowJob(req)
+		return s.Servers.Job(ctx, id)
 	default:
-		var st ecsmodel.ShowJobResponseStatus
-		_ = st.UnmarshalJSON([]byte(`"RUNNING"`))
-		return &ecsmodel.ShowJobResponse{JobId: &req.JobId, Status: &st}, nil
+		return hwcloud.Job{ID: id, Status: "RUNNING"}, nil
 	}
 }
 
@@ -321,7 +334,7 @@ func TestECSJobIsFollowedWithoutHoldingTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := &slowJobs{fakeECS: w.ecs, release: make(chan struct{})}
+	slow := &slowJobs{Servers: w.cloud.Clients().ECS, release: make(chan struct{})}
 	polls := make(chan struct{}, 1000)
 	sleep := func(ctx context.Context, _ time.Duration) error {
 		select {
@@ -330,11 +343,11 @@ func TestECSJobIsFollowedWithoutHoldingTheLock(t *testing.T) {
 		}
 		return ctx.Err()
 	}
-	a, err := New(Options{Config: w.cfg, Scalers: Scalers{config.BackendAS: &ASScaler{Client: w.as}, config.BackendECS: &ECSScaler{Client: slow, Sleep: sleep, MaxPolls: 1 << 30}}, Store: NewFileStore(s), Clock: w.clock, Logger: promslog.NewNopLogger()})
+	a, err := New(Options{Config: w.cfg, Scalers: w.scalers(&ECSScaler{Client: slow, Sleep: sleep, MaxPolls: 1 << 30}), Store: NewFileStore(s), Clock: w.clock, Logger: promslog.NewNopLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
+	w.managedServer()
 	m, _ := DecodeWebhook(notification("gk", alert("api", ScaleOut, "3", "a")))
 	recs, err := a.Handle(context.Background(), m)
 	if err != nil || recs[0].Outcome != OutcomeApplied {
@@ -359,7 +372,7 @@ func TestECSJobIsFollowedWithoutHoldingTheLock(t *testing.T) {
 func TestECSFollowJobStopsAtItsDeadline(t *testing.T) {
 	for _, failing := range []bool{false, true} {
 		t.Run(map[bool]string{false: "a slow job", true: "ShowJob failing"}[failing], func(t *testing.T) {
-			f := &slowJobs{fakeECS: newFakeECS(clock.NewFake(t0)), release: make(chan struct{}), failing: failing}
+			f := &slowJobs{Servers: hwcloudtest.New(clock.NewFake(t0)).Clients().ECS, release: make(chan struct{}), failing: failing}
 			s := &ECSScaler{Client: f, Sleep: SleepContext, PollInterval: time.Millisecond, MaxPolls: 1 << 30}
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() { time.Sleep(20 * time.Millisecond); cancel() }()

@@ -82,21 +82,25 @@ type Reason string
 
 const (
 	// Rejections: the whole proposal is dropped and the last good one stays.
-	ReasonEmptyAnswer    Reason = "empty_answer"
-	ReasonNotJSON        Reason = "not_json"
-	ReasonTextAroundJSON Reason = "text_around_json"
-	ReasonWrongType      Reason = "wrong_type"
-	ReasonUnknownField   Reason = "unknown_field"
-	ReasonMissingField   Reason = "missing_field"
-	ReasonNonFinite      Reason = "non_finite"
-	ReasonOutOfDomain    Reason = "out_of_domain"
-	ReasonOutNotAboveIn  Reason = "scale_out_not_above_scale_in"
-	ReasonNegativeWeight Reason = "negative_weight"
-	ReasonZeroWeights    Reason = "zero_weights"
+	ReasonEmptyAnswer     Reason = "empty_answer"
+	ReasonNotJSON         Reason = "not_json"
+	ReasonTextAroundJSON  Reason = "text_around_json"
+	ReasonWrongType       Reason = "wrong_type"
+	ReasonUnknownField    Reason = "unknown_field"
+	ReasonMissingField    Reason = "missing_field"
+	ReasonNonFinite       Reason = "non_finite"
+	ReasonOutOfDomain     Reason = "out_of_domain"
+	ReasonOutNotAboveIn   Reason = "scale_out_not_above_scale_in"
+	ReasonNegativeWeight  Reason = "negative_weight"
+	ReasonZeroWeights     Reason = "zero_weights"
+	ReasonDuplicateKey    Reason = "duplicate_key"
+	ReasonWeightsAboveOne Reason = "weights_above_one"
 	// Adjustments: the proposal is kept, changed as stated.
 	ReasonClampedHigh       Reason = "threshold_above_guardrail"
 	ReasonClampedLow        Reason = "threshold_below_guardrail"
 	ReasonWeightsNormalised Reason = "weights_normalised"
+	// In mode apply: a change held back by min_change_interval.
+	ReasonRateLimited Reason = "rate_limited"
 )
 
 // Reasons lists every reason, so the counter starts at 0 for each.
@@ -104,8 +108,8 @@ func Reasons() []Reason {
 	return []Reason{
 		ReasonEmptyAnswer, ReasonNotJSON, ReasonTextAroundJSON, ReasonWrongType, ReasonUnknownField,
 		ReasonMissingField, ReasonNonFinite, ReasonOutOfDomain, ReasonOutNotAboveIn,
-		ReasonNegativeWeight, ReasonZeroWeights,
-		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised,
+		ReasonNegativeWeight, ReasonZeroWeights, ReasonDuplicateKey, ReasonWeightsAboveOne,
+		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised, ReasonRateLimited,
 	}
 }
 
@@ -136,9 +140,10 @@ const weightTolerance = 0.01
 
 // applyGuardrails turns a parsed answer into Settings: reject what is malformed or
 // contradictory, clamp what is merely too bold, normalise the weights to the total the
-// four tuned signals hold now. Signals the advisor does not tune, and the trend weight,
-// are copied from current unchanged, so the result can replace current as a whole.
-func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error) {
+// enabled tuned signals hold now. Signals the advisor does not tune or that are disabled,
+// and the trend weight, are copied from current unchanged, so the result can replace
+// current as a whole; a result the scoring would refuse is rejected.
+func applyGuardrails(a answer, current Settings, enabled []Signal) (Settings, []Adjustment, error) {
 	rails := Guardrails()
 	out := current.clone()
 	if out.Thresholds == nil {
@@ -148,7 +153,7 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 		out.Weights = make(map[Signal]float64, 4)
 	}
 	var adj []Adjustment
-	for _, s := range Signals() {
+	for _, s := range enabled {
 		b := a.band(s)
 		g := rails[s]
 		for _, v := range []struct {
@@ -174,7 +179,7 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 
 	target := tunedWeightTotal(current)
 	sum := 0.0
-	for _, s := range Signals() {
+	for _, s := range enabled {
 		w := a.weight(s)
 		if math.IsNaN(w) || math.IsInf(w, 0) {
 			return Settings{}, nil, reject(ReasonNonFinite, "weight of %s is %v", s, w)
@@ -190,11 +195,19 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 	if sum <= 0 {
 		return Settings{}, nil, reject(ReasonZeroWeights, "weights sum to %g: give at least one signal a weight", sum)
 	}
-	for _, s := range Signals() {
+	for _, s := range enabled {
 		out.Weights[s] = a.weight(s) / sum * target
 	}
 	if math.Abs(sum-target) > weightTolerance {
 		adj = append(adj, Adjustment{Reason: ReasonWeightsNormalised, From: sum, To: target})
+	}
+	// The exporter refuses a group whose weights exceed 1: its score would vanish.
+	all := 0.0
+	for _, w := range out.Weights {
+		all += w
+	}
+	if all > 1+1e-9 {
+		return Settings{}, nil, reject(ReasonWeightsAboveOne, "the weights of all signals would sum to %g, above 1", all)
 	}
 	return out, adj, nil
 }
@@ -211,11 +224,11 @@ func clamp(x float64, r Range, s Signal, d Direction, adj *[]Adjustment) float64
 	return x
 }
 
-// tunedWeightTotal is the weight the four tuned signals hold in current: the advisor
+// tunedWeightTotal is the weight the enabled tuned signals hold in current: the advisor
 // redistributes it among them and leaves the trend's and other signals' shares alone.
 func tunedWeightTotal(current Settings) float64 {
 	total := 0.0
-	for _, s := range Signals() {
+	for _, s := range enabledSignals(current) {
 		if w := current.Weights[s]; w > 0 && !math.IsInf(w, 0) {
 			total += w
 		}

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"fmt"
+	"log/slog"
+	"maps"
 	"math"
 	"reflect"
 	"time"
@@ -83,20 +85,82 @@ func forecastStep(interval, coarse time.Duration) time.Duration {
 	return time.Minute
 }
 
-// refreshScorer (re)builds the group's scorer when its parameters changed (a
-// reload, or an applied advisor proposal). A new scorer is warm-started again.
-func (st *groupState) refreshScorer(cfg *config.Config, advice Advice) error {
-	p := ScoringParams(cfg, &st.cfg, advice)
+// adviceApplier is what the advisor (advisor.Advisor) offers in mode apply: the
+// settings in force given the config's own values now, so that an operator's edit
+// wins and an expired value gives the config's back.
+type adviceApplier interface {
+	Apply(group string, now time.Time, base advisor.Settings) (advisor.Settings, bool)
+}
+
+// refreshScorer brings the group's scorer to its parameters (a reload, an applied
+// or lapsed advisor proposal). A change goes through SetParams, which keeps the
+// forecasters and the scale-in stabilisation window; only the first scorer, or one
+// after an invalid config, is built new and warm-started.
+func (st *groupState) refreshScorer(now time.Time, cfg *config.Config, advice Advice, logger *slog.Logger) error {
+	p := ScoringParams(cfg, &st.cfg, nil)
+	if ap, ok := advice.(adviceApplier); ok && !reflect.ValueOf(advice).IsNil() {
+		if eff, on := ap.Apply(st.cfg.Name, now, settingsOf(p)); on {
+			q := withAdvice(p, eff)
+			if err := q.Validate(); err != nil {
+				// The advisor refuses such proposals; this guards the score should one slip through.
+				logger.Error("applied advice refused: the config's values stay in force", "group", st.cfg.Name, "err", err)
+			} else {
+				p = q
+			}
+		}
+	} else if advice != nil {
+		p = ScoringParams(cfg, &st.cfg, advice)
+	}
 	if st.scorer != nil && reflect.DeepEqual(p, st.params) {
+		return nil
+	}
+	if st.scorer != nil {
+		if err := st.scorer.SetParams(p); err != nil {
+			st.scorer = nil
+			return fmt.Errorf("group %q: %w", st.cfg.Name, err)
+		}
+		// SetParams empties the forecasters when their settings change: warm them again.
+		if !reflect.DeepEqual(p.Forecast, st.params.Forecast) || p.TrendSamples != st.params.TrendSamples {
+			st.warmed = false
+		}
+		st.params = p
 		return nil
 	}
 	sc, err := scoring.NewGroup(p)
 	if err != nil {
-		st.scorer = nil
 		return fmt.Errorf("group %q: %w", st.cfg.Name, err)
 	}
 	st.scorer, st.params, st.warmed = sc, p, false
 	return nil
+}
+
+// withAdvice lays the advisor's settings over the group's configured parameters:
+// thresholds and weights (a weight of 0 included) of the enabled tuned signals only.
+// The trend keeps what the signals leave, up to its configured share.
+func withAdvice(p scoring.Params, eff advisor.Settings) scoring.Params {
+	p.Thresholds, p.Weights = maps.Clone(p.Thresholds), maps.Clone(p.Weights)
+	for _, sig := range advisor.Signals() {
+		s := scoring.Signal(sig)
+		if _, on := p.Thresholds[s]; !on {
+			continue
+		}
+		if b, ok := eff.Thresholds[sig]; ok {
+			p.Thresholds[s] = scoring.Threshold{Out: b.Out, In: b.In}
+		}
+		if w, ok := eff.Weights[sig]; ok {
+			if w > 0 {
+				p.Weights[s] = w
+			} else {
+				delete(p.Weights, s)
+			}
+		}
+	}
+	sum := 0.0
+	for _, s := range scoring.Signals() { // stable order, as in ScoringParams
+		sum += p.Weights[s]
+	}
+	p.TrendWeight = math.Max(0, math.Min(p.TrendWeight, 1-sum))
+	return p
 }
 
 // evaluate feeds this cycle's fresh signals to the group's scorer and returns

@@ -136,9 +136,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ac.Mode != advisor.ModeOff {
-		s.reg.MustRegister(s.advisor)
-	}
+	s.reg.MustRegister(s.advisor) // publishes nothing in mode off; a reload may change the mode
 	s.coll, err = New(Options{Config: cfg, Clients: clients, HTTPClient: o.HTTPClient, Logger: o.Logger, Advice: s.advisor})
 	if err != nil {
 		return nil, err
@@ -155,8 +153,8 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 func (s *Server) Loop() *Loop { return s.loop }
 
 // Reload re-reads the config file. A bad file keeps the config in force.
-// The cloud section and the advisor block need a restart: their clients and
-// metrics are built once.
+// The cloud section needs a restart: its clients and metrics are built once.
+// The advisor takes its new block, mode included.
 func (s *Server) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,13 +178,12 @@ func (s *Server) reload() error {
 	if !reflect.DeepEqual(cfg.Cloud, s.cfg.Cloud) {
 		return errors.New("config: the cloud section changed: restart the exporter to apply it")
 	}
-	oldAC, _ := advisorConfig(s.cfg)
 	newAC, err := advisorConfig(cfg)
 	if err != nil {
 		return err
 	}
-	if !reflect.DeepEqual(oldAC, newAC) {
-		return errors.New("config: the advisor section changed: restart the exporter to apply it")
+	if err := s.advisor.Reconfigure(newAC); err != nil {
+		return err
 	}
 	s.coll.SetConfig(cfg)
 	names := make([]string, 0, len(cfg.Groups))
