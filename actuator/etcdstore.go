@@ -37,7 +37,8 @@ type EtcdStore struct {
 	local map[string]*sync.Mutex // one etcd mutex per session and group: replicas queue in etcd, goroutines here
 	seq   uint64
 	// ctx outlives requests: it keeps the lease alive until Close.
-	ctx context.Context
+	ctx        context.Context
+	ownsClient bool
 }
 
 var _ StateStore = (*EtcdStore)(nil)
@@ -68,8 +69,16 @@ func OpenEtcdStore(ctx context.Context, c *config.Etcd, logSize int) (*EtcdStore
 		cli.Close()
 		return nil, fmt.Errorf("actuator: etcd %v does not answer (check actuator.etcd.endpoints, tls and credentials): %w", c.Endpoints, err)
 	}
+	s := NewEtcdStore(cli, c, logSize)
+	s.ownsClient = true
+	return s, nil
+}
+
+// NewEtcdStore is a replica's store over a client its caller keeps (Close
+// leaves it open): each store has its own lease, so it is its own replica.
+func NewEtcdStore(cli *clientv3.Client, c *config.Etcd, logSize int) *EtcdStore {
 	return &EtcdStore{cli: cli, prefix: c.Prefix, ttl: max(int(c.LeaseTTL/time.Second), 1), logSize: max(logSize, 1),
-		local: map[string]*sync.Mutex{}, ctx: context.WithoutCancel(ctx)}, nil
+		local: map[string]*sync.Mutex{}, ctx: context.Background()}
 }
 
 // Client is the store's etcd client, for inspection in tests and tools.
@@ -82,6 +91,9 @@ func (s *EtcdStore) Close() error {
 	s.mu.Unlock()
 	if sess != nil {
 		_ = sess.Close()
+	}
+	if !s.ownsClient {
+		return nil
 	}
 	return s.cli.Close()
 }
