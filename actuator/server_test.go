@@ -309,6 +309,59 @@ func TestRunRefusesACorruptStateFile(t *testing.T) {
 	}
 }
 
+func TestRunRefusesAStateFileWithANullGroup(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flexus.yml")
+	writeRunConfig(t, file, "http://127.0.0.1:1", "insecure_no_auth: true", "")
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"version":1,"groups":{"web":null}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		return map[string]string{"HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}[k]
+	}
+	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: getenv, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
+	if err == nil || !strings.Contains(err.Error(), `groups["web"] is null: remove the entry`) {
+		t.Fatalf("error %v, want the null group refused at start with the fix", err)
+	}
+}
+
+func TestRunCutsOffAWebhookBodySentOneByteAtATime(t *testing.T) {
+	limits := webserver.Defaults()
+	limits.ReadTimeout = 300 * time.Millisecond
+	r := startRunWith(t, "", "", limits)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const bodyLen = 2000
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", PathAlerts, testToken, bodyLen)
+	closed := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, conn); close(closed) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	sent := 0
+send:
+	for ; sent < bodyLen; sent++ {
+		select {
+		case <-closed:
+			break send
+		case <-tick.C:
+		}
+		if _, err := conn.Write([]byte{' '}); err != nil {
+			break
+		}
+	}
+	select {
+	case <-closed:
+	default:
+		t.Fatalf("the webhook kept a connection open while its body trickled in (%d of %d bytes sent)", sent, bodyLen)
+	}
+	if sent >= bodyLen {
+		t.Fatal("the whole trickled body was read: the read timeout did not apply")
+	}
+}
+
 func TestRunServesTLSFromTheWebConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
