@@ -48,6 +48,13 @@ func commands() []command {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
 
+// hangups delivers SIGHUP, the reload signal, for a server's config.Coordinator.
+func hangups() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
+
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	app := kingpin.New("flexus", "Prometheus-native autoscaler for Huawei Cloud Flexus X: exporter, webhook actuator, cloud emulator and backtest.")
 	app.Version(version.Print("flexus"))
