@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 func TestFullExampleLoadsWithDefaults(t *testing.T) {
@@ -53,7 +55,7 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 	if _, ok := web.Signals[SignalResponseTime]; ok {
 		t.Errorf("a disabled signal is removed")
 	}
-	if got := strings.Join(web.SignalNames(), ","); got != "cpu,memory,queue,error_rate" {
+	if got := strings.Join(web.SignalNames(), ","); got != "cpu,memory,gpu,gpu_memory,npu,queue,error_rate" {
 		t.Errorf("signal order %s", got)
 	}
 	if web.ECS.NamePrefix != "flexus-web" || !web.ECS.Spot || web.ECS.TerminationPolicy != "oldest" {
@@ -62,7 +64,7 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 }
 
 func TestSeedDefaultsMatchTheArticle(t *testing.T) {
-	s := DefaultSignals()
+	s := defaultSignals()
 	want := map[string][4]float64{ // out, in, hold minutes, weight
 		SignalCPU:          {0.70, 0.30, 5, 0.30},
 		SignalMemory:       {0.80, 0.40, 5, 0.25},
@@ -80,7 +82,7 @@ func TestSeedDefaultsMatchTheArticle(t *testing.T) {
 
 func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 	want := map[string]string{
-		"unknown_key":          "config: yaml: unmarshal errors:\n  line 5: field max_instance not found in type config.Group",
+		"unknown_key":          "config: yaml: unmarshal errors:\n  line 5: field max_instance not found in type config.group",
 		"no_groups":            "config: groups is empty: configure at least one scaling group",
 		"max_below_min":        `config: group "gpu-pool": max_instances 1 is below min_instances 3`,
 		"bad_name":             `config: groups[0]: name "GPU_Pool" must be 1-64 lowercase letters, digits or dashes`,
@@ -94,7 +96,9 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"duplicate_group":      `config: group "a" is defined twice: group names must be unique`,
 		"redis_type":           `config: group "a": queue.redis.type "hash" is unknown: use list, stream or zset`,
 		"no_region":            "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",
-		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend)`,
+		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted)`,
+		"max_step_out_zero":    `config: group "a": scaling: max_step_out 0 must be at least 1: a smaller step never scales out (pause the group with paused: true)`,
+		"no_horizons":          "config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]",
 		"empty":                "config: the file is empty: at least one group is needed under groups:",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
@@ -114,6 +118,62 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 			}
 			if err.Error() != want[name] {
 				t.Fatalf("error\n  %q\nwant\n  %q", err.Error(), want[name])
+			}
+		})
+	}
+}
+
+func TestAZeroTheFileWritesStaysZero(t *testing.T) {
+	for _, tc := range []struct {
+		file      string
+		got       func(g *Group) any
+		want, def any
+	}{
+		{"cooldown_out", func(g *Group) any { return g.Scaling.CooldownOut }, time.Duration(0), 5 * time.Minute},
+		{"weight", func(g *Group) any { return g.Signals[SignalMemory].Weight }, 0.0, 0.25},
+		{"scale_in", func(g *Group) any { return g.Signals[SignalCPU].ScaleIn }, 0.0, 0.30},
+		{"min_instances", func(g *Group) any { return g.MinInstances }, 0, 1},
+		{"target", func(g *Group) any { return g.Signals[SignalCPU].Target }, 0.0, 0.6},
+	} {
+		t.Run(tc.file+" written as 0 stays 0", func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", "zero", tc.file+".yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.got(&c.Groups[0]); got != tc.want {
+				t.Errorf("%s = %v, want the file's %v", tc.file, got, tc.want)
+			}
+			unset, err := Parse([]byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.got(&unset.Groups[0]); got != tc.def {
+				t.Errorf("%s left out = %v, want the default %v", tc.file, got, tc.def)
+			}
+		})
+	}
+}
+
+func TestZeroWeightsAndTargetsReachScoring(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		check func(p scoring.Params) bool
+	}{
+		{"weight", func(p scoring.Params) bool { _, ok := p.Weights[scoring.Memory]; return !ok }},
+		{"scale_in", func(p scoring.Params) bool { return p.Thresholds[scoring.CPU].In == 0 }},
+		{"target", func(p scoring.Params) bool { _, ok := p.Targets[scoring.CPU]; return !ok }},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", "zero", tc.file+".yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := c.Groups[0].ScoringParams(c.Exporter)
+			if !tc.check(p) {
+				t.Errorf("the zero did not reach scoring: %+v", p)
+			}
+			if err := p.Validate(); err != nil {
+				t.Errorf("scoring refuses the zero: %v", err)
 			}
 		})
 	}

@@ -147,8 +147,8 @@ func (p Params) Validate() error {
 		switch {
 		case !finite(th.Out) || !finite(th.In):
 			errs = append(errs, fmt.Errorf("%s: thresholds must be finite numbers", name))
-		case th.In <= 0:
-			errs = append(errs, fmt.Errorf("%s: in %g must be above 0", name, th.In))
+		case th.In < 0:
+			errs = append(errs, fmt.Errorf("%s: in %g must not be negative (0 means this signal never asks to scale in)", name, th.In))
 		case th.Out <= th.In:
 			errs = append(errs, fmt.Errorf("%s: out %g must be above in %g", name, th.Out, th.In))
 		case KindOf(s) == Ratio && th.Out >= 1:
