@@ -3,9 +3,12 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
@@ -176,5 +179,54 @@ func TestZeroWeightsAndTargetsReachScoring(t *testing.T) {
 				t.Errorf("scoring refuses the zero: %v", err)
 			}
 		})
+	}
+}
+
+func TestEffectiveConfigShowsDefaultsAndParsesBack(t *testing.T) {
+	for _, file := range []string{"testdata/full.yml", "testdata/zero/cooldown_out.yml"} {
+		t.Run(file, func(t *testing.T) {
+			c, err := Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := c.Effective(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"cooldown_out: ", "max_step_out: 10", "stale_after: 5m0s", "weight: 0.3"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("the effective config lacks %q:\n%s", want, out)
+				}
+			}
+			back, err := Parse(out)
+			if err != nil {
+				t.Fatalf("the effective config does not parse back: %v\n%s", err, out)
+			}
+			back.Advisor, c.Advisor = yaml.Node{}, yaml.Node{}
+			if c.Actuator.BearerToken != "" {
+				back.Actuator.BearerToken = c.Actuator.BearerToken
+			}
+			if !reflect.DeepEqual(back, c) {
+				t.Errorf("parsed back differs:\n got %+v\nwant %+v", back, c)
+			}
+		})
+	}
+}
+
+func TestEffectiveConfigKeepsAZeroCooldownAndHidesSecrets(t *testing.T) {
+	c, err := Parse([]byte("cloud: {region: r, access_key: AKIDEXAMPLE}\nactuator: {bearer_token: hunter2}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n    scaling: {cooldown_out: 0s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Effective(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.Contains(s, "cooldown_out: 0s\n") || !strings.Contains(s, "cooldown_in: 5m0s\n") {
+		t.Errorf("want cooldown_out: 0s next to the default cooldown_in: 5m0s:\n%s", s)
+	}
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "AKIDEXAMPLE") || !strings.Contains(s, "<secret>") {
+		t.Errorf("secrets must print as <secret>:\n%s", s)
 	}
 }
