@@ -131,6 +131,10 @@ type Group struct {
 	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
 	Scaling          Scaling       `yaml:"scaling"`
 	ECS              *ECSTemplate  `yaml:"ecs"`
+
+	// disabled names the signals the file disabled, so that an accelerator
+	// it turned off is not added back by ScoringParams.
+	disabled map[string]bool
 }
 
 // Discovery says how a group's instances are found.

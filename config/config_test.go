@@ -58,7 +58,7 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 	if _, ok := web.Signals[SignalResponseTime]; ok {
 		t.Errorf("a disabled signal is removed")
 	}
-	if got := strings.Join(web.SignalNames(), ","); got != "cpu,memory,gpu,gpu_memory,npu,queue,error_rate" {
+	if got := strings.Join(web.SignalNames(), ","); got != "cpu,memory,queue,error_rate" {
 		t.Errorf("signal order %s", got)
 	}
 	if web.ECS.NamePrefix != "flexus-web" || !web.ECS.Spot || web.ECS.TerminationPolicy != "oldest" {

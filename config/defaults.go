@@ -74,7 +74,7 @@ func (g *Group) UnmarshalYAML(unmarshal func(any) error) error {
 	if err := unmarshal(&written); err != nil {
 		return err
 	}
-	g.Signals = mergeSignals(written.Signals)
+	g.Signals, g.disabled = mergeSignals(written.Signals)
 	return nil
 }
 
@@ -87,24 +87,38 @@ type signalFields struct {
 	Disabled bool     `yaml:"disabled"`
 }
 
-// defaultSignals is the signal table as config signals.
+// defaultSignals is the signal table as config signals: the article's five
+// that every group has. Accelerators join a group's signals when the file
+// names them; unnamed, they still count in its score while they have data
+// (see ScoringParams), but their absence does not block scale-in.
 func defaultSignals() map[string]Signal {
 	out := map[string]Signal{}
 	for _, r := range scoring.SignalTable() {
-		out[string(r.Signal)] = Signal{
-			ScaleOut: r.Threshold.Out, ScaleIn: r.Threshold.In,
-			Hold: r.HoldOut, Weight: r.Weight, Target: r.Target,
+		if !r.Accelerator {
+			out[string(r.Signal)] = tableSignal(r)
 		}
 	}
 	return out
 }
 
+func tableSignal(r scoring.SignalSpec) Signal {
+	return Signal{
+		ScaleOut: r.Threshold.Out, ScaleIn: r.Threshold.In,
+		Hold: r.HoldOut, Weight: r.Weight, Target: r.Target,
+	}
+}
+
 // mergeSignals lays what the file writes over the table's defaults and drops
-// disabled signals. An unknown name is kept as written, for validate to name.
-func mergeSignals(file map[string]signalFields) map[string]Signal {
+// disabled signals, returning their names. An unknown name is kept as
+// written, for validate to name.
+func mergeSignals(file map[string]signalFields) (map[string]Signal, map[string]bool) {
 	merged := defaultSignals()
+	disabled := map[string]bool{}
 	for name, f := range file {
-		s := merged[name]
+		s, ok := merged[name]
+		if spec, known := scoring.Spec(scoring.Signal(name)); !ok && known {
+			s = tableSignal(spec)
+		}
 		set := func(dst *float64, v *float64) {
 			if v != nil {
 				*dst = *v
@@ -120,9 +134,10 @@ func mergeSignals(file map[string]signalFields) map[string]Signal {
 	for name, s := range merged {
 		if s.Disabled {
 			delete(merged, name)
+			disabled[name] = true
 		}
 	}
-	return merged
+	return merged, disabled
 }
 
 // UnmarshalYAML defaults a Redis queue to a list and a 2s timeout.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 // Effective is the configuration in force as YAML: every default filled in,
@@ -27,8 +29,10 @@ func (c *Config) Effective(advisorBlock any) ([]byte, error) {
 		// A default signal the file disabled is shown as disabled, or the
 		// output would bring it back.
 		g.Signals = maps.Clone(g.Signals)
-		for name := range defaultSignals() {
-			if _, ok := g.Signals[name]; !ok {
+		for _, sig := range scoring.Signals() {
+			name := string(sig)
+			_, isDefault := defaultSignals()[name]
+			if _, ok := g.Signals[name]; !ok && (isDefault || g.disabled[name]) {
 				g.Signals[name] = Signal{Disabled: true}
 			}
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"math"
 	"time"
 
@@ -16,9 +17,22 @@ func (g *Group) ScoringParams(e Exporter) scoring.Params {
 	p.Thresholds = map[scoring.Signal]scoring.Threshold{}
 	p.Weights = map[scoring.Signal]float64{}
 	p.Targets = map[scoring.Signal]float64{}
-	for _, name := range g.SignalNames() {
-		s := g.Signals[name]
-		sig := scoring.Signal(name)
+	signals := maps.Clone(g.Signals)
+	// An accelerator the file does not name still counts while it has data,
+	// so a GPU pool scores on its GPUs by default. Its weight applies only
+	// then (scoring renormalises), and, not being configured, its absence
+	// does not block scale-in (the exporter publishes no threshold for it).
+	for _, r := range scoring.SignalTable() {
+		name := string(r.Signal)
+		if _, named := signals[name]; r.Accelerator && !named && !g.disabled[name] {
+			signals[name] = tableSignal(r)
+		}
+	}
+	for _, sig := range scoring.Signals() {
+		s, ok := signals[string(sig)]
+		if !ok {
+			continue
+		}
 		p.Thresholds[sig] = scoring.Threshold{Out: s.ScaleOut, In: s.ScaleIn}
 		if s.Weight > 0 {
 			p.Weights[sig] = s.Weight
