@@ -230,3 +230,38 @@ func TestEffectiveConfigKeepsAZeroCooldownAndHidesSecrets(t *testing.T) {
 		t.Errorf("secrets must print as <secret>:\n%s", s)
 	}
 }
+
+func TestCheckRefusesWhatTheActuatorCouldNotUse(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	group := "groups:\n  - name: a\n    discovery: {as_group_id: g}\n"
+	for _, tc := range []struct {
+		name, actuator, wantErr string
+	}{
+		{"readable token and writable state directory pass", "{bearer_token_file: " + token + ", state_file: " + filepath.Join(dir, "state.json") + "}", ""},
+		{"a missing token file is named", "{bearer_token_file: " + filepath.Join(dir, "nope") + "}", "actuator.bearer_token_file: open"},
+		{"an empty token file is named", "{bearer_token_file: " + empty + "}", "actuator.bearer_token_file: " + empty + " is empty"},
+		{"a state file in a missing directory is named", "{insecure_no_auth: true, state_file: " + filepath.Join(dir, "gone", "state.json") + "}", "actuator.state_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, "flexus.yml")
+			if err := os.WriteFile(p, []byte("cloud: {region: r}\nactuator: "+tc.actuator+"\n"+group), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Check(p)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
