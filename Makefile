@@ -45,8 +45,10 @@ demo: deps build
 backtest: build
 	@for f in $(TRACES)/*.csv; do ./$(BIN) backtest --trace "$$f" --policy all || exit 1; done
 
+# The generated files: rule files (rules/gen) and dashboards (dashboards/gen).
 rules:
 	$(GO) run ./rules/gen
+	$(GO) run ./dashboards/gen
 
 clean:
 	rm -f $(BIN)

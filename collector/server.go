@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -306,9 +305,10 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // CheckConfig validates a config file as the exporter reads it, without
-// credentials or any cloud call: the shared file, then the advisor block.
+// credentials or any cloud call: everything config.Check checks, then the
+// advisor block and the ELB sources as the exporter will build them.
 func CheckConfig(path string) error {
-	cfg, err := config.Load(path)
+	cfg, err := config.Check(path)
 	if err != nil {
 		return err
 	}
@@ -326,28 +326,12 @@ func CheckConfig(path string) error {
 func checkGroups(cfg *config.Config) error {
 	for i := range cfg.Groups {
 		g := &cfg.Groups[i]
-		if _, err := scoringParamsCheck(cfg, g); err != nil {
-			return err
-		}
-		if err := checkResponseTimeURL(g.ResponseTime); err != nil {
+		if err := g.ScoringParams(cfg.Exporter).Validate(); err != nil {
 			return fmt.Errorf("group %q: %w", g.Name, err)
 		}
-	}
-	return nil
-}
-
-// checkResponseTimeURL accepts an http(s) endpoint of the service, or Cloud
-// Eye ELB metrics (cloudeye:SYS.ELB?lbaas_instance_id=ID).
-func checkResponseTimeURL(src *config.HTTPSource) error {
-	if src == nil {
-		return nil
-	}
-	if elb, err := parseELB(src); elb != nil || err != nil {
-		return err
-	}
-	u, err := url.Parse(src.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("response_time.url %q must be an http(s) URL of the service's metrics, or cloudeye:SYS.ELB?lbaas_instance_id=<ELB id>", src.URL)
+		if _, err := parseELB(g.ResponseTime); err != nil {
+			return fmt.Errorf("group %q: %w", g.Name, err)
+		}
 	}
 	return nil
 }

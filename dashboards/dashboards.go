@@ -4,7 +4,7 @@
 // source through the `datasource` variable; no uid is written in.
 package dashboards
 
-//go:generate go run ../rules/gen
+//go:generate go run ./gen
 
 import (
 	"encoding/json"

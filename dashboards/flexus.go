@@ -1,6 +1,10 @@
 package dashboards
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
+)
 
 // groupSel is the label matcher every per-group query carries.
 const groupSel = `group=~"$group"`
@@ -10,16 +14,14 @@ type signal struct {
 	name, title, unit string
 }
 
+// signals are scoring's signal table, each with the Grafana unit of its kind.
 func signals() []signal {
-	return []signal{
-		{"cpu", "CPU utilisation", "percentunit"},
-		{"memory", "Memory utilisation", "percentunit"},
-		{"response_time", "Response time", "s"},
-		{"queue", "Queue length", "short"},
-		{"error_rate", "Error rate", "percentunit"},
-		{"gpu", "GPU utilisation", "percentunit"},
-		{"npu", "NPU utilisation", "percentunit"},
+	unit := map[scoring.Kind]string{scoring.Ratio: "percentunit", scoring.Seconds: "s", scoring.Items: "short"}
+	var out []signal
+	for _, r := range scoring.SignalTable() {
+		out = append(out, signal{string(r.Signal), r.Title, unit[r.Kind]})
 	}
+	return out
 }
 
 func overview() *Dashboard {

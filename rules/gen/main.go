@@ -1,7 +1,6 @@
 // Command gen writes the production rule files and the fast demo variant from
-// rules/src, and the Grafana dashboards from package dashboards. Run it from
-// the repository root (`go run ./rules/gen`, `make rules`) or through
-// `go generate ./rules ./dashboards`.
+// rules/src. Run it from the repository root (`go run ./rules/gen`, `make
+// rules`, which also runs ./dashboards/gen) or through `go generate ./rules`.
 package main
 
 import (
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flexus-autoscaler/flexus/dashboards"
 	"github.com/flexus-autoscaler/flexus/rules"
 )
 
@@ -29,14 +27,6 @@ func run() int {
 			return 1
 		}
 		files = append(files, rendered...)
-	}
-	boards, err := dashboards.Render()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	for _, b := range boards {
-		files = append(files, rules.File{Path: b.Path, Content: b.Content})
 	}
 	for _, f := range files {
 		dst := filepath.Join(root, filepath.FromSlash(f.Path))
