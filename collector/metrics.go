@@ -24,12 +24,18 @@ type descs struct {
 
 	threshold, weight, score, trend, scalingScore, forecast, forecastModel, forecastError *prometheus.Desc
 	recommended, policyInfo, leadTime                                                     *prometheus.Desc
+	// forecastQuantile shares flexus_forecast's name: the point forecast has
+	// no quantile label, so `flexus_forecast{quantile=""}` selects it alone.
+	forecastQuantile *prometheus.Desc
 
 	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
 
 	// info holds each desc's name and help, for encoding snapshots.
 	info map[*prometheus.Desc][2]string
 }
+
+const forecastHelp = "Forecast of the signal at horizon by model (auto = the model chosen for this series); " +
+	"without a quantile label the point forecast, with one the quantile from the model's own recent errors at that horizon."
 
 func newDescs() *descs {
 	info := map[*prometheus.Desc][2]string{}
@@ -69,12 +75,16 @@ func newDescs() *descs {
 		score:         d("flexus_score", "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),
 		trend:         d("flexus_trend", "tanh(slope/10) of the signal's last 10 samples.", "group", "signal"),
 		scalingScore:  d("flexus_scaling_score", "Composite weighted score in [-1, 1].", "group"),
-		forecast:      d("flexus_forecast", "Forecast of the signal at horizon by model (auto = the model chosen for this series).", "group", "signal", "horizon", "model"),
+		forecast:      d("flexus_forecast", forecastHelp, "group", "signal", "horizon", "model"),
 		forecastModel: d("flexus_forecast_model_info", "1 for the model the auto forecast stands for.", "group", "signal", "model"),
 		forecastError: d("flexus_forecast_error_ratio", "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
 		recommended:   d("flexus_recommended_instances", "Recommended instance count by policy.", "group", "policy"),
 		policyInfo:    d("flexus_scaling_policy_info", "1 for the policy that drives scaling (config).", "group", "policy"),
 		leadTime:      d("flexus_lead_time_seconds", "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
+
+		// Published for auto only: five levels for each of five models would
+		// add 25 series per signal and horizon.
+		forecastQuantile: d("flexus_forecast", forecastHelp, "group", "signal", "horizon", "model", "quantile"),
 
 		budgetWait:     d("flexus_cloudeye_budget_wait_seconds_total", "Time spent waiting on the Cloud Eye request budget."),
 		duration:       d("flexus_collection_duration_seconds", "Duration of the last collection by source.", "source"),
