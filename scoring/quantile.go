@@ -50,9 +50,12 @@ type residuals struct {
 	n     uint8
 	next  uint8
 	level [NumQuantiles]float32 // ACI-adjusted level read off the ring
+	// mult is exp of the residual quantile at each level, refreshed when a
+	// residual arrives, so a forecast's quantiles cost no exp or log.
+	mult [NumQuantiles]float32
 }
 
-const residualsSize = 3*resCap + 2 + 4*NumQuantiles
+const residualsSize = 3*resCap + 2 + 2*4*NumQuantiles
 
 func (r *residuals) reset() {
 	lv := QuantileLevels()
@@ -88,6 +91,9 @@ func (r *residuals) add(res float64) {
 	copy(r.order[i+1:r.n+1], r.order[i:r.n])
 	r.order[i] = slot
 	r.n++
+	for j := range r.mult {
+		r.mult[j] = float32(math.Exp(r.quantile(float64(r.level[j]))))
+	}
 }
 
 // value is the i-th smallest residual.
@@ -132,9 +138,9 @@ func (s *series) quantiles(h, m int, f float64, q *[NumQuantiles]float64) {
 		return
 	}
 	c := s.logOffset()
-	base := math.Log(max(f, 0) + c)
+	base := max(f, 0) + c
 	for j := range q {
-		v := max(math.Exp(base+r.quantile(float64(r.level[j])))-c, 0)
+		v := max(base*float64(r.mult[j])-c, 0)
 		if j > 0 {
 			v = max(v, q[j-1])
 		}
