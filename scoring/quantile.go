@@ -69,9 +69,10 @@ func (r *residuals) reset() {
 func (r *residuals) add(res float64) {
 	if r.n >= minResiduals {
 		lv := QuantileLevels()
+		e := float32(math.Exp(res)) // compared with the cached multipliers: one exp, no lookups
 		for j := range r.level {
 			hit := 0.0
-			if res <= r.quantile(float64(r.level[j])) {
+			if e <= r.mult[j] {
 				hit = 1
 			}
 			l := float64(r.level[j]) + aciGamma*(lv[j]-hit)
@@ -91,6 +92,9 @@ func (r *residuals) add(res float64) {
 	copy(r.order[i+1:r.n+1], r.order[i:r.n])
 	r.order[i] = slot
 	r.n++
+	if r.n < minResiduals {
+		return
+	}
 	for j := range r.mult {
 		r.mult[j] = float32(math.Exp(r.quantile(float64(r.level[j]))))
 	}
