@@ -26,12 +26,18 @@ type descs struct {
 
 	threshold, weight, score, trend, scalingScore, forecast, forecastModel, forecastError *prometheus.Desc
 	recommended, policyInfo, leadTime                                                     *prometheus.Desc
+	// forecastQuantile shares flexus_forecast's name: the point forecast has
+	// no quantile label, so `flexus_forecast{quantile=""}` selects it alone.
+	forecastQuantile *prometheus.Desc
 
 	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
 
 	// info holds each desc's name and help, for encoding snapshots.
 	info map[*prometheus.Desc][2]string
 }
+
+const forecastHelp = "Forecast of the signal at horizon by model (auto = the model chosen for this series); " +
+	"without a quantile label the point forecast, with one the quantile from the model's own recent errors at that horizon."
 
 func newDescs() *descs {
 	info := map[*prometheus.Desc][2]string{}
@@ -71,12 +77,16 @@ func newDescs() *descs {
 		score:         d(metricnames.Score, "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),
 		trend:         d(metricnames.Trend, "tanh(slope/10) of the signal's last 10 samples.", "group", "signal"),
 		scalingScore:  d(metricnames.ScalingScore, "Composite weighted score in [-1, 1].", "group"),
-		forecast:      d(metricnames.Forecast, "Forecast of the signal at horizon by model (auto = the model chosen for this series).", "group", "signal", "horizon", "model"),
+		forecast:      d(metricnames.Forecast, forecastHelp, "group", "signal", "horizon", "model"),
 		forecastModel: d(metricnames.ForecastModel, "1 for the model the auto forecast stands for.", "group", "signal", "model"),
 		forecastError: d(metricnames.ForecastError, "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
 		recommended:   d(metricnames.Recommended, "Recommended instance count by policy.", "group", "policy"),
 		policyInfo:    d(metricnames.PolicyInfo, "1 for the policy that drives scaling (config).", "group", "policy"),
 		leadTime:      d(metricnames.LeadTime, "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
+
+		// Published for auto only: five levels for each of five models would
+		// add 25 series per signal and horizon.
+		forecastQuantile: d(metricnames.Forecast, forecastHelp, "group", "signal", "horizon", "model", "quantile"),
 
 		budgetWait:     d("flexus_cloudeye_budget_wait_seconds_total", "Time spent waiting on the Cloud Eye request budget."),
 		duration:       d("flexus_collection_duration_seconds", "Duration of the last collection by source.", "source"),

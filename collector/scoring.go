@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -173,8 +174,18 @@ func (b *builder) publishComputed(d *descs, group string, g *config.Group, p sco
 		}
 		b.group(d.trend, r.Trend, group, sig)
 		for _, f := range r.Forecasts {
-			if finite(f.Value) {
-				b.group(d.forecast, f.Value, group, sig, horizonLabel(f.Horizon), string(f.Model))
+			if !finite(f.Value) {
+				continue
+			}
+			h := horizonLabel(f.Horizon)
+			b.group(d.forecast, f.Value, group, sig, h, string(f.Model))
+			if f.Model != scoring.ModelAuto {
+				continue
+			}
+			for j, l := range scoring.QuantileLevels() {
+				if q := f.Quantiles[j]; finite(q) {
+					b.group(d.forecastQuantile, q, group, sig, h, string(f.Model), strconv.FormatFloat(l, 'g', -1, 64))
+				}
 			}
 		}
 		if r.Model != "" {

@@ -130,8 +130,8 @@ func group() *Dashboard {
 	forecast := timeseries("Forecast of $signal against what happened",
 		"The actual value and the auto forecast made one horizon earlier for the same moment (offset by the horizon), so the gap is the forecast error.", "none",
 		q(`group:flexus_signal:max{`+groupSel+`,signal=~"$signal"}`, "actual"),
-		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m"} offset 5m)`, "forecast made 5m earlier"),
-		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m"} offset 15m)`, "forecast made 15m earlier"),
+		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m",quantile=""} offset 5m)`, "forecast made 5m earlier"),
+		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m",quantile=""} offset 15m)`, "forecast made 15m earlier"),
 		q(`group:flexus_threshold:max{`+groupSel+`,signal=~"$signal",direction="out"}`, "scale out"),
 	)
 	forecast.Repeat, forecast.RepeatDirection, forecast.MaxPerRow = "signal", "h", 2

@@ -140,6 +140,9 @@ type Forecast struct {
 	Horizon time.Duration
 	Model   Model // a concrete model, or ModelAuto
 	Value   float64
+	// Quantiles are at QuantileLevels, from the model's own recent errors at
+	// this horizon; NaN until it has been graded often enough.
+	Quantiles [NumQuantiles]float64
 }
 
 // SignalResult is what scoring computed for one signal.
@@ -287,10 +290,14 @@ func (g *Group) forecasts(st *series, now time.Time, r *SignalResult, f *[numVar
 	r.ErrorRatio = make([]float64, len(hs))
 	for h, d := range hs {
 		st.forecastAll(now.Add(d).UnixNano(), f)
-		for _, m := range Models() {
-			r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: m, Value: math.Max(f[st.bestInFamily(h, m)], 0)})
+		for m, model := range Models() {
+			fc := Forecast{Horizon: d, Model: model, Value: math.Max(f[st.bestInFamily(h, model)], 0)}
+			st.quantiles(h, m, fc.Value, &fc.Quantiles)
+			r.Forecasts = append(r.Forecasts, fc)
 		}
-		r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: ModelAuto, Value: st.auto(h, f)})
+		fc := Forecast{Horizon: d, Model: ModelAuto, Value: st.auto(h, f)}
+		st.quantiles(h, autoIndex, fc.Value, &fc.Quantiles)
+		r.Forecasts = append(r.Forecasts, fc)
 		r.Models[h] = variantModel(st.chosen[h])
 		r.ErrorRatio[h] = math.NaN()
 		if st.smapeN[h] > 0 {
