@@ -47,3 +47,25 @@ func TestBacktestRefusesABadTraceWithTheLine(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want a failure naming line 4", code, errOut.String())
 	}
 }
+
+func TestBacktestWorkloadSourceErrorsNameTheFix(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no source", nil, "give --trace FILE or --prometheus.url"},
+		{"two sources", []string{"--trace", "x.csv", "--prometheus.url", "http://127.0.0.1:1"}, "use one source"},
+		{"Prometheus without a range", []string{"--prometheus.url", "http://127.0.0.1:1", "--query", "up"}, "needs --start and --end"},
+		{"an unreadable --start", []string{"--prometheus.url", "http://127.0.0.1:1", "--query", "up", "--start", "yesterday", "--end", "2024-03-01 00:00"}, "--start: time"},
+		{"a value column the file lacks", []string{"--trace", "../../trace/testdata/period_count.csv", "--value-column", "latency"}, "has no value column"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"backtest", "--rules", "../../rules"}, tc.args...)
+			if code := run(args, &out, &errOut, func(string) string { return "" }); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q: want exit 1 naming %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
+}
