@@ -9,7 +9,9 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
-TRACES    ?= ../shared/traces
+# The full traces when they are next to the checkout, else the small copy the
+# repository carries (testdata/traces/README.md names the source).
+TRACES    ?= $(if $(wildcard ../shared/traces/*.csv),../shared/traces,testdata/traces)
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all deps build release test lint unit e2e bench demo backtest rules clean

@@ -52,7 +52,7 @@ func TestDocumentedCommandsExtraction(t *testing.T) {
 		"```sh",
 		"for f in ../shared/traces/*.csv; do /tmp/flexus backtest --trace \"$f\" --format json; done",
 		"flexus forecast-eval --trace FILE [--horizon 15m] \\",
-		"  [--format text|json]   # a comment",
+		"  [--format text|json] --query 'sum(rate(x[5m]))'  # a comment",
 		"/tmp/flexus simcloud --web.listen-address=127.0.0.1:29849 &",
 		"```",
 		"```",
@@ -68,7 +68,7 @@ func TestDocumentedCommandsExtraction(t *testing.T) {
 		"x.md:1: check-config flexus.yml",
 		"x.md:1: exporter",
 		"x.md:3: backtest --trace $f --format json",
-		"x.md:4: forecast-eval --trace FILE --horizon 15m --format text|json",
+		"x.md:4: forecast-eval --trace FILE --horizon 15m --format text|json --query sum(rate(x[5m]))",
 		"x.md:6: simcloud --web.listen-address=127.0.0.1:29849",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -136,17 +136,66 @@ var codeSpan = regexp.MustCompile("`([^`]+)`")
 
 // shellWords splits a command line after the program name into its arguments,
 // up to the first shell operator or comment, and returns what follows the
-// operator. Optional parts in [brackets] count as given; quotes are dropped.
+// operator. Quotes group and are dropped; optional parts in [brackets] count as
+// given.
 func shellWords(s string) (args []string, tail string) {
-	fields := strings.Fields(strings.NewReplacer(";", " ; ", "[", " ", "]", " ").Replace(s))
-	for i, f := range fields {
-		switch {
-		case f == ";" || f == "&" || f == "&&" || f == "|" || f == "||" || f == ")":
-			return args, strings.Join(fields[i+1:], " ")
-		case strings.HasPrefix(f, "#") || strings.HasPrefix(f, ">") || strings.HasPrefix(f, "2>") || strings.HasPrefix(f, "<"):
-			return args, ""
+	var (
+		word          strings.Builder
+		inWord        bool
+		quote         rune
+		quoted        bool
+		words         []string
+		wasQuoted     []bool
+		operatorAfter = -1 // byte offset just past the operator that ended the command
+	)
+	flush := func() {
+		if inWord {
+			words, wasQuoted = append(words, word.String()), append(wasQuoted, quoted)
 		}
-		args = append(args, strings.Trim(f, `"'`))
+		word.Reset()
+		inWord, quoted = false, false
+	}
+	for i, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, quoted, inWord = r, true, true
+		case r == ';':
+			flush()
+			operatorAfter = i + 1
+		case r == ' ' || r == '\t':
+			flush()
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+		if operatorAfter >= 0 {
+			break
+		}
+	}
+	if operatorAfter < 0 {
+		flush()
+	}
+	for i, w := range words {
+		if !wasQuoted[i] {
+			switch {
+			case w == "&" || w == "&&" || w == "|" || w == "||" || w == ")":
+				return args, strings.Join(words[i+1:], " ")
+			case strings.HasPrefix(w, "#") || strings.HasPrefix(w, ">") || strings.HasPrefix(w, "2>") || strings.HasPrefix(w, "<"):
+				return args, ""
+			}
+			w = strings.TrimRight(strings.TrimLeft(w, "["), "]")
+			if w == "" {
+				continue
+			}
+		}
+		args = append(args, w)
+	}
+	if operatorAfter >= 0 {
+		return args, s[operatorAfter:]
 	}
 	return args, ""
 }
