@@ -3,10 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestBacktestJSONIsKeyedByPolicyAndWritesTheReport(t *testing.T) {
@@ -67,5 +74,48 @@ func TestBacktestWorkloadSourceErrorsNameTheFix(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want exit 1 naming %q", code, errOut.String(), tc.want)
 			}
 		})
+	}
+}
+
+// The command's flags reach Prometheus's range query API as given; the reader
+// itself is tested against a real prometheus in package trace.
+func TestBacktestReadsTheWorkloadFromPrometheus(t *testing.T) {
+	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	var forms []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.URL.Path != "/api/v1/query_range" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		forms = append(forms, r.Form)
+		mu.Unlock()
+		from, _ := strconv.ParseInt(r.Form.Get("start"), 10, 64)
+		to, _ := strconv.ParseInt(r.Form.Get("end"), 10, 64)
+		var vals []string
+		for ts := from; ts <= to; ts += 60 {
+			vals = append(vals, fmt.Sprintf(`[%d,"%d"]`, ts, 50+ts/60%30))
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[%s]}]}}`, strings.Join(vals, ","))
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run([]string{"backtest", "--rules", "../../rules", "--policy", "seed", "--format", "json",
+		"--prometheus.url", srv.URL, "--query", `sum(rate(http_requests_total{job="web"}[5m]))`,
+		"--start", start.Format(time.RFC3339), "--end", start.Add(6 * time.Hour).Format(time.RFC3339)}, &out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if len(forms) != 1 {
+		t.Fatalf("%d requests, want 1 for 361 samples", len(forms))
+	}
+	f := forms[0]
+	if f.Get("query") != `sum(rate(http_requests_total{job="web"}[5m]))` || f.Get("step") != "60" ||
+		f.Get("start") != strconv.FormatInt(start.Unix(), 10) || f.Get("end") != strconv.FormatInt(start.Add(6*time.Hour).Unix(), 10) {
+		t.Errorf("Prometheus was asked %v", f)
+	}
+	if !strings.Contains(out.String(), `"seed"`) {
+		t.Errorf("no seed result in %s", out.String())
 	}
 }
