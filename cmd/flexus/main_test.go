@@ -13,7 +13,12 @@ func TestCommandLine(t *testing.T) {
 		wantCode   int
 		wantStdout string
 		wantStderr string
+		// wantOnce must appear exactly once in stdout.
+		wantOnce string
 	}{
+		{name: "--help prints the usage once", args: []string{"--help"}, wantCode: 0, wantOnce: "usage: flexus"},
+		{name: "a command's --help prints its usage once", args: []string{"backtest", "--help"}, wantCode: 0, wantOnce: "usage: flexus backtest"},
+		{name: "help COMMAND prints its usage once", args: []string{"help", "demo"}, wantCode: 0, wantOnce: "usage: flexus demo"},
 		{name: "--help lists every command and exits 0", args: []string{"--help"}, wantCode: 0, wantStdout: "check-config"},
 		{name: "-h is --help", args: []string{"-h"}, wantCode: 0, wantStdout: "exporter"},
 		{name: "a command's help exits 0", args: []string{"actuator", "--help"}, wantCode: 0, wantStdout: "--config.file"},
@@ -34,6 +39,9 @@ func TestCommandLine(t *testing.T) {
 			}
 			if !strings.Contains(stdout.String(), tc.wantStdout) {
 				t.Errorf("stdout lacks %q:\n%s", tc.wantStdout, stdout.String())
+			}
+			if n := strings.Count(stdout.String(), tc.wantOnce); tc.wantOnce != "" && n != 1 {
+				t.Errorf("stdout has %q %d times, want once:\n%s", tc.wantOnce, n, stdout.String())
 			}
 			if !strings.Contains(stderr.String(), tc.wantStderr) {
 				t.Errorf("stderr lacks %q:\n%s", tc.wantStderr, stderr.String())
