@@ -9,8 +9,8 @@ import (
 
 // publishMembers publishes what discovery found — the counts, the bounds in
 // force, every instance and the membership's age — and returns the group as
-// scoring sees it. A group not yet discovered publishes nothing, yet is still
-// scored, against its config's bounds.
+// scoring sees it. A group not yet discovered publishes nothing here; it is
+// still scored, from its empty membership.
 func (b *builder) publishMembers(d *descs, g *config.Group, m membership, discovered bool, now time.Time) scoring.GroupState {
 	counts := map[string]int{}
 	for _, in := range m.instances {
