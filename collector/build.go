@@ -50,7 +50,7 @@ func (c *Collector) buildGroup(b *builder, st *groupState, v cycleView) bool {
 	b.publishConfigured(d, g)
 
 	// Scoring, then the advisor's history of what was scored. Without a scorer
-	// (an invalid config) rules still get the configured reference lines.
+	// (its parameters were refused) rules still get the configured reference lines.
 	scored := st.scorer != nil
 	if scored {
 		res := st.evaluate(v.now, sigs, state)
