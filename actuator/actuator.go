@@ -89,8 +89,6 @@ func New(o Options) (*Actuator, error) {
 	a.cfg = o.Config
 	a.log = newDecisionLog(o.Config.Actuator.DecisionLogSize)
 	a.initSeries(o.Config)
-	a.metrics.reloadOK.Set(1)
-	a.metrics.reloadSuccess.Set(float64(o.Clock.Now().Unix()))
 	if o.Registerer != nil {
 		if err := a.metrics.register(o.Registerer, newStateCollector(a)); err != nil {
 			return nil, fmt.Errorf("actuator: registering metrics: %w", err)
@@ -127,23 +125,38 @@ func (a *Actuator) Config() *config.Config {
 	return a.cfg
 }
 
-// Reload swaps in a new configuration; decisions in flight finish with the old one.
+// Subscriber follows the config.Coordinator's reloads. The state file is
+// opened at start only, so a change of it is refused.
+func (a *Actuator) Subscriber() config.Subscriber {
+	return config.Subscriber{Name: "actuator", Check: a.checkReload, Apply: a.apply}
+}
+
+// Reload checks and swaps in a new configuration; decisions in flight finish
+// with the old one.
 func (a *Actuator) Reload(cfg *config.Config) error {
-	if err := a.check(cfg); err != nil {
-		a.metrics.reloadOK.Set(0)
+	if err := a.checkReload(cfg); err != nil {
 		return err
 	}
+	a.apply(cfg)
+	return nil
+}
+
+func (a *Actuator) checkReload(cfg *config.Config) error {
+	if err := a.check(cfg); err != nil {
+		return err
+	}
+	if now := a.Config().Actuator.StateFile; cfg.Actuator.StateFile != now {
+		return fmt.Errorf("actuator: actuator.state_file changed from %q to %q: restart the actuator to apply it", now, cfg.Actuator.StateFile)
+	}
+	return nil
+}
+
+func (a *Actuator) apply(cfg *config.Config) {
 	a.mu.Lock()
 	a.cfg = cfg
 	a.mu.Unlock()
 	a.initSeries(cfg)
-	a.metrics.reloadOK.Set(1)
-	a.metrics.reloadSuccess.Set(float64(a.clock.Now().Unix()))
-	return nil
 }
-
-// ReloadFailed records a reload that did not get as far as Reload (a bad file).
-func (a *Actuator) ReloadFailed() { a.metrics.reloadOK.Set(0) }
 
 func (a *Actuator) lastCloud(name string) CloudState {
 	a.mu.RLock()
@@ -157,8 +170,9 @@ func (a *Actuator) setCloud(name string, cs CloudState) {
 	a.mu.Unlock()
 }
 
-// TransientError says a retryable cloud error stopped a decision; the
-// webhook answers 5xx so Alertmanager retries, and the key was released.
+// TransientError says a retryable error stopped a decision before it changed
+// anything (a cloud error, or a failed write of the state file); the webhook
+// answers 503 so Alertmanager retries, and the key was released or never kept.
 type TransientError struct{ Err error }
 
 func (e *TransientError) Error() string { return "transient: " + e.Err.Error() }
@@ -206,7 +220,7 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		if rec.Time.IsZero() {
 			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, Outcome: OutcomeFailed}
 		}
-		if hwcloud.Retryable(err) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrConflict) {
+		if hwcloud.Retryable(err) {
 			rec.Transient = true
 			return rec, &TransientError{Err: err}
 		}
@@ -219,6 +233,15 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		return rec, &TransientError{Err: err}
 	}
 	defer lk.Unlock()
+	// A store that cannot be read or written stops the decision before the
+	// cloud is touched; the retry decides again.
+	storeFailed := func(err error) (Record, error) {
+		rec.Outcome, rec.Error, rec.Transient = OutcomeFailed, err.Error(), true
+		if rec.Time.IsZero() {
+			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, Outcome: OutcomeFailed}
+		}
+		return rec, &TransientError{Err: err}
+	}
 	start = a.clock.Now()
 
 	// A notification whose earlier effect stopped short of its goal (the
@@ -230,7 +253,7 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 	for bound := 0; ; bound++ {
 		e, ok, err := a.store.Key(ctx, rec.Key, start)
 		if err != nil {
-			return failed(err)
+			return storeFailed(err)
 		}
 		if !ok {
 			break
@@ -260,14 +283,14 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 	a.setCloud(g.Name, cloud)
 	local, err := lk.Group(ctx)
 	if err != nil {
-		return failed(err)
+		return storeFailed(err)
 	}
 	settled, landed, err := a.reconcile(ctx, lk, g, cloud, local, rec.Key)
 	for _, r := range settled {
 		a.finish(ctx, g, r)
 	}
 	if err != nil {
-		return failed(err)
+		return storeFailed(err)
 	}
 	if landed {
 		rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, From: cloud.Desired, To: cloud.Desired, Outcome: OutcomeDuplicate,
@@ -281,7 +304,7 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		fixed = f
 		if err := lk.PutKey(ctx, rec.Key, KeyEntry{Group: g.Name, Action: in.Action, State: KeySeen, Started: start,
 			Expires: start.Add(cfg.Actuator.IdempotencyTTL), Goal: f.Target, Step: max(in.Step, 1)}); err != nil {
-			return failed(err)
+			return storeFailed(err)
 		}
 	}
 	rec.Cloud, rec.Local = &cloud, local.Clone()
@@ -290,7 +313,7 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 	if rec.Outcome != OutcomeApplied {
 		local.Record(start, g, in, rec.Decision)
 		if err := lk.PutGroup(ctx, local); err != nil {
-			return failed(err)
+			return storeFailed(err)
 		}
 		return rec, nil
 	}
@@ -303,11 +326,11 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		intent.Step = max(in.Step, 1)
 	}
 	if err := lk.PutKey(ctx, rec.Key, intent); err != nil {
-		return failed(err)
+		return storeFailed(err)
 	}
 	select {
 	case <-lk.Lost():
-		return failed(ErrLockLost) // the intent stays for the next holder to reconcile
+		return storeFailed(ErrLockLost) // the intent stays for the next holder to reconcile
 	default:
 	}
 	res, err := scaler.SetDesired(ctx, g, cloud, rec.To, intent.Token)
@@ -322,10 +345,12 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		}
 		// Refused before anything happened: release the key so a retry acts.
 		if rerr := lk.Release(ctx, rec.Key); rerr != nil {
-			return rec, errors.Join(err, rerr)
+			return storeFailed(errors.Join(err, rerr))
 		}
 		local.Record(start, g, in, Decision{Outcome: OutcomeFailed})
-		_ = lk.PutGroup(ctx, local)
+		if perr := lk.PutGroup(ctx, local); perr != nil {
+			return storeFailed(errors.Join(err, perr))
+		}
 		return failed(err)
 	}
 	rec.Result = &res
@@ -337,8 +362,8 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 	}
 	local.Record(end, g, in, rec.Decision)
 	if err := lk.Finish(ctx, rec.Key, rec.To, local, end); err != nil {
-		// The write happened; the intent stays for reconciliation.
-		return failed(err)
+		// The write happened; the intent stays, and the retry reconciles it.
+		return storeFailed(err)
 	}
 	if res.JobID != "" {
 		a.follow(g, rec, cloud.Desired)

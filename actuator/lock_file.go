@@ -98,22 +98,9 @@ func (l *fileLock) PutGroup(_ context.Context, gs *GroupState) error {
 func (l *fileLock) Lost() <-chan struct{} { return never }
 func (l *fileLock) Unlock()               { l.mu.Unlock() }
 
-// putKey stores a key's entry as given; the file is written before memory
-// changes, so a failed write leaves the store as it was.
+// putKey stores a key's entry as given.
 func (s *Store) putKey(key string, e KeyEntry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prev, had := s.st.Keys[key]
-	s.st.Keys[key] = e
-	if err := s.saveLocked(); err != nil {
-		if had {
-			s.st.Keys[key] = prev
-		} else {
-			delete(s.st.Keys, key)
-		}
-		return err
-	}
-	return nil
+	return s.update(func(st *stateFile) { st.Keys[key] = e })
 }
 
 // pending returns the group's keys in progress.

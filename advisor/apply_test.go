@@ -190,8 +190,9 @@ func TestADisabledSignalGetsNoProposalAndNoWeight(t *testing.T) {
 func TestWeightsAboveOneAreRefused(t *testing.T) {
 	m, a := applyConfig(t)
 	s := testSummary("web")
-	s.Current.Thresholds["gpu"] = Band{Out: 0.8, In: 0.3}
-	s.Current.Weights["gpu"] = 0.5 // with the four tuned signals' 0.95, above 1
+	// error_rate is not tuned and, unlike an accelerator, counts in the fixed sum.
+	s.Current.Thresholds["error_rate"] = Band{Out: 0.05, In: 0.01}
+	s.Current.Weights["error_rate"] = 0.5 // with the four tuned signals' 0.95, above 1
 	m.answer(goodAnswer)
 	if _, err := a.Advise(context.Background(), t0, s); !isRejection(err, ReasonWeightsAboveOne) {
 		t.Errorf("Advise = %v, want weights_above_one", err)

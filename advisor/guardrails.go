@@ -3,20 +3,31 @@ package advisor
 import (
 	"fmt"
 	"math"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 // Signal is a signal the advisor tunes; the names match the `signal` label of docs/metrics.md.
 type Signal string
 
+// The tuned signals, named after scoring's table.
 const (
-	CPU          Signal = "cpu"           // ratio 0..1
-	Memory       Signal = "memory"        // ratio 0..1
-	ResponseTime Signal = "response_time" // seconds
-	Queue        Signal = "queue"         // items
+	CPU          = Signal(scoring.CPU)          // ratio 0..1
+	Memory       = Signal(scoring.Memory)       // ratio 0..1
+	ResponseTime = Signal(scoring.ResponseTime) // seconds
+	Queue        = Signal(scoring.Queue)        // items
 )
 
-// Signals lists the tuned signals in a fixed order.
-func Signals() []Signal { return []Signal{CPU, Memory, ResponseTime, Queue} }
+// Signals lists the tuned signals (those scoring.SignalTable marks Tuned) in a fixed order.
+func Signals() []Signal {
+	var out []Signal
+	for _, r := range scoring.SignalTable() {
+		if r.Tuned {
+			out = append(out, Signal(r.Signal))
+		}
+	}
+	return out
+}
 
 // Direction is the `direction` label: out for scale-out thresholds, in for scale-in.
 type Direction string
@@ -41,39 +52,40 @@ type Settings struct {
 	TrendWeight float64
 }
 
-// SeedSettings are the seed article's defaults (DESIGN.md) in base units.
+// SeedSettings are the seed article's defaults (scoring.SignalTable) in base
+// units, for the tuned signals.
 func SeedSettings() Settings {
-	return Settings{
-		Thresholds: map[Signal]Band{
-			CPU:          {Out: 0.70, In: 0.30},
-			Memory:       {Out: 0.80, In: 0.40},
-			ResponseTime: {Out: 2.0, In: 0.5},
-			Queue:        {Out: 100, In: 50},
-		},
-		Weights:     map[Signal]float64{CPU: 0.30, Memory: 0.25, ResponseTime: 0.25, Queue: 0.15},
-		TrendWeight: 0.05,
+	out := Settings{
+		Thresholds:  map[Signal]Band{},
+		Weights:     map[Signal]float64{},
+		TrendWeight: scoring.DefaultTrendWeight,
 	}
+	for _, r := range scoring.SignalTable() {
+		if r.Tuned {
+			out.Thresholds[Signal(r.Signal)] = Band{Out: r.Threshold.Out, In: r.Threshold.In}
+			out.Weights[Signal(r.Signal)] = r.Weight
+		}
+	}
+	return out
 }
 
 // Range is a closed interval a threshold is clamped into.
-type Range struct{ Min, Max float64 }
+type Range = scoring.Range
 
-// Guardrail bounds one signal's thresholds. Domain is what the unit allows at all:
-// a value outside it is a misunderstanding (a percentage for a ratio), not a bold proposal.
-type Guardrail struct {
-	Out, In Range
-	Domain  Range
-}
+// Guardrail bounds one signal's thresholds (see scoring.Guardrail).
+type Guardrail = scoring.Guardrail
 
-// Guardrails are DESIGN.md's advisor bounds in base units. They are not configurable on
-// purpose: a config cannot widen what a model may set.
+// Guardrails are DESIGN.md's advisor bounds in base units, from scoring's
+// table. They are not configurable on purpose: a config cannot widen what a
+// model may set.
 func Guardrails() map[Signal]Guardrail {
-	return map[Signal]Guardrail{
-		CPU:          {Out: Range{0.60, 0.90}, In: Range{0.10, 0.40}, Domain: Range{0, 1}},
-		Memory:       {Out: Range{0.70, 0.95}, In: Range{0.20, 0.50}, Domain: Range{0, 1}},
-		ResponseTime: {Out: Range{1.0, 5.0}, In: Range{0.2, 1.0}, Domain: Range{0, math.MaxFloat64}},
-		Queue:        {Out: Range{50, 200}, In: Range{10, 100}, Domain: Range{0, math.MaxFloat64}},
+	out := map[Signal]Guardrail{}
+	for _, r := range scoring.SignalTable() {
+		if r.Tuned {
+			out[Signal(r.Signal)] = r.Guardrail
+		}
 	}
+	return out
 }
 
 // Reason says why a proposal was rejected or changed; it is the `reason` label of
@@ -202,9 +214,13 @@ func applyGuardrails(a answer, current Settings, enabled []Signal) (Settings, []
 		adj = append(adj, Adjustment{Reason: ReasonWeightsNormalised, From: sum, To: target})
 	}
 	// The exporter refuses a group whose weights exceed 1: its score would vanish.
+	// Accelerator weights are renormalised while present, so, as in
+	// scoring.Params.Validate, they are not part of that sum.
 	all := 0.0
-	for _, w := range out.Weights {
-		all += w
+	for s, w := range out.Weights {
+		if !scoring.IsAccelerator(scoring.Signal(s)) {
+			all += w
+		}
 	}
 	if all > 1+1e-9 {
 		return Settings{}, nil, reject(ReasonWeightsAboveOne, "the weights of all signals would sum to %g, above 1", all)

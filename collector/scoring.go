@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -21,51 +22,25 @@ type Advice interface {
 	Effective(group string) (advisor.Settings, bool)
 }
 
-// paramsFor turns a group's config (and the advisor's applied proposal, if
-// any) into scoring parameters.
+// ScoringParams is the group's scoring parameters (config's meaning of the
+// group) with the advisor's applied proposal, if any, laid over them.
 func ScoringParams(cfg *config.Config, g *config.Group, advice Advice) scoring.Params {
-	p := scoring.Defaults()
-	p.Thresholds = map[scoring.Signal]scoring.Threshold{}
-	p.Weights = map[scoring.Signal]float64{}
-	p.Targets = map[scoring.Signal]float64{}
-	sum := 0.0
-	// Stable order: the sum, and so the trend weight, must not depend on map order.
-	for _, name := range g.SignalNames() {
-		s := g.Signals[name]
-		sig := scoring.Signal(name)
-		p.Thresholds[sig] = scoring.Threshold{Out: s.ScaleOut, In: s.ScaleIn}
-		if s.Weight > 0 {
-			p.Weights[sig] = s.Weight
-			sum += s.Weight
-		}
-		if s.Target > 0 {
-			p.Targets[sig] = s.Target
+	p := g.ScoringParams(cfg.Exporter)
+	a, ok := adviceFor(advice, g.Name)
+	if !ok {
+		return p
+	}
+	for sig, b := range a.Thresholds {
+		if _, on := p.Thresholds[scoring.Signal(sig)]; on {
+			p.Thresholds[scoring.Signal(sig)] = scoring.Threshold{Out: b.Out, In: b.In}
 		}
 	}
-	if a, ok := adviceFor(advice, g.Name); ok {
-		for sig, b := range a.Thresholds {
-			if _, on := p.Thresholds[scoring.Signal(sig)]; on {
-				p.Thresholds[scoring.Signal(sig)] = scoring.Threshold{Out: b.Out, In: b.In}
-			}
+	for sig, w := range a.Weights {
+		if _, on := p.Thresholds[scoring.Signal(sig)]; on && w > 0 {
+			p.Weights[scoring.Signal(sig)] = w
 		}
-		for sig, w := range a.Weights {
-			if _, on := p.Thresholds[scoring.Signal(sig)]; on && w > 0 {
-				p.Weights[scoring.Signal(sig)] = w
-			}
-		}
-		sum = 0
-		for _, sig := range scoring.Signals() {
-			sum += p.Weights[sig]
-		}
-		p.TrendWeight = a.TrendWeight
 	}
-	// The trend takes what the signals leave, up to the seed's 0.05.
-	p.TrendWeight = math.Max(0, math.Min(p.TrendWeight, 1-sum))
-	p.ScaleInStabilization = g.Scaling.ScaleInStabilization
-	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, AlertDelay: g.Scaling.PipelineDelay}
-	p.StaleAfter = cfg.Exporter.StaleAfter
-	p.Forecast.Horizons = append([]time.Duration(nil), cfg.Exporter.ForecastHorizons...)
-	p.Forecast.Step = forecastStep(cfg.Exporter.Interval, p.Forecast.CoarseStep)
+	p.TrendWeight = config.TrendWeight(a.TrendWeight, p.Weights)
 	return p
 }
 
@@ -199,8 +174,18 @@ func (b *builder) publishComputed(d *descs, group string, g *config.Group, p sco
 		}
 		b.group(d.trend, r.Trend, group, sig)
 		for _, f := range r.Forecasts {
-			if finite(f.Value) {
-				b.group(d.forecast, f.Value, group, sig, horizonLabel(f.Horizon), string(f.Model))
+			if !finite(f.Value) {
+				continue
+			}
+			h := horizonLabel(f.Horizon)
+			b.group(d.forecast, f.Value, group, sig, h, string(f.Model))
+			if f.Model != scoring.ModelAuto {
+				continue
+			}
+			for j, l := range scoring.QuantileLevels() {
+				if q := f.Quantiles[j]; finite(q) {
+					b.group(d.forecastQuantile, q, group, sig, h, string(f.Model), strconv.FormatFloat(l, 'g', -1, 64))
+				}
 			}
 		}
 		if r.Model != "" {
@@ -241,13 +226,3 @@ func (b *builder) publishConfigured(d *descs, g *config.Group) {
 func horizonLabel(h time.Duration) string { return model.Duration(h).String() }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-// scoringParamsCheck reports a group whose settings scoring refuses, so
-// check-config catches it before the exporter runs.
-func scoringParamsCheck(cfg *config.Config, g *config.Group) (scoring.Params, error) {
-	p := ScoringParams(cfg, g, nil)
-	if err := p.Validate(); err != nil {
-		return p, fmt.Errorf("group %q: %w", g.Name, err)
-	}
-	return p, nil
-}
