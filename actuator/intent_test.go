@@ -40,7 +40,7 @@ groups:
 
 // haWorld is one fake cloud and the replicas deciding over it.
 type haWorld struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	clock *clock.Fake
 	cloud *hwcloudtest.Fake
@@ -48,7 +48,7 @@ type haWorld struct {
 	open func() StateStore
 }
 
-func newHAWorld(t *testing.T, open func() StateStore) *haWorld {
+func newHAWorld(t testing.TB, open func() StateStore) *haWorld {
 	cfg, err := config.Parse([]byte(haConfig))
 	if err != nil {
 		t.Fatal(err)

@@ -126,18 +126,22 @@ type Etcd struct {
 	done     chan struct{}
 }
 
-// StartEtcd starts etcd for the life of the test.
-func StartEtcd(t testing.TB) *Etcd {
+// StartEtcd starts etcd for the life of the test, with its data in memory
+// when the machine allows (tests measure behaviour, not the disk).
+func StartEtcd(t testing.TB) *Etcd { return StartEtcdIn(t, memDir(t)) }
+
+// StartEtcdIn starts etcd with its data under dir, e.g. t.TempDir() on
+// disk, where every write is synced as in production.
+func StartEtcdIn(t testing.TB, dir string) *Etcd {
 	t.Helper()
-	e := &Etcd{t: t, bin: Binary(t, "etcd", "etcd-server"), dir: memDir(t), Endpoint: FreePort(t), peer: FreePort(t)}
+	e := &Etcd{t: t, bin: Binary(t, "etcd", "etcd-server"), dir: dir, Endpoint: FreePort(t), peer: FreePort(t)}
 	e.logPath = filepath.Join(e.dir, "etcd.log")
 	e.Start()
 	t.Cleanup(e.Stop)
 	return e
 }
 
-// memDir is a temp directory in memory when the machine has one: etcd
-// syncs every write, and tests measure behaviour, not the disk.
+// memDir is a temp directory in memory when the machine has one.
 func memDir(t testing.TB) string {
 	dir, err := os.MkdirTemp("/dev/shm", "flexus-etcd-")
 	if err != nil {
