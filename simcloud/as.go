@@ -207,7 +207,7 @@ func (s *Server) batchRemoveScalingInstances(r *http.Request, body []byte) (int,
 type activityJSON struct {
 	Status        string `json:"status"`
 	StartTime     string `json:"start_time"`
-	EndTime       string `json:"end_time"`
+	EndTime       string `json:"end_time,omitempty"`
 	ID            string `json:"id"`
 	Removed       string `json:"instance_removed_list,omitempty"`
 	Deleted       string `json:"instance_deleted_list,omitempty"`
@@ -247,8 +247,12 @@ func (s *Server) listScalingActivityLogs(r *http.Request, _ []byte) (int, any, e
 		if !from.IsZero() && a.Start.Before(from) || !to.IsZero() && a.Start.After(to) {
 			continue
 		}
+		end := ""
+		if !a.End.IsZero() {
+			end = a.End.UTC().Format(asTimeFormat)
+		}
 		match = append(match, activityJSON{
-			Status: "SUCCESS", StartTime: a.Start.UTC().Format(asTimeFormat), EndTime: a.End.UTC().Format(asTimeFormat), ID: a.ID,
+			Status: a.Status, StartTime: a.Start.UTC().Format(asTimeFormat), EndTime: end, ID: a.ID,
 			Removed: strings.Join(a.Removed, ","), Deleted: strings.Join(a.Deleted, ","), Added: strings.Join(a.Added, ","),
 			ScalingValue: a.ScalingValue, Description: a.Description, InstanceValue: a.InstanceValue, DesireValue: a.DesireValue,
 		})

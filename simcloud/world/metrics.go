@@ -434,14 +434,18 @@ func (m MetricInfo) Key() string {
 	return b.String()
 }
 
+// AgentDimNames are the dim_name values ListAgentDimensionInfo accepts
+// (ListAgentDimensionInfoRequest.dim_name in the SDK): npu is not one of them.
+var AgentDimNames = []string{"mount_point", "disk", "proc", "gpu", "raid"}
+
 // AgentDimension is one ListAgentDimensionInfo entry.
 type AgentDimension struct {
 	Name, Value, Origin string
 }
 
-// AgentDimensions lists an instance's agent dimensions of one kind: gpu and
-// npu devices (hashed value, real id in Origin), mount_point, disk, and
-// nothing for proc and raid.
+// AgentDimensions lists an instance's agent dimensions of one kind: gpu
+// devices (hashed value, real id in Origin), mount_point, disk, and nothing
+// for proc and raid.
 func (w *World) AgentDimensions(instanceID, dimName string) ([]AgentDimension, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -452,7 +456,7 @@ func (w *World) AgentDimensions(instanceID, dimName string) ([]AgentDimension, e
 	f := in.flavor
 	var out []AgentDimension
 	switch dimName {
-	case DimGPU, DimNPU:
+	case DimGPU:
 		if string(f.Accelerator) == dimName {
 			for _, d := range in.Devices {
 				out = append(out, AgentDimension{Name: dimName, Value: d.Hash, Origin: d.Origin})
@@ -464,7 +468,7 @@ func (w *World) AgentDimensions(instanceID, dimName string) ([]AgentDimension, e
 		out = append(out, AgentDimension{Name: dimName, Value: dimHash(in.ID, dimName, "vda"), Origin: "vda"})
 	case "proc", "raid":
 	default:
-		return nil, invalidf("dim_name %q must be one of mount_point, disk, proc, gpu, npu, raid", dimName)
+		return nil, invalidf("dim_name %q must be one of %s: NPU devices are found in ListMetrics, by their npu dimension", dimName, strings.Join(AgentDimNames, ", "))
 	}
 	return out, nil
 }
