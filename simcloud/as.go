@@ -13,6 +13,10 @@ import (
 
 const asTimeFormat = "2006-01-02T15:04:05Z"
 
+// maxBatchRemove is the most instances one batch removal takes (AS API
+// reference "Batch Managing Instances": 50 for removal, 10 for the other actions).
+const maxBatchRemove = 50
+
 type scalingGroupJSON struct {
 	Name                      string   `json:"scaling_group_name"`
 	ID                        string   `json:"scaling_group_id"`
@@ -192,8 +196,8 @@ func (s *Server) batchRemoveScalingInstances(r *http.Request, body []byte) (int,
 	if a := req.Action.Value(); a != "REMOVE" {
 		return 0, nil, badRequest("as", "action %q is not supported by simcloud: use REMOVE", a)
 	}
-	if len(req.InstancesId) == 0 || len(req.InstancesId) > 10 {
-		return 0, nil, badRequest("as", "instances_id must list 1..10 instances, not %d", len(req.InstancesId))
+	if len(req.InstancesId) == 0 || len(req.InstancesId) > maxBatchRemove {
+		return 0, nil, badRequest("as", "instances_id must list 1..%d instances, not %d", maxBatchRemove, len(req.InstancesId))
 	}
 	if req.InstanceDelete != nil && req.InstanceDelete.Value() != "yes" && req.InstanceDelete.Value() != "no" {
 		return 0, nil, badRequest("as", "instance_delete %q must be yes or no", req.InstanceDelete.Value())

@@ -801,8 +801,16 @@ func (w *World) RemoveInstances(nameOrID string, ids []string) error {
 		if !in.Removing.IsZero() || seen[id] {
 			return invalidf("instance %q is already being removed", id)
 		}
+		if st := in.StateAt(w.now); st != StateInService {
+			return invalidf("instance %q is %s: only INSERVICE instances can be removed", id, st)
+		}
 		seen[id] = true
 		picked = append(picked, in)
+	}
+	for _, a := range g.activities {
+		if a.settle(w.now).Status == ActivityDoing {
+			return invalidf("scaling group %q has a scaling activity in progress (%s): instances can be removed only when none is", g.cfg.Name, a.Description)
+		}
 	}
 	if g.desired-len(picked) < g.cfg.MinInstances {
 		return invalidf("removing %d instances would take the desired count %d below min_instance_number %d", len(picked), g.desired, g.cfg.MinInstances)
