@@ -790,10 +790,13 @@ func TestQueueAndLoadBalancerMetrics(t *testing.T) {
 		return out
 	}
 	metrics := []cesmodel.MetricInfo{
-		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID, "kafka_groups", web.ConsumerGroup)},
-		{Namespace: "SYS.DMS", MetricName: "queue_messages", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID, "rabbitmq_queue", web.RabbitMQQueue)},
+		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID)},
+		{Namespace: "SYS.DMS", MetricName: "messages_ready", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID)},
 		{Namespace: "SYS.ELB", MetricName: "m14_l7_rt", Dimensions: dim("lbaas_instance_id", web.ELBID)},
 		{Namespace: "SYS.ELB", MetricName: "mb_l7_qps", Dimensions: dim("lbaas_instance_id", web.ELBID)},
+		// Not on the DMS metric pages: a consumer-group or queue dimension names a series that does not exist.
+		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID, "kafka_groups", web.ConsumerGroup)},
+		{Namespace: "SYS.DMS", MetricName: "queue_messages", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID, "rabbitmq_queue", web.RabbitMQQueue)},
 	}
 	resp, err := env.CES().BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
 		Metrics: metrics, Period: batchPeriod(t, "1"), Filter: filter(t, "average"),
@@ -819,6 +822,38 @@ func TestQueueAndLoadBalancerMetrics(t *testing.T) {
 	}
 	if last(3) != 300 {
 		t.Fatalf("mb_l7_qps %g, want the 300 rps offered", last(3))
+	}
+	for _, i := range []int{4, 5} {
+		if n := len((*resp.Metrics)[i].Datapoints); n != 0 {
+			t.Fatalf("%s %v: %d datapoints, want none", metrics[i].MetricName, metrics[i].Dimensions, n)
+		}
+	}
+}
+
+func TestAgentDiskUsageNeedsItsMountPoint(t *testing.T) {
+	env, clk := start(t)
+	id := instanceIDs(t, env, "web")[0]
+	dims, err := env.CESv2().ListAgentDimensionInfo(&cesv2model.ListAgentDimensionInfoRequest{InstanceId: id, DimName: cesv2model.GetListAgentDimensionInfoRequestDimNameEnum().MOUNT_POINT})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := *(*dims.Dimensions)[0].Value
+	disk := func(dims ...cesmodel.MetricsDimension) cesmodel.MetricInfo {
+		return cesmodel.MetricInfo{Namespace: "AGT.ECS", MetricName: "disk_usedPercent", Dimensions: dims}
+	}
+	inst := cesmodel.MetricsDimension{Name: "instance_id", Value: id}
+	resp, err := env.CES().BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
+		Metrics: []cesmodel.MetricInfo{disk(inst), disk(inst, cesmodel.MetricsDimension{Name: "mount_point", Value: root})},
+		Period:  batchPeriod(t, "1"), Filter: filter(t, "average"), From: clk.Now().Add(-10 * time.Minute).UnixMilli(), To: clk.Now().UnixMilli(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len((*resp.Metrics)[0].Datapoints); n != 0 {
+		t.Fatalf("disk_usedPercent by instance_id alone: %d datapoints, want none", n)
+	}
+	if n := len((*resp.Metrics)[1].Datapoints); n == 0 {
+		t.Fatal("disk_usedPercent by instance_id and the mount point's hash has no datapoints")
 	}
 }
 

@@ -89,12 +89,17 @@ type SpotConfig struct {
 
 // QueueConfig names the group's request queue in DMS metrics and Redis.
 type QueueConfig struct {
-	// KafkaInstanceID and ConsumerGroup are the dimensions of SYS.DMS group_msgs (derived when empty).
+	// KafkaInstanceID is the dimension of SYS.DMS group_msgs, the backlog of
+	// every consumer group of the instance (derived when empty). Groups that
+	// share an instance publish the sum of their queues, as DMS does.
 	KafkaInstanceID string `yaml:"kafka_instance_id"`
-	ConsumerGroup   string `yaml:"consumer_group"`
-	// RabbitMQInstanceID and RabbitMQQueue are the dimensions of SYS.DMS queue_messages (derived when empty).
+	// ConsumerGroup names the group's consumers; DMS has no per-group series.
+	ConsumerGroup string `yaml:"consumer_group"`
+	// RabbitMQInstanceID is the dimension of SYS.DMS messages_ready (derived
+	// when empty), summed over the groups sharing the instance.
 	RabbitMQInstanceID string `yaml:"rabbitmq_instance_id"`
-	RabbitMQQueue      string `yaml:"rabbitmq_queue"`
+	// RabbitMQQueue names the group's queue; DMS has no per-queue series.
+	RabbitMQQueue string `yaml:"rabbitmq_queue"`
 	// RedisKey, when set, is a Redis list simcloud keeps as long as the queue.
 	RedisKey string `yaml:"redis_key"`
 	// Limit is the most requests the queue holds; beyond it requests are dropped as errors (default 1e6).
