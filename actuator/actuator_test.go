@@ -20,6 +20,8 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/hwcloud/hwcloudtest"
 )
 
 const testToken = "s3cret-token"
@@ -49,8 +51,7 @@ groups:
 type harness struct {
 	t     testing.TB
 	clock *clock.Fake
-	as    *fakeAS
-	ecs   *fakeECS
+	cloud *hwcloudtest.Fake
 	cfg   *config.Config
 	state string
 	reg   *prometheus.Registry
@@ -68,11 +69,13 @@ func newHarness(t testing.TB, actuatorExtra, webScaling string) *harness {
 		t.Fatal(err)
 	}
 	c := clock.NewFake(t0)
-	h := &harness{t: t, clock: c, as: newFakeAS(c, 3, 1, 50), ecs: newFakeECS(c), cfg: cfg, state: filepath.Join(t.TempDir(), "state.json")}
+	h := &harness{t: t, clock: c, cloud: hwcloudtest.New(c), cfg: cfg, state: filepath.Join(t.TempDir(), "state.json")}
+	h.cloud.SetGroup(hwcloud.Group{ID: "asg-web", Desired: 3, Current: 3, Min: 1, Max: 50, Status: "INSERVICE"})
 	h.newScalers = func(prometheus.Registerer) (Scalers, error) {
+		cl := h.cloud.Clients()
 		return Scalers{
-			config.BackendAS:  &ASScaler{Client: h.as},
-			config.BackendECS: &ECSScaler{Client: h.ecs, Sleep: noSleep},
+			config.BackendAS:  &ASScaler{Client: cl.AS},
+			config.BackendECS: &ECSScaler{Client: cl.ECS, Sleep: noSleep},
 		}, nil
 	}
 	h.start()
@@ -181,7 +184,7 @@ func TestWebhookHTTP(t *testing.T) {
 			t.Errorf("POST %s answered %d: only %s takes notifications", path, resp.StatusCode, PathAlerts)
 		}
 	}
-	if _, ups := h.as.snapshot(); len(ups) != 1 {
+	if _, ups := h.cloud.Desired("asg-web"); len(ups) != 1 {
 		t.Errorf("%d updates, want exactly the one from the good notification", len(ups))
 	}
 	if got := testutil.ToFloat64(h.a.metrics.unknown); got != 1 {
@@ -213,7 +216,7 @@ func TestScaleThroughAS(t *testing.T) {
 	if code != 200 || outcomes(ans) != "web/scale_out:applied:6" {
 		t.Fatalf("scale-out: %d %s (3 + 100%% of 3 = 6)", code, outcomes(ans))
 	}
-	if d, _ := h.as.snapshot(); d != 6 {
+	if d, _ := h.cloud.Desired("asg-web"); d != 6 {
 		t.Fatalf("AS desired %d, want 6", d)
 	}
 	// Redelivery of the same notification: the step limit stopped it short
@@ -234,7 +237,7 @@ func TestScaleThroughAS(t *testing.T) {
 	if outcomes(ans) != "web/scale_in:applied:4" {
 		t.Fatalf("scale-in: %s (6 - max step 2 = 4)", outcomes(ans))
 	}
-	_, ups := h.as.snapshot()
+	_, ups := h.cloud.Desired("asg-web")
 	if len(ups) != 2 {
 		t.Fatalf("%d writes, want 2: %+v", len(ups), ups)
 	}
@@ -263,7 +266,7 @@ func TestStepLimitedNotificationContinuesAfterCooldown(t *testing.T) {
 			t.Fatalf("delivery %d: %s, want %s", i, outcomes(ans), s.want)
 		}
 	}
-	if _, ups := h.as.snapshot(); len(ups) != 2 {
+	if _, ups := h.cloud.Desired("asg-web"); len(ups) != 2 {
 		t.Fatalf("%d writes, want 2", len(ups))
 	}
 }
@@ -302,7 +305,7 @@ func TestDryRunCallsNoWriteAPI(t *testing.T) {
 			if code != 200 || outcomes(ans) != "web/scale_out:dry_run:6" {
 				t.Fatalf("%d %s", code, outcomes(ans))
 			}
-			if _, ups := h.as.snapshot(); len(ups) != 0 {
+			if _, ups := h.cloud.Desired("asg-web"); len(ups) != 0 {
 				t.Fatalf("dry-run wrote: %+v", ups)
 			}
 			if got := testutil.ToFloat64(h.a.metrics.decisions.WithLabelValues("web", "scale_out", "dry_run")); got != 1 {
@@ -332,7 +335,7 @@ func TestConcurrentDeliveriesActOnce(t *testing.T) {
 			t.Fatalf("status %d", c)
 		}
 	}
-	if _, ups := h.as.snapshot(); len(ups) != 1 || ups[0].To != 6 {
+	if _, ups := h.cloud.Desired("asg-web"); len(ups) != 1 || ups[0].To != 6 {
 		t.Fatalf("writes %+v, want exactly one to 6", ups)
 	}
 	applied := testutil.ToFloat64(h.a.metrics.decisions.WithLabelValues("web", "scale_out", "applied"))
@@ -345,16 +348,16 @@ func TestConcurrentDeliveriesActOnce(t *testing.T) {
 func TestTransientCloudErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(f *fakeAS)
+		setup func(f *hwcloudtest.Fake)
 	}{
-		{name: "429 on the state read", setup: func(f *fakeAS) { f.failShow = []error{cloudErr(429)} }},
-		{name: "500 on the write", setup: func(f *fakeAS) { f.failUpd = []error{cloudErr(500)} }},
-		{name: "the write applied but its answer was lost", setup: func(f *fakeAS) { f.applyThenFail = cloudErr(503) }},
+		{name: "429 on the state read", setup: func(f *hwcloudtest.Fake) { f.Fail("ShowScalingGroup", hwcloudtest.HTTPError(429)) }},
+		{name: "500 on the write", setup: func(f *hwcloudtest.Fake) { f.Fail("UpdateScalingGroup", hwcloudtest.HTTPError(500)) }},
+		{name: "the write applied but its answer was lost", setup: func(f *hwcloudtest.Fake) { f.Lose("UpdateScalingGroup", hwcloudtest.HTTPError(503)) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, "", "")
-			tc.setup(h.as)
+			tc.setup(h.cloud)
 			body := notification("gk", alert("web", ScaleOut, "6", "a"))
 			code, ans := h.deliver(body)
 			if code != http.StatusServiceUnavailable {
@@ -364,7 +367,7 @@ func TestTransientCloudErrors(t *testing.T) {
 			if code != 200 {
 				t.Fatalf("redelivery: %d %s", code, ans.Error)
 			}
-			d, ups := h.as.snapshot()
+			d, ups := h.cloud.Desired("asg-web")
 			if d != 6 || len(ups) != 1 {
 				t.Fatalf("desired %d after %d writes, want 6 after exactly one", d, len(ups))
 			}
@@ -372,7 +375,7 @@ func TestTransientCloudErrors(t *testing.T) {
 	}
 	t.Run("a permanent cloud error is acknowledged as failed, not retried", func(t *testing.T) {
 		h := newHarness(t, "", "")
-		h.as.failUpd = []error{cloudErr(403)}
+		h.cloud.Fail("UpdateScalingGroup", hwcloudtest.HTTPError(403))
 		code, ans := h.deliver(notification("gk", alert("web", ScaleOut, "6", "a")))
 		if code != 200 || outcomes(ans) != "web/scale_out:failed:6" {
 			t.Fatalf("%d %s", code, outcomes(ans))
@@ -382,34 +385,34 @@ func TestTransientCloudErrors(t *testing.T) {
 
 func TestScaleThroughECS(t *testing.T) {
 	h := newHarness(t, "", "")
-	foreign := h.ecs.add([]string{"flexus-group=api"}, t0.Add(-time.Hour)) // not managed: never deleted
+	foreign := h.cloud.AddServer(hwcloud.Server{Tags: map[string]string{"flexus-group": "api"}, Created: t0.Add(-time.Hour)}) // not managed: never deleted
 	code, ans := h.deliver(notification("gk", alert("api", ScaleOut, "4", "a")))
 	if code != 200 || outcomes(ans) != "api/scale_out:applied:4" {
 		t.Fatalf("%d %s %s", code, outcomes(ans), ans.Error)
 	}
-	if len(h.ecs.creates) != 1 {
-		t.Fatalf("%d creates", len(h.ecs.creates))
+	creates := h.cloud.Creates()
+	if len(creates) != 1 {
+		t.Fatalf("%d creates", len(creates))
 	}
-	req := h.ecs.creates[0]
-	srv := req.Body.Server
-	if *srv.Count != 3 || req.XClientToken == nil || srv.FlavorRef != "x1.2u.4g" || *srv.Extendparam.MarketType != "spot" {
-		t.Fatalf("create request: count %d token %v flavor %s", *srv.Count, req.XClientToken, srv.FlavorRef)
+	req := creates[0]
+	if req.Spec.Count != 3 || req.Token == "" || req.Spec.Flavor != "x1.2u.4g" || !req.Spec.Spot {
+		t.Fatalf("create request: count %d token %q flavor %s spot %v", req.Spec.Count, req.Token, req.Spec.Flavor, req.Spec.Spot)
 	}
 	var tags []string
-	for _, tg := range *srv.ServerTags {
+	for _, tg := range req.Spec.Tags {
 		tags = append(tags, tg.Key+"="+tg.Value)
 	}
 	if got := strings.Join(tags, ","); got != "flexus.managed=true,flexus-group=api,team=shop" {
 		t.Errorf("server tags %s", got)
 	}
-	created := strings.Join(h.ecs.ids()[1:], ",")
+	created := strings.Join(h.cloud.ServerIDs()[1:], ",")
 	h.clock.Advance(6 * time.Minute)
 	_, ans = h.deliver(notification("gk", alert("api", ScaleIn, "3", "b")))
 	if outcomes(ans) != "api/scale_in:applied:3" {
 		t.Fatalf("scale-in: %s", outcomes(ans))
 	}
-	if len(h.ecs.deletes) != 1 || len(h.ecs.deletes[0]) != 1 || !strings.Contains(created, h.ecs.deletes[0][0]) {
-		t.Fatalf("deleted %v, want one of the newest managed servers %s", h.ecs.deletes, created)
+	if dels := h.cloud.Deletes(); len(dels) != 1 || len(dels[0]) != 1 || !strings.Contains(created, dels[0][0]) {
+		t.Fatalf("deleted %v, want one of the newest managed servers %s", dels, created)
 	}
 	// Ask for everything but one: only managed servers may go, the foreign one stays.
 	h.clock.Advance(6 * time.Minute)
@@ -417,15 +420,15 @@ func TestScaleThroughECS(t *testing.T) {
 	if outcomes(ans) != "api/scale_in:applied:1" {
 		t.Fatalf("scale-in to min: %s", outcomes(ans))
 	}
-	if ids := h.ecs.ids(); len(ids) != 1 || ids[0] != foreign {
+	if ids := h.cloud.ServerIDs(); len(ids) != 1 || ids[0] != foreign {
 		t.Fatalf("servers left %v, want only the unmanaged %s", ids, foreign)
 	}
 }
 
 func TestECSPartialSuccessIsReportedExactly(t *testing.T) {
 	h := newHarness(t, "", "")
-	h.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
-	h.ecs.failSubJobs = 2
+	h.cloud.AddServer(hwcloud.Server{Tags: map[string]string{"flexus-group": "api", "flexus.managed": "true"}, Created: t0.Add(-time.Hour)})
+	h.cloud.FailSubJobs(2)
 	_, ans := h.deliver(notification("gk", alert("api", ScaleOut, "5", "a")))
 	if outcomes(ans) != "api/scale_out:applied:3" {
 		t.Fatalf("%s, want applied with 3 (1 + 2 of 4 created)", outcomes(ans))
@@ -438,8 +441,8 @@ func TestECSPartialSuccessIsReportedExactly(t *testing.T) {
 
 func TestECSCreateRetryUsesTheSameClientToken(t *testing.T) {
 	h := newHarness(t, "", "")
-	h.ecs.add([]string{"flexus-group=api", "flexus.managed=true"}, t0.Add(-time.Hour))
-	h.ecs.failCreate = []error{cloudErr(500)}
+	h.cloud.AddServer(hwcloud.Server{Tags: map[string]string{"flexus-group": "api", "flexus.managed": "true"}, Created: t0.Add(-time.Hour)})
+	h.cloud.Fail("CreateServers", hwcloudtest.HTTPError(500))
 	body := notification("gk", alert("api", ScaleOut, "2", "a"))
 	if code, _ := h.deliver(body); code != 503 {
 		t.Fatalf("status %d, want 503", code)
@@ -447,8 +450,8 @@ func TestECSCreateRetryUsesTheSameClientToken(t *testing.T) {
 	if code, ans := h.deliver(body); code != 200 || outcomes(ans) != "api/scale_out:applied:2" {
 		t.Fatalf("redelivery %d %s", code, outcomes(ans))
 	}
-	if len(h.ecs.ids()) != 2 {
-		t.Fatalf("servers %v", h.ecs.ids())
+	if len(h.cloud.ServerIDs()) != 2 {
+		t.Fatalf("servers %v", h.cloud.ServerIDs())
 	}
 }
 

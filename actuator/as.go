@@ -3,10 +3,7 @@ package actuator
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-
-	asmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/as/v1/model"
 
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
@@ -15,7 +12,7 @@ import (
 // ASScaler scales Auto Scaling groups by setting their desired count; AS
 // creates and removes the instances itself.
 type ASScaler struct {
-	Client hwcloud.AS
+	Client hwcloud.AutoScaling
 	// ActivityLogs is how many recent activity logs are read for cooldowns (default 100, the API's largest page).
 	ActivityLogs int
 }
@@ -23,90 +20,66 @@ type ASScaler struct {
 var _ Scaler = (*ASScaler)(nil)
 
 // State reads the group, its booting instances and its recent activities.
-func (s *ASScaler) State(_ context.Context, g *config.Group, now time.Time) (CloudState, error) {
+func (s *ASScaler) State(ctx context.Context, g *config.Group, now time.Time) (CloudState, error) {
 	id := g.Discovery.ASGroupID
-	resp, err := s.Client.ShowScalingGroup(&asmodel.ShowScalingGroupRequest{ScalingGroupId: id})
+	sg, err := s.Client.Group(ctx, id)
 	if err != nil {
 		return CloudState{}, fmt.Errorf("as: reading scaling group %s of group %q: %w", id, g.Name, err)
 	}
-	sg := resp.ScalingGroup
-	if sg == nil {
-		return CloudState{}, fmt.Errorf("as: scaling group %s of group %q: empty answer", id, g.Name)
-	}
 	cs := CloudState{
-		Desired:   i32(sg.DesireInstanceNumber),
-		Current:   i32(sg.CurrentInstanceNumber),
-		Min:       i32(sg.MinInstanceNumber),
-		Max:       i32(sg.MaxInstanceNumber),
-		HasBounds: sg.MaxInstanceNumber != nil,
+		Desired:   max(sg.Desired, 0),
+		Current:   max(sg.Current, 0),
+		Min:       max(sg.Min, 0),
+		Max:       max(sg.Max, 0),
+		HasBounds: sg.Max >= 0,
+		Status:    sg.Status,
+		InService: sg.Status == "INSERVICE",
 	}
-	if sg.ScalingGroupStatus != nil {
-		cs.Status = sg.ScalingGroupStatus.Value()
+	members, err := s.Client.Members(ctx, id)
+	if err != nil {
+		return CloudState{}, fmt.Errorf("as: listing instances of scaling group %s (group %q): %w", id, g.Name, err)
 	}
-	cs.InService = cs.Status == "INSERVICE"
-
-	// Pending instances, a page of 100 (the API's largest) at a time.
-	for start := int32(0); start < 10000; start += 100 {
-		limit, from := int32(100), start
-		inst, err := s.Client.ListScalingInstances(&asmodel.ListScalingInstancesRequest{ScalingGroupId: id, Limit: &limit, StartNumber: &from})
-		if err != nil {
-			return CloudState{}, fmt.Errorf("as: listing instances of scaling group %s (group %q): %w", id, g.Name, err)
-		}
-		if inst.ScalingGroupInstances == nil {
-			break
-		}
-		for _, in := range *inst.ScalingGroupInstances {
-			if in.LifeCycleState != nil && in.LifeCycleState.Value() == "PENDING" {
-				cs.Booting++
-			}
-		}
-		if len(*inst.ScalingGroupInstances) < int(limit) {
-			break
+	for _, m := range members {
+		if m.State == "PENDING" {
+			cs.Booting++
 		}
 	}
 
 	// Only activities that can still hold a cooldown matter: those started
 	// within the longer cooldown plus an hour for activities that ran long.
-	n := int32(s.ActivityLogs)
+	n := s.ActivityLogs
 	if n <= 0 {
 		n = 100
 	}
-	since := now.Add(-max(g.Scaling.CooldownOut, g.Scaling.CooldownIn) - time.Hour).UTC().Format("2006-01-02T15:04:05Z")
-	logs, err := s.Client.ListScalingActivityLogs(&asmodel.ListScalingActivityLogsRequest{ScalingGroupId: id, StartTime: &since, Limit: &n})
+	since := now.Add(-max(g.Scaling.CooldownOut, g.Scaling.CooldownIn) - time.Hour)
+	acts, err := s.Client.Activities(ctx, id, since, n)
 	if err != nil {
 		return CloudState{}, fmt.Errorf("as: reading activity logs of scaling group %s (group %q): %w", id, g.Name, err)
 	}
-	if logs.ScalingActivityLog != nil {
-		for _, l := range *logs.ScalingActivityLog {
-			dir := activityDirection(l)
-			status := ""
-			if l.Status != nil {
-				status = l.Status.Value()
+	for _, a := range acts {
+		dir := activityDirection(a)
+		if a.Status == "DOING" {
+			if cs.Activity == ActivityNone || dir == ActivityOut {
+				cs.Activity = dir
 			}
-			if status == "DOING" {
-				if cs.Activity == ActivityNone || dir == ActivityOut {
-					cs.Activity = dir
-				}
-				continue
+			continue
+		}
+		if a.End.IsZero() {
+			continue
+		}
+		switch dir {
+		case ActivityOut:
+			if a.End.After(cs.LastOutEnd) {
+				cs.LastOutEnd = a.End
 			}
-			if l.EndTime == nil {
-				continue
-			}
-			end := time.Time(*l.EndTime)
-			switch dir {
-			case ActivityOut:
-				if end.After(cs.LastOutEnd) {
-					cs.LastOutEnd = end
-				}
-			case ActivityIn:
-				if end.After(cs.LastInEnd) {
-					cs.LastInEnd = end
-				}
+		case ActivityIn:
+			if a.End.After(cs.LastInEnd) {
+				cs.LastInEnd = a.End
 			}
 		}
 	}
 	// A group AS reports as scaling without a DOING log is still mid-activity.
-	if sg.IsScaling != nil && *sg.IsScaling && cs.Activity == ActivityNone {
+	if sg.Scaling && cs.Activity == ActivityNone {
 		cs.Activity = ActivityOut
 		if cs.Current > cs.Desired {
 			cs.Activity = ActivityIn
@@ -117,17 +90,17 @@ func (s *ASScaler) State(_ context.Context, g *config.Group, now time.Time) (Clo
 
 // activityDirection tells a scale-out activity from a scale-in one: by the
 // instances it added or removed, else by its desired and instance values.
-func activityDirection(l asmodel.ScalingActivityLogList) Activity {
+func activityDirection(a hwcloud.Activity) Activity {
 	switch {
-	case nonEmpty(l.InstanceAddedList):
+	case a.Added:
 		return ActivityOut
-	case nonEmpty(l.InstanceRemovedList), nonEmpty(l.InstanceDeletedList):
+	case a.Removed:
 		return ActivityIn
-	case l.DesireValue != nil && l.InstanceValue != nil && *l.DesireValue > *l.InstanceValue:
+	case a.Desired >= 0 && a.Instances >= 0 && a.Desired > a.Instances:
 		return ActivityOut
-	case l.DesireValue != nil && l.InstanceValue != nil && *l.DesireValue < *l.InstanceValue:
+	case a.Desired >= 0 && a.Instances >= 0 && a.Desired < a.Instances:
 		return ActivityIn
-	case l.ScalingValue != nil && *l.ScalingValue < 0:
+	case a.Change < 0:
 		return ActivityIn
 	}
 	return ActivityOut
@@ -135,24 +108,10 @@ func activityDirection(l asmodel.ScalingActivityLogList) Activity {
 
 // SetDesired sets desire_instance_number; the count is absolute, so
 // repeating it after a lost answer changes nothing.
-func (s *ASScaler) SetDesired(_ context.Context, g *config.Group, _ CloudState, desired int, _ string) (Result, error) {
+func (s *ASScaler) SetDesired(ctx context.Context, g *config.Group, _ CloudState, desired int, _ string) (Result, error) {
 	id := g.Discovery.ASGroupID
-	n := int32(desired)
-	_, err := s.Client.UpdateScalingGroup(&asmodel.UpdateScalingGroupRequest{
-		ScalingGroupId: id,
-		Body:           &asmodel.UpdateScalingGroupOption{DesireInstanceNumber: &n},
-	})
-	if err != nil {
+	if err := s.Client.SetDesired(ctx, id, desired); err != nil {
 		return Result{}, fmt.Errorf("as: setting desired count of scaling group %s (group %q) to %d: %w", id, g.Name, desired, err)
 	}
 	return Result{Desired: desired}, nil
 }
-
-func i32(p *int32) int {
-	if p == nil {
-		return 0
-	}
-	return int(*p)
-}
-
-func nonEmpty(p *string) bool { return p != nil && strings.TrimSpace(*p) != "" }

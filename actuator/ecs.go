@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
-
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
@@ -18,14 +16,12 @@ import (
 // the group's ecs: template and deletes them by its termination policy. It
 // only ever deletes servers carrying config.ManagedTagKey=true.
 type ECSScaler struct {
-	Client hwcloud.ECS
+	Client hwcloud.Servers
 	// Sleep waits between ShowJob polls; tests pass one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// PollInterval and MaxPolls bound how long a job is followed (defaults 2s and 90).
 	PollInterval time.Duration
 	MaxPolls     int
-	// PageSize is the ListServersDetails page (default 100).
-	PageSize int
 }
 
 var _ Scaler = (*ECSScaler)(nil)
@@ -42,78 +38,19 @@ func SleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// server is what the backend needs of a listed server.
-type server struct {
-	ID      string
-	Status  string
-	Task    string
-	Created time.Time
-	// Launched is when the server came up: the end of its scale-out activity.
-	Launched time.Time
-	Updated  time.Time
-	Managed  bool
-}
-
 // gone reports servers that no longer count: deleted, or on their way out.
-func (s server) gone() bool {
+func gone(s hwcloud.Server) bool {
 	return s.Status == "DELETED" || s.Status == "SOFT_DELETED" || strings.HasPrefix(strings.ToLower(s.Task), "deleting")
 }
 
-func hasTag(tags []string, meta map[string]string, key, value string) bool {
-	for _, t := range tags {
-		k, v, _ := strings.Cut(t, "=")
-		if k == key && v == value {
-			return true
-		}
-	}
-	return meta != nil && meta[key] == value
-}
+func managed(s hwcloud.Server) bool { return s.Tags[config.ManagedTagKey] == "true" }
 
-// list returns the servers carrying the group's discovery tag. The tag is
-// checked again on our side: a filter the API ignored must not widen what we touch.
-func (s *ECSScaler) list(g *config.Group) ([]server, error) {
+// list returns the servers carrying the group's discovery tag.
+func (s *ECSScaler) list(ctx context.Context, g *config.Group) ([]hwcloud.Server, error) {
 	tag := g.Discovery.Tag
-	size := s.PageSize
-	if size <= 0 {
-		size = 100
-	}
-	filter := tag.Key + "=" + tag.Value
-	var out []server
-	seen := map[string]bool{}
-	for page := 1; page <= 1000; page++ {
-		limit, offset := int32(size), int32(page)
-		resp, err := s.Client.ListServersDetails(&ecsmodel.ListServersDetailsRequest{Tags: &filter, Limit: &limit, Offset: &offset})
-		if err != nil {
-			return nil, fmt.Errorf("ecs: listing servers of group %q (tag %s): %w", g.Name, filter, err)
-		}
-		if resp.Servers == nil || len(*resp.Servers) == 0 {
-			break
-		}
-		fresh := 0
-		for _, sv := range *resp.Servers {
-			if seen[sv.Id] {
-				continue
-			}
-			seen[sv.Id] = true
-			fresh++
-			var tags []string
-			if sv.Tags != nil {
-				tags = *sv.Tags
-			}
-			if !hasTag(tags, sv.Metadata, tag.Key, tag.Value) {
-				continue
-			}
-			created, _ := time.Parse(time.RFC3339, sv.Created)
-			updated, _ := time.Parse(time.RFC3339, sv.Updated)
-			out = append(out, server{
-				ID: sv.Id, Status: sv.Status, Task: sv.OSEXTSTStaskState,
-				Created: created, Updated: updated, Launched: parseLaunched(sv.OSSRVUSGlaunchedAt),
-				Managed: hasTag(tags, sv.Metadata, config.ManagedTagKey, "true"),
-			})
-		}
-		if len(*resp.Servers) < size || fresh == 0 {
-			break
-		}
+	out, err := s.Client.Tagged(ctx, tag.Key, tag.Value)
+	if err != nil {
+		return nil, fmt.Errorf("ecs: listing servers of group %q (tag %s=%s): %w", g.Name, tag.Key, tag.Value, err)
 	}
 	return out, nil
 }
@@ -122,17 +59,17 @@ func (s *ECSScaler) list(g *config.Group) ([]server, error) {
 // managed server's creation (scale-out) and the newest deletion the API
 // still shows (scale-in); servers being built or deleted are an activity
 // in progress.
-func (s *ECSScaler) State(_ context.Context, g *config.Group, now time.Time) (CloudState, error) {
-	servers, err := s.list(g)
+func (s *ECSScaler) State(ctx context.Context, g *config.Group, now time.Time) (CloudState, error) {
+	servers, err := s.list(ctx, g)
 	if err != nil {
 		return CloudState{}, err
 	}
 	cs := CloudState{InService: true, Status: "ACTIVE"}
 	for _, sv := range servers {
 		cs.Current++
-		if sv.gone() {
+		if gone(sv) {
 			// Updated is the deletion's time only when it moved past creation.
-			if sv.Managed && sv.Updated.After(sv.Created) && sv.Updated.After(cs.LastInEnd) {
+			if managed(sv) && sv.Updated.After(sv.Created) && sv.Updated.After(cs.LastInEnd) {
 				cs.LastInEnd = sv.Updated
 			}
 			if sv.Status != "DELETED" && sv.Status != "SOFT_DELETED" && cs.Activity == ActivityNone {
@@ -143,7 +80,7 @@ func (s *ECSScaler) State(_ context.Context, g *config.Group, now time.Time) (Cl
 		cs.Desired++
 		// A scale-out ends when its newest server came up (launched_at), or
 		// at its creation when the API does not say.
-		if end := later(sv.Created, sv.Launched); sv.Managed && end.After(cs.LastOutEnd) && !end.After(now) {
+		if end := later(sv.Created, sv.Launched); managed(sv) && end.After(cs.LastOutEnd) && !end.After(now) {
 			cs.LastOutEnd = end
 		}
 		switch {
@@ -155,17 +92,6 @@ func (s *ECSScaler) State(_ context.Context, g *config.Group, now time.Time) (Cl
 		}
 	}
 	return cs, nil
-}
-
-// parseLaunched reads OS-SRV-USG:launched_at, which ECS writes without a zone
-// ("2006-01-02T15:04:05.000000", UTC).
-func parseLaunched(s string) time.Time {
-	for _, layout := range []string{"2006-01-02T15:04:05.000000", time.RFC3339Nano, "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t
-		}
-	}
-	return time.Time{}
 }
 
 func later(a, b time.Time) time.Time {
@@ -192,11 +118,11 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 	if t == nil {
 		return Result{Desired: from}, fmt.Errorf("ecs: group %q has no ecs: template to create servers from", g.Name)
 	}
-	count := int32(n)
-	autoRename := true
-	tags := []ecsmodel.PrePaidServerTag{
-		{Key: config.ManagedTagKey, Value: "true"},
-		{Key: g.Discovery.Tag.Key, Value: g.Discovery.Tag.Value},
+	spec := hwcloud.ServerSpec{
+		Count: n, NamePrefix: t.NamePrefix, ImageID: t.ImageID, Flavor: t.Flavor,
+		VPCID: t.VPCID, SubnetID: t.SubnetID, SecurityGroupID: t.SecurityGroupID, AvailabilityZone: t.AvailabilityZone,
+		RootVolumeType: t.RootVolumeType, RootVolumeGB: t.RootVolumeSizeGB, Spot: t.Spot,
+		Tags: []hwcloud.Tag{{Key: config.ManagedTagKey, Value: "true"}, {Key: g.Discovery.Tag.Key, Value: g.Discovery.Tag.Value}},
 	}
 	keys := make([]string, 0, len(t.Tags))
 	for k := range t.Tags {
@@ -205,51 +131,18 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 	sort.Strings(keys)
 	for _, k := range keys {
 		if k != config.ManagedTagKey && k != g.Discovery.Tag.Key {
-			tags = append(tags, ecsmodel.PrePaidServerTag{Key: k, Value: t.Tags[k]})
+			spec.Tags = append(spec.Tags, hwcloud.Tag{Key: k, Value: t.Tags[k]})
 		}
 	}
-	size := int32(t.RootVolumeSizeGB)
-	var volType ecsmodel.PrePaidServerRootVolumeVolumetype
-	if err := volType.UnmarshalJSON([]byte(`"` + t.RootVolumeType + `"`)); err != nil {
-		return Result{Desired: from}, fmt.Errorf("ecs: group %q: root_volume_type %q: %w", g.Name, t.RootVolumeType, err)
-	}
-	srv := &ecsmodel.PrePaidServer{
-		ImageRef:     t.ImageID,
-		FlavorRef:    t.Flavor,
-		Name:         t.NamePrefix,
-		Vpcid:        t.VPCID,
-		Nics:         []ecsmodel.PrePaidServerNic{{SubnetId: &t.SubnetID}},
-		Count:        &count,
-		IsAutoRename: &autoRename,
-		RootVolume:   &ecsmodel.PrePaidServerRootVolume{Volumetype: volType, Size: &size},
-		ServerTags:   &tags,
-	}
-	if t.SecurityGroupID != "" {
-		srv.SecurityGroups = &[]ecsmodel.PrePaidServerSecurityGroup{{Id: &t.SecurityGroupID}}
-	}
-	if t.AvailabilityZone != "" {
-		srv.AvailabilityZone = &t.AvailabilityZone
-	}
-	if t.Spot {
-		spot := "spot"
-		srv.Extendparam = &ecsmodel.PrePaidServerExtendParam{MarketType: &spot}
-	}
-	req := &ecsmodel.CreateServersRequest{Body: &ecsmodel.CreateServersRequestBody{Server: srv}}
-	if token != "" {
-		req.XClientToken = &token
-	}
-	resp, err := s.Client.CreateServers(req)
+	created, err := s.Client.Create(ctx, spec, token)
 	if err != nil {
 		return Result{Desired: from}, fmt.Errorf("ecs: creating %d servers for group %q: %w", n, g.Name, err)
 	}
-	res := Result{Desired: from + n}
-	if resp.ServerIds != nil {
-		res.Added = append(res.Added, *resp.ServerIds...)
-	}
-	if resp.JobId == nil {
+	res := Result{Desired: from + n, Added: created.IDs}
+	if created.JobID == "" {
 		return res, nil
 	}
-	res.JobID = *resp.JobId
+	res.JobID = created.JobID
 	ok, failed, done, err := s.follow(ctx, res.JobID)
 	var jf *jobFailedError
 	if errors.As(err, &jf) {
@@ -275,13 +168,13 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 }
 
 func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (Result, error) {
-	servers, err := s.list(g)
+	servers, err := s.list(ctx, g)
 	if err != nil {
 		return Result{Desired: from}, err
 	}
-	var cands []server
+	var cands []hwcloud.Server
 	for _, sv := range servers {
-		if sv.Managed && !sv.gone() {
+		if managed(sv) && !gone(sv) {
 			cands = append(cands, sv)
 		}
 	}
@@ -304,18 +197,13 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 	if len(cands) > n {
 		cands = cands[:n]
 	}
-	ids := make([]ecsmodel.ServerId, len(cands))
 	names := make([]string, len(cands))
 	for i, c := range cands {
-		ids[i] = ecsmodel.ServerId{Id: c.ID}
 		names[i] = c.ID
 	}
-	yes := true
-	resp, err := s.Client.DeleteServers(&ecsmodel.DeleteServersRequest{Body: &ecsmodel.DeleteServersRequestBody{
-		Servers: ids, DeletePublicip: &yes, DeleteVolume: &yes,
-	}})
+	jobID, err := s.Client.Delete(ctx, names)
 	if err != nil {
-		return res, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(ids), g.Name, err)
+		return res, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(names), g.Name, err)
 	}
 	res.Removed = names
 	res.Desired = from - len(names)
@@ -323,15 +211,15 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 		res.Partial = true
 		res.Detail = fmt.Sprintf("deleted %d of %d: only %d managed servers left", len(names), n, len(names))
 	}
-	if resp.JobId == nil {
+	if jobID == "" {
 		return res, nil
 	}
-	res.JobID = *resp.JobId
+	res.JobID = jobID
 	ok, failed, done, err := s.follow(ctx, res.JobID)
 	var jf *jobFailedError
 	switch {
 	case errors.As(err, &jf):
-		return Result{Desired: from, JobID: res.JobID, Failed: names}, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(ids), g.Name, err)
+		return Result{Desired: from, JobID: res.JobID, Failed: names}, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(names), g.Name, err)
 	case err != nil:
 		res.Detail = strings.TrimSpace(res.Detail + " job not followed to the end: " + err.Error())
 	case !done:
@@ -365,46 +253,22 @@ func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []stri
 				return nil, nil, false, err
 			}
 		}
-		job, err := s.Client.ShowJob(&ecsmodel.ShowJobRequest{JobId: jobID})
+		job, err := s.Client.Job(ctx, jobID)
 		if err != nil {
-			if hwcloud.Retryable(err) {
+			if hwcloud.Retryable(err) && ctx.Err() == nil {
 				continue
 			}
 			return nil, nil, false, err
 		}
-		status := ""
-		if job.Status != nil {
-			status = job.Status.Value()
-		}
-		if status != "SUCCESS" && status != "FAIL" {
+		if !job.Done() {
 			continue
 		}
-		if job.Entities != nil && job.Entities.SubJobs != nil {
-			for _, sj := range *job.Entities.SubJobs {
-				id := ""
-				if sj.Entities != nil && sj.Entities.ServerId != nil {
-					id = *sj.Entities.ServerId
-				}
-				if sj.Status != nil && sj.Status.Value() == "SUCCESS" {
-					ok = append(ok, id)
-				} else {
-					failed = append(failed, id)
-				}
-			}
+		if job.Status == "FAIL" && len(job.Succeeded) == 0 && len(job.Failed) == 0 {
+			return nil, nil, true, &jobFailedError{job: jobID, reason: job.FailReason}
 		}
-		if status == "FAIL" && len(ok) == 0 && len(failed) == 0 {
-			return nil, nil, true, &jobFailedError{job: jobID, reason: deref(job.FailReason)}
-		}
-		return ok, failed, true, nil
+		return job.Succeeded, job.Failed, true, nil
 	}
 	return nil, nil, false, nil
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
 
 // jobFailedError is an ECS job that ended in FAIL with nothing done.

@@ -2,15 +2,12 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
-	cesmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
 
 // Cloud Eye namespaces and the metrics the exporter reads per instance.
@@ -34,7 +31,7 @@ type point struct {
 	at    time.Time
 }
 
-func canonicalDims(dims []cesmodel.MetricsDimension) string {
+func canonicalDims(dims []hwcloud.Dim) string {
 	parts := make([]string, len(dims))
 	for i, d := range dims {
 		parts[i] = d.Name + "=" + d.Value
@@ -43,7 +40,7 @@ func canonicalDims(dims []cesmodel.MetricsDimension) string {
 	return strings.Join(parts, ",")
 }
 
-func keyOf(ns, metric string, dims ...cesmodel.MetricsDimension) seriesKey {
+func keyOf(ns, metric string, dims ...hwcloud.Dim) seriesKey {
 	return seriesKey{namespace: ns, metric: metric, dims: canonicalDims(dims)}
 }
 
@@ -52,110 +49,56 @@ func instanceKey(ns, metric, instance string) seriesKey {
 }
 
 func deviceKey(metric, instance, dimName, hash string) seriesKey {
-	return keyOf(nsAGTECS, metric, cesmodel.MetricsDimension{Name: dimInst, Value: instance}, cesmodel.MetricsDimension{Name: dimName, Value: hash})
+	return keyOf(nsAGTECS, metric, hwcloud.Dim{Name: dimInst, Value: instance}, hwcloud.Dim{Name: dimName, Value: hash})
 }
 
 // query is one series to ask Cloud Eye for.
 type query struct {
-	info cesmodel.MetricInfo
-	key  seriesKey
+	metric hwcloud.Metric
+	key    seriesKey
 }
 
-func newQuery(ns, metric string, dims ...cesmodel.MetricsDimension) query {
-	return query{info: cesmodel.MetricInfo{Namespace: ns, MetricName: metric, Dimensions: dims}, key: keyOf(ns, metric, dims...)}
+func newQuery(ns, metric string, dims ...hwcloud.Dim) query {
+	return query{metric: hwcloud.Metric{Namespace: ns, Name: metric, Dims: dims}, key: keyOf(ns, metric, dims...)}
 }
 
-// cesWait takes one token from the request budget, counting the time spent waiting.
-func (c *Collector) cesWait(ctx context.Context) error {
-	start := time.Now()
-	err := c.limiter.Wait(ctx)
-	c.addBudgetWait(time.Since(start))
-	if err != nil {
-		return fmt.Errorf("cloudeye: waiting for the request budget: %w", err)
+func metricsOf(qs []query) []hwcloud.Metric {
+	out := make([]hwcloud.Metric, len(qs))
+	for i, q := range qs {
+		out[i] = q.metric
 	}
-	return nil
+	return out
 }
 
-// fetchBatches asks Cloud Eye for the newest datapoint of every query, in
-// batches of metricsPerRequest, with at most concurrency calls in flight, each
-// call taking a token from the request budget. The window ends delay before
-// now, because Cloud Eye publishes late. Partial failures return what came back
-// with the joined errors.
+// cloudEye is Cloud Eye within the collector's request budget: each call
+// takes a token (the wait is counted), at most concurrency are in flight,
+// series go metricsPerRequest to a call; calls counts the calls made.
+func (c *Collector) cloudEye(calls *atomic.Int64) hwcloud.CloudEye {
+	ce := c.cfg.CloudEye
+	return hwcloud.Throttle(c.clients.CES, hwcloud.Budget{
+		Limiter: c.limiter, Concurrency: ce.Concurrency, MetricsPerCall: ce.MetricsPerRequest,
+		Waited: c.addBudgetWait, Called: func() { calls.Add(1) },
+	})
+}
+
+// fetchBatches asks Cloud Eye for the newest datapoint of every query. The
+// window ends delay before now, because Cloud Eye publishes late. Partial
+// failures return what came back with the joined errors.
 func (c *Collector) fetchBatches(ctx context.Context, now time.Time, qs []query) (map[seriesKey]point, int, error) {
 	cfg := c.cfg.CloudEye
-	period, err := batchPeriod(cfg.Period)
-	if err != nil {
-		return nil, 0, err
-	}
 	to := now.Add(-cfg.Delay)
 	from := to.Add(-c.lookback())
-	filter := cesmodel.GetFilterEnum().AVERAGE
-
-	var batches [][]query
-	for i := 0; i < len(qs); i += cfg.MetricsPerRequest {
-		batches = append(batches, qs[i:min(i+cfg.MetricsPerRequest, len(qs))])
-	}
+	var calls atomic.Int64
+	series, err := c.cloudEye(&calls).Series(ctx, metricsOf(qs), cfg.Period, from, to)
 	out := make(map[seriesKey]point, len(qs))
-	var (
-		mu    sync.Mutex
-		errs  []error
-		calls int
-	)
-	work := make(chan []query)
-	var wg sync.WaitGroup
-	for w := 0; w < min(cfg.Concurrency, len(batches)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for batch := range work {
-				if err := c.cesWait(ctx); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					continue
-				}
-				infos := make([]cesmodel.MetricInfo, len(batch))
-				for i, q := range batch {
-					infos[i] = q.info
-				}
-				resp, err := c.clients.CES.BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
-					Metrics: infos, Period: &period, Filter: &filter, From: from.UnixMilli(), To: to.UnixMilli(),
-				}})
-				mu.Lock()
-				calls++
-				if err != nil {
-					errs = append(errs, fmt.Errorf("cloudeye: %w", err))
-					mu.Unlock()
-					continue
-				}
-				if resp.Metrics != nil {
-					for _, md := range *resp.Metrics {
-						k, p, ok := newest(md)
-						if ok {
-							if old, seen := out[k]; !seen || p.at.After(old.at) {
-								out[k] = p
-							}
-						}
-					}
-				}
-				mu.Unlock()
+	for _, s := range series {
+		if k, p, ok := newest(s); ok {
+			if old, seen := out[k]; !seen || p.at.After(old.at) {
+				out[k] = p
 			}
-		}()
-	}
-feed:
-	for _, b := range batches {
-		select {
-		case work <- b:
-		case <-ctx.Done():
-			break feed
 		}
 	}
-	close(work)
-	wg.Wait()
-	if ctx.Err() != nil {
-		errs = append(errs, fmt.Errorf("cloudeye: %w", ctx.Err()))
-	}
-	return out, calls, errors.Join(errs...)
+	return out, int(calls.Load()), err
 }
 
 // lookback is how far before the window's end datapoints still count: data
@@ -170,34 +113,10 @@ func (c *Collector) lookback() time.Duration {
 }
 
 // newest picks the newest datapoint of a returned series.
-func newest(md cesmodel.BatchMetricData) (seriesKey, point, bool) {
-	var dims []cesmodel.MetricsDimension
-	if md.Dimensions != nil {
-		for _, d := range *md.Dimensions {
-			dims = append(dims, cesmodel.MetricsDimension{Name: strOr(d.Name), Value: strOr(d.Value)})
-		}
-	}
-	ns := strOr(md.Namespace)
-	var best *cesmodel.DatapointForBatchMetric
-	for i := range md.Datapoints {
-		dp := &md.Datapoints[i]
-		if dp.Average == nil {
-			continue
-		}
-		if best == nil || dp.Timestamp > best.Timestamp {
-			best = dp
-		}
-	}
-	if best == nil {
+func newest(s hwcloud.Series) (seriesKey, point, bool) {
+	if len(s.Points) == 0 {
 		return seriesKey{}, point{}, false
 	}
-	return keyOf(ns, md.MetricName, dims...), point{value: *best.Average, at: time.UnixMilli(best.Timestamp)}, true
-}
-
-func batchPeriod(p string) (cesmodel.BatchPeriod, error) {
-	var bp cesmodel.BatchPeriod
-	if err := json.Unmarshal([]byte(`"`+p+`"`), &bp); err != nil {
-		return bp, fmt.Errorf("cloudeye: period %q: %w", p, err)
-	}
-	return bp, nil
+	p := s.Points[len(s.Points)-1]
+	return keyOf(s.Namespace, s.Name, s.Dims...), point{value: p.Value, at: p.At}, true
 }

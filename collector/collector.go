@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	cesmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
 	"golang.org/x/time/rate"
 
 	"github.com/flexus-autoscaler/flexus/config"
@@ -247,8 +246,8 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 
 	// Discovery first: every later step works on this cycle's members.
 	t0 := time.Now()
-	errs = append(errs, c.discoverAll(now)...)
-	if err := c.fillFlavors(); err != nil {
+	errs = append(errs, c.discoverAll(ctx, now)...)
+	if err := c.fillFlavors(ctx); err != nil {
 		// Only a label is missing: the instance is exported without its flavour.
 		c.logger.Debug("flavours unknown for now", "err", err)
 	}
@@ -368,7 +367,7 @@ func (c *Collector) record(source string, d time.Duration, ok bool, now time.Tim
 
 // discoverAll refreshes every group's members, a few groups at a time. A group
 // whose discovery fails keeps its previous members; its lag grows.
-func (c *Collector) discoverAll(now time.Time) []error {
+func (c *Collector) discoverAll(ctx context.Context, now time.Time) []error {
 	names := c.groupNames()
 	results := make([]membership, len(names))
 	errs := make([]error, len(names))
@@ -381,7 +380,7 @@ func (c *Collector) discoverAll(now time.Time) []error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], errs[i] = c.discover(&st.cfg, now)
+			results[i], errs[i] = c.discover(ctx, &st.cfg, now)
 		}()
 	}
 	wg.Wait()
@@ -430,18 +429,18 @@ func (c *Collector) queries() []query {
 			if in.State == StateRemoving {
 				continue
 			}
-			id := cesmodel.MetricsDimension{Name: dimInst, Value: in.ID}
+			id := hwcloud.Dim{Name: dimInst, Value: in.ID}
 			for _, m := range perInstance() {
 				add(newQuery(m.ns, m.metric, id))
 			}
 			for _, d := range c.devicesOf(in.ID, dimGPU) {
 				for _, m := range gpuMetrics() {
-					add(newQuery(nsAGTECS, m, id, cesmodel.MetricsDimension{Name: dimGPU, Value: d.hash}))
+					add(newQuery(nsAGTECS, m, id, hwcloud.Dim{Name: dimGPU, Value: d.hash}))
 				}
 			}
 			for _, d := range c.devicesOf(in.ID, dimNPU) {
 				for _, m := range npuMetrics() {
-					add(newQuery(nsAGTECS, m, id, cesmodel.MetricsDimension{Name: dimNPU, Value: d.hash}))
+					add(newQuery(nsAGTECS, m, id, hwcloud.Dim{Name: dimNPU, Value: d.hash}))
 				}
 			}
 			for _, x := range st.cfg.ExtraMetrics {

@@ -15,6 +15,8 @@ import (
 	"github.com/flexus-autoscaler/flexus/advisor"
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/hwcloud/hwcloudtest"
 )
 
 const unitConfig = `
@@ -46,7 +48,7 @@ func mustParse(t *testing.T, y string) *config.Config {
 
 type harness struct {
 	t     *testing.T
-	cloud *fakeCloud
+	cloud *hwcloudtest.Fake
 	clk   *clock.Fake
 	c     *Collector
 	loop  *Loop
@@ -55,13 +57,13 @@ type harness struct {
 
 func newHarness(t *testing.T, y string) *harness {
 	t.Helper()
-	f := newFakeCloud()
-	c, err := New(Options{Config: mustParse(t, y), Clients: f.clients(), Logger: promslog.NewNopLogger()})
+	clk := clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
+	f := newCloud(clk)
+	c, err := New(Options{Config: mustParse(t, y), Clients: f.Clients(), Logger: promslog.NewNopLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	clk := clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
 	loop := NewLoop(c, clk)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(loop)
@@ -81,23 +83,39 @@ func (h *harness) compare(want string, names ...string) {
 	}
 }
 
+// newCloud is a cloud holding the AS group as-1 (1..50), empty.
+func newCloud(clk clock.Clock) *hwcloudtest.Fake {
+	f := hwcloudtest.New(clk)
+	f.SetGroup(hwcloud.Group{ID: "as-1", Desired: 0, Current: 0, Min: 1, Max: 50, Status: "INSERVICE"})
+	return f
+}
+
 // seed puts one in-service instance with one GPU in AS group as-1.
 func (h *harness) seed() {
 	f := h.cloud
-	f.asInstances["as-1"] = map[string]string{"i-1": "INSERVICE", "i-2": "PENDING"}
-	f.asDesired["as-1"] = 2
-	f.devices["i-1"] = map[string]map[string]string{dimGPU: {"h0": "0000:00:0d.0"}}
+	f.SetGroup(hwcloud.Group{ID: "as-1", Desired: 2, Current: 2, Min: 1, Max: 50, Status: "INSERVICE"})
+	f.SetMember("as-1", hwcloud.Member{ID: "i-1", State: "INSERVICE"})
+	f.SetMember("as-1", hwcloud.Member{ID: "i-2", State: "PENDING"})
+	f.SetDevices("i-1", dimGPU, map[string]string{"h0": "0000:00:0d.0"})
 	h.data(h.clk.Now().Add(-90*time.Second), 50)
 }
 
 // data publishes a datapoint at `at` for every series of i-1.
 func (h *harness) data(at time.Time, v float64) {
-	f := h.cloud
-	f.set(instanceKey(nsSYSECS, "cpu_util", "i-1"), v, at)
-	f.set(instanceKey(nsAGTECS, "cpu_usage", "i-1"), v, at)
-	f.set(instanceKey(nsAGTECS, "mem_usedPercent", "i-1"), v/2, at)
-	f.set(deviceKey("gpu_usage_gpu", "i-1", dimGPU, "h0"), v, at)
-	f.set(deviceKey("gpu_free_mem", "i-1", dimGPU, "h0"), 1024, at)
+	inst := hwcloud.Dim{Name: dimInst, Value: "i-1"}
+	gpu := hwcloud.Dim{Name: dimGPU, Value: "h0"}
+	for _, p := range []struct {
+		m hwcloud.Metric
+		v float64
+	}{
+		{hwcloud.Metric{Namespace: nsSYSECS, Name: "cpu_util", Dims: []hwcloud.Dim{inst}}, v},
+		{hwcloud.Metric{Namespace: nsAGTECS, Name: "cpu_usage", Dims: []hwcloud.Dim{inst}}, v},
+		{hwcloud.Metric{Namespace: nsAGTECS, Name: "mem_usedPercent", Dims: []hwcloud.Dim{inst}}, v / 2},
+		{hwcloud.Metric{Namespace: nsAGTECS, Name: "gpu_usage_gpu", Dims: []hwcloud.Dim{inst, gpu}}, v},
+		{hwcloud.Metric{Namespace: nsAGTECS, Name: "gpu_free_mem", Dims: []hwcloud.Dim{inst, gpu}}, 1024},
+	} {
+		h.cloud.SetPoint(p.m, at, p.v)
+	}
 }
 
 func TestFirstScrapeHasRealDeviceIDsAndRatios(t *testing.T) {
@@ -134,13 +152,13 @@ flexus_signal_age_seconds{group="gpu-pool",signal="cpu"} 90
 flexus_signal_age_seconds{group="gpu-pool",signal="gpu"} 90
 flexus_signal_age_seconds{group="gpu-pool",signal="memory"} 90
 `, "flexus_signal", "flexus_signal_age_seconds")
-	if n := h.cloud.count("ListAgentDimensionInfo"); n != 1 {
+	if n := h.cloud.Calls("ListAgentDimensionInfo"); n != 1 {
 		t.Errorf("ListAgentDimensionInfo called %d times for one GPU instance, want 1", n)
 	}
 	if err := h.step(); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.cloud.count("ListAgentDimensionInfo"); n != 1 {
+	if n := h.cloud.Calls("ListAgentDimensionInfo"); n != 1 {
 		t.Errorf("device ids are cached: ListAgentDimensionInfo called %d times after two cycles, want 1", n)
 	}
 }
@@ -190,9 +208,7 @@ func TestCloudEyeDownKeepsServingAndRecovers(t *testing.T) {
 	if err := h.step(); err != nil {
 		t.Fatal(err)
 	}
-	h.cloud.mu.Lock()
-	h.cloud.down = true
-	h.cloud.mu.Unlock()
+	h.cloud.Down(hwcloud.ServiceCES, hwcloudtest.HTTPError(503))
 	h.clk.Advance(time.Minute)
 	if err := h.step(); err == nil {
 		t.Fatal("a collection with Cloud Eye down reported no error")
@@ -211,9 +227,7 @@ flexus_collection_success{source="scoring"} 1
 # TYPE flexus_memory_utilization_ratio gauge
 flexus_memory_utilization_ratio{group="gpu-pool",instance_id="i-1"} 0.25
 `, "flexus_memory_utilization_ratio")
-	h.cloud.mu.Lock()
-	h.cloud.down = false
-	h.cloud.mu.Unlock()
+	h.cloud.Down(hwcloud.ServiceCES, nil)
 	h.clk.Advance(time.Minute)
 	h.data(h.clk.Now().Add(-70*time.Second), 60)
 	if err := h.step(); err != nil {
@@ -232,9 +246,7 @@ func TestDiscoveryFollowsScaleOutAndInWithinOneCycle(t *testing.T) {
 	if err := h.step(); err != nil {
 		t.Fatal(err)
 	}
-	h.cloud.mu.Lock()
-	h.cloud.asInstances["as-1"]["i-3"] = "INSERVICE"
-	h.cloud.mu.Unlock()
+	h.cloud.SetMember("as-1", hwcloud.Member{ID: "i-3", State: "INSERVICE"})
 	h.clk.Advance(time.Minute)
 	if err := h.step(); err != nil {
 		t.Fatal(err)
@@ -242,9 +254,7 @@ func TestDiscoveryFollowsScaleOutAndInWithinOneCycle(t *testing.T) {
 	if n := testutil.CollectAndCount(h.loop, "flexus_instance_info"); n != 3 {
 		t.Errorf("after scale-out: %d instances, want 3", n)
 	}
-	h.cloud.mu.Lock()
-	delete(h.cloud.asInstances["as-1"], "i-1")
-	h.cloud.mu.Unlock()
+	h.cloud.RemoveMember("as-1", "i-1")
 	h.clk.Advance(time.Minute)
 	if err := h.step(); err != nil {
 		t.Fatal(err)
@@ -302,9 +312,9 @@ type fixedAdvice struct{ s advisor.Settings }
 func (f *fixedAdvice) Effective(string) (advisor.Settings, bool) { return f.s, f.s.Thresholds != nil }
 
 func TestAppliedAdviceMovesThresholdsAndRebuildsTheScorer(t *testing.T) {
-	f := newFakeCloud()
+	f := newCloud(clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)))
 	adv := &fixedAdvice{}
-	c, err := New(Options{Config: mustParse(t, unitConfig), Clients: f.clients(), Logger: promslog.NewNopLogger(), Advice: adv})
+	c, err := New(Options{Config: mustParse(t, unitConfig), Clients: f.Clients(), Logger: promslog.NewNopLogger(), Advice: adv})
 	if err != nil {
 		t.Fatal(err)
 	}

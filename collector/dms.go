@@ -3,9 +3,8 @@ package collector
 import (
 	"sort"
 
-	cesmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
-
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
 
 // dmsQuery is the Cloud Eye series holding a DMS Kafka consumer-group backlog
@@ -17,9 +16,9 @@ func dmsQuery(d *config.DMSQueue) query {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	dims := make([]cesmodel.MetricsDimension, len(names))
+	dims := make([]hwcloud.Dim, len(names))
 	for i, n := range names {
-		dims[i] = cesmodel.MetricsDimension{Name: n, Value: d.Dimensions[n]}
+		dims[i] = hwcloud.Dim{Name: n, Value: d.Dimensions[n]}
 	}
 	return newQuery(d.Namespace, d.Metric, dims...)
 }

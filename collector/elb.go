@@ -6,9 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	cesmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
-
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
 
 // ELB layer-7 metrics in Cloud Eye: mean response time (ms), requests per
@@ -51,9 +50,9 @@ func parseELB(src *config.HTTPSource) (*elbSource, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("response_time.url %q names no dimension: use cloudeye:SYS.ELB?lbaas_instance_id=<ELB id>", src.URL)
 	}
-	dims := make([]cesmodel.MetricsDimension, len(names))
+	dims := make([]hwcloud.Dim, len(names))
 	for i, n := range names {
-		dims[i] = cesmodel.MetricsDimension{Name: n, Value: q.Get(n)}
+		dims[i] = hwcloud.Dim{Name: n, Value: q.Get(n)}
 	}
 	return &elbSource{rt: newQuery(ns, elbRT, dims...), qps: newQuery(ns, elbQPS, dims...), errs: newQuery(ns, elbServerErr, dims...)}, nil
 }

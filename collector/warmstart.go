@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
-	cesmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ces/v1/model"
-
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
@@ -67,7 +67,7 @@ func (c *Collector) warmStart(ctx context.Context, now time.Time, st *groupState
 	}
 	var wants []want
 	for _, id := range ids {
-		dim := cesmodel.MetricsDimension{Name: dimInst, Value: id}
+		dim := hwcloud.Dim{Name: dimInst, Value: id}
 		alt := newQuery(nsSYSECS, "cpu_util", dim)
 		wants = append(wants,
 			want{signal: config.SignalCPU, q: newQuery(nsAGTECS, "cpu_usage", dim), alt: &alt, scale: 0.01, inst: id},
@@ -141,48 +141,24 @@ func (c *Collector) warmStart(ctx context.Context, now time.Time, st *groupState
 }
 
 // fetchHistory returns every datapoint of the queries in [from, to] at period,
-// oldest first, in budgeted batches.
+// oldest first, within the budget.
 func (c *Collector) fetchHistory(ctx context.Context, from, to time.Time, period string, qs []query) (map[seriesKey][]point, int, error) {
-	bp, err := batchPeriod(period)
+	var calls atomic.Int64
+	series, err := c.cloudEye(&calls).Series(ctx, metricsOf(qs), period, from, to)
 	if err != nil {
-		return nil, 0, err
+		return nil, int(calls.Load()), fmt.Errorf("warm start: %w", err)
 	}
-	filter := cesmodel.GetFilterEnum().AVERAGE
 	out := map[seriesKey][]point{}
-	calls := 0
-	for i := 0; i < len(qs); i += c.cfg.CloudEye.MetricsPerRequest {
-		batch := qs[i:min(i+c.cfg.CloudEye.MetricsPerRequest, len(qs))]
-		if err := c.cesWait(ctx); err != nil {
-			return out, calls, err
-		}
-		infos := make([]cesmodel.MetricInfo, len(batch))
-		for j, q := range batch {
-			infos[j] = q.info
-		}
-		resp, err := c.clients.CES.BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
-			Metrics: infos, Period: &bp, Filter: &filter, From: from.UnixMilli(), To: to.UnixMilli(),
-		}})
-		calls++
-		if err != nil {
-			return out, calls, fmt.Errorf("warm start: %w", err)
-		}
-		if resp.Metrics == nil {
+	for _, s := range series {
+		k, _, ok := newest(s)
+		if !ok {
 			continue
 		}
-		for _, md := range *resp.Metrics {
-			k, _, ok := newest(md)
-			if !ok {
-				continue
-			}
-			pts := make([]point, 0, len(md.Datapoints))
-			for _, dp := range md.Datapoints {
-				if dp.Average != nil {
-					pts = append(pts, point{value: *dp.Average, at: time.UnixMilli(dp.Timestamp)})
-				}
-			}
-			sort.Slice(pts, func(a, b int) bool { return pts[a].at.Before(pts[b].at) })
-			out[k] = pts
+		pts := make([]point, len(s.Points))
+		for i, p := range s.Points {
+			pts[i] = point{value: p.Value, at: p.At}
 		}
+		out[k] = pts
 	}
-	return out, calls, nil
+	return out, int(calls.Load()), nil
 }

@@ -1,7 +1,10 @@
-// Package hwcloud builds the Huawei Cloud SDK clients the project uses (Cloud
-// Eye, Auto Scaling, ECS) from config, behind narrow interfaces that hold only
-// the calls we make. Retries use the SDK's own retry support; every HTTP
-// attempt is counted by service, API and status code.
+// Package hwcloud is the cloud as the project sees it: Auto Scaling groups,
+// ECS servers and Cloud Eye series behind context-first interfaces in the
+// project's terms (domain.go), built over the Huawei SDK from config. Paging,
+// per-call limits, retries, error classification (Retryable) and the request
+// budget (Throttle) live here, not in the callers; every HTTP attempt is
+// counted by service, API and status code. hwcloudtest holds the fake that
+// unit tests use.
 package hwcloud
 
 import (

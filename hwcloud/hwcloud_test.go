@@ -1,6 +1,7 @@
 package hwcloud
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	asmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/as/v1/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/promslog"
@@ -18,6 +18,19 @@ import (
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// testClients builds clients for cfg with test credentials.
+func testClients(t *testing.T, cfg Config, reg prometheus.Registerer) *Clients {
+	t.Helper()
+	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := New(cfg, reg, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
 
 func TestResolve(t *testing.T) {
 	dir := t.TempDir()
@@ -107,7 +120,7 @@ func TestAPINames(t *testing.T) {
 	}
 }
 
-// A throttled call is retried by the SDK's invoker and every attempt counted.
+// A throttled call is retried and every attempt counted.
 func TestThrottledCallIsRetriedAndCounted(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,28 +130,21 @@ func TestThrottledCallIsRetriedAndCounted(t *testing.T) {
 			_, _ = w.Write([]byte(`{"error":{"code":"AS.0001","message":"throttled"}}`))
 			return
 		}
-		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":20,"scaling_groups":[]}`))
+		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":100,"scaling_group_instances":[]}`))
 	}))
 	defer srv.Close()
-	cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
-	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	cl, err := New(cfg, reg, promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.AS.ListScalingGroups(&asmodel.ListScalingGroupsRequest{}); err != nil {
+	cl := testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, reg)
+	if _, err := cl.AS.Members(context.Background(), "g1"); err != nil {
 		t.Fatalf("call failed after retries: %v", err)
 	}
 	want := `
 # HELP flexus_cloud_retries_total Retries of Huawei Cloud API calls after 429, 5xx or connection failures.
 # TYPE flexus_cloud_retries_total counter
-flexus_cloud_retries_total{api="ListScalingGroups",service="as"} 2
+flexus_cloud_retries_total{api="ListScalingInstances",service="as"} 2
 # HELP flexus_cloud_throttled_requests_total Huawei Cloud API requests answered 429 Too Many Requests.
 # TYPE flexus_cloud_throttled_requests_total counter
-flexus_cloud_throttled_requests_total{api="ListScalingGroups",service="as"} 2
+flexus_cloud_throttled_requests_total{api="ListScalingInstances",service="as"} 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flexus_cloud_retries_total", "flexus_cloud_throttled_requests_total"); err != nil {
 		t.Fatal(err)
@@ -146,8 +152,8 @@ flexus_cloud_throttled_requests_total{api="ListScalingGroups",service="as"} 2
 	wantReq := `
 # HELP flexus_cloud_requests_total HTTP requests to Huawei Cloud APIs, every attempt, by service, API and status code ("error" when no response came).
 # TYPE flexus_cloud_requests_total counter
-flexus_cloud_requests_total{api="ListScalingGroups",code="200",service="as"} 1
-flexus_cloud_requests_total{api="ListScalingGroups",code="429",service="as"} 2
+flexus_cloud_requests_total{api="ListScalingInstances",code="200",service="as"} 1
+flexus_cloud_requests_total{api="ListScalingInstances",code="429",service="as"} 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantReq), "flexus_cloud_requests_total"); err != nil {
 		t.Fatal(err)
@@ -163,18 +169,11 @@ func TestTimeoutIsRetried(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":20,"scaling_groups":[]}`))
+		_, _ = w.Write([]byte(`{"total_number":0,"start_number":0,"limit":100,"scaling_group_instances":[]}`))
 	}))
 	defer srv.Close()
-	cfg := Config{Endpoint: srv.URL, Timeout: 100 * time.Millisecond, RetryBaseDelay: time.Millisecond}
-	if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.AS.ListScalingGroups(&asmodel.ListScalingGroupsRequest{}); err != nil {
+	cl := testClients(t, Config{Endpoint: srv.URL, Timeout: 100 * time.Millisecond, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry())
+	if _, err := cl.AS.Members(context.Background(), "g1"); err != nil {
 		t.Fatalf("a timed-out call was not retried: %v", err)
 	}
 	if n := calls.Load(); n != 2 {
@@ -196,16 +195,25 @@ func TestZeroRetriesCanBeSet(t *testing.T) {
 	}
 }
 
-// A write that failed ambiguously may have landed, so the client does not
-// resend it; a throttled write (certainly not applied) is retried.
-func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
+// A transient failure of a read is retried; a permanent one is not. A write
+// that failed ambiguously may have landed, so it is not resent; a throttled
+// write (certainly not applied) is.
+func TestWhatIsRetried(t *testing.T) {
+	read := func(cl *Clients) { _, _ = cl.AS.Group(context.Background(), "g1") }
+	write := func(cl *Clients) { _ = cl.AS.SetDesired(context.Background(), "g1", 4) }
 	for _, tc := range []struct {
 		name         string
+		call         func(*Clients)
 		status       int
 		wantAttempts int32
 	}{
-		{"a 500 on a write is returned, not resent", http.StatusInternalServerError, 1},
-		{"a 429 on a write is retried", http.StatusTooManyRequests, 2},
+		{"a 500 on a read is retried", read, http.StatusInternalServerError, 2},
+		{"a 429 on a read is retried", read, http.StatusTooManyRequests, 2},
+		{"a 403 on a read is returned, not retried", read, http.StatusForbidden, 1},
+		{"a 404 on a read is returned, not retried", read, http.StatusNotFound, 1},
+		{"a 500 on a write is returned, not resent", write, http.StatusInternalServerError, 1},
+		{"a 429 on a write is retried", write, http.StatusTooManyRequests, 2},
+		{"a 400 on a write is returned, not resent", write, http.StatusBadRequest, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
@@ -216,20 +224,10 @@ func TestWritesAreRetriedOnlyWhenThrottled(t *testing.T) {
 					_, _ = w.Write([]byte(`{"error":{"code":"AS.0001","message":"try later"}}`))
 					return
 				}
-				_, _ = w.Write([]byte(`{"scaling_group_id":"g1"}`))
+				_, _ = w.Write([]byte(`{"scaling_group":{"scaling_group_id":"g1"}}`))
 			}))
 			defer srv.Close()
-			cfg := Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}
-			if err := cfg.Resolve(env(map[string]string{EnvAK: "ak", EnvSK: "sk", EnvProjectID: "p"})); err != nil {
-				t.Fatal(err)
-			}
-			cl, err := New(cfg, prometheus.NewRegistry(), promslog.NewNopLogger())
-			if err != nil {
-				t.Fatal(err)
-			}
-			desired := int32(4)
-			_, _ = cl.AS.UpdateScalingGroup(&asmodel.UpdateScalingGroupRequest{ScalingGroupId: "g1",
-				Body: &asmodel.UpdateScalingGroupOption{DesireInstanceNumber: &desired}})
+			tc.call(testClients(t, Config{Endpoint: srv.URL, RetryBaseDelay: time.Millisecond}, prometheus.NewRegistry()))
 			if n := calls.Load(); n != tc.wantAttempts {
 				t.Fatalf("%d attempts, want %d", n, tc.wantAttempts)
 			}

@@ -1,0 +1,153 @@
+package hwcloud
+
+import (
+	"context"
+	"time"
+)
+
+// The interfaces below are the cloud as the project sees it: context-first,
+// in its own terms, with paging, chunking, retries and error classification
+// done behind them. hwcloudtest.Fake implements all three for unit tests;
+// integration tests use New against simcloud.
+
+// AutoScaling is an Auto Scaling group.
+type AutoScaling interface {
+	// Group shows the scaling group: its counts, bounds and status.
+	Group(ctx context.Context, groupID string) (Group, error)
+	// Members lists every instance of the group, all pages.
+	Members(ctx context.Context, groupID string) ([]Member, error)
+	// Activities lists up to limit scaling activities started since since.
+	Activities(ctx context.Context, groupID string, since time.Time, limit int) ([]Activity, error)
+	// SetDesired sets the group's desired instance count. The count is
+	// absolute, so a repeat after a lost answer changes nothing.
+	SetDesired(ctx context.Context, groupID string, desired int) error
+}
+
+// Servers are ECS (Flexus X) servers.
+type Servers interface {
+	// Tagged lists every server carrying the tag key=value, all pages. The tag
+	// is checked again on each server: a filter the API ignored must never
+	// widen what a caller deletes.
+	Tagged(ctx context.Context, key, value string) ([]Server, error)
+	// Flavors returns the flavour of each of ids that still exists.
+	Flavors(ctx context.Context, ids []string) (map[string]string, error)
+	// Create asks for spec.Count servers. token deduplicates a resent request
+	// on the cloud's side; empty sends none.
+	Create(ctx context.Context, spec ServerSpec, token string) (Created, error)
+	// Delete deletes the servers with their volumes and public IPs and
+	// returns the job, "" when the cloud gave none.
+	Delete(ctx context.Context, ids []string) (jobID string, err error)
+	// Job shows an ECS job.
+	Job(ctx context.Context, jobID string) (Job, error)
+}
+
+// CloudEye is Cloud Eye's metric data.
+type CloudEye interface {
+	// Series reads the averaged datapoints of every metric in [from, to] at
+	// period ("1", "300", "3600", ...), in as many calls as the per-call
+	// limit needs. A failed call leaves its metrics out of the answer and
+	// joins its error to the one returned.
+	Series(ctx context.Context, metrics []Metric, period string, from, to time.Time) ([]Series, error)
+	// Metrics lists the metrics published under namespace and name, all pages.
+	Metrics(ctx context.Context, namespace, name string) ([]Metric, error)
+	// AgentDimensions maps an instance's hashed agent dimension values of
+	// kind dim ("gpu", "npu", ...) to the real device ids.
+	AgentDimensions(ctx context.Context, instanceID, dim string) (map[string]string, error)
+}
+
+// Group is a scaling group. Counts the cloud left out are -1.
+type Group struct {
+	ID               string
+	Desired, Current int
+	Min, Max         int
+	Status           string // INSERVICE, PAUSED, ERROR, DELETING
+	Scaling          bool   // AS says an activity is under way
+}
+
+// Member is an instance of a scaling group. ID is empty while AS is still
+// creating the server.
+type Member struct {
+	ID, Name string
+	// State is AS's lifecycle state: INSERVICE, PENDING, REMOVING, ...
+	State string
+}
+
+// Activity is a scaling activity. Values the cloud left out are -1.
+type Activity struct {
+	Status     string // SUCCESS, FAIL, DOING
+	Start, End time.Time
+	// Added and Removed tell whether instances were added, or removed or deleted.
+	Added, Removed bool
+	// Desired and Instances are the group's desired and actual counts it worked from.
+	Desired, Instances int
+	// Change is the signed scaling value, 0 when the cloud did not say.
+	Change int
+}
+
+// Server is an ECS server.
+type Server struct {
+	ID, Name, Flavor string
+	Status           string // ACTIVE, BUILD, SHUTOFF, DELETED, ...
+	Task             string // OS-EXT-STS:task_state
+	Created, Updated time.Time
+	// Launched is when the server came up; zero when the API does not say.
+	Launched time.Time
+	// Tags are the server's tags and metadata.
+	Tags map[string]string
+}
+
+// Tag is a server tag.
+type Tag struct{ Key, Value string }
+
+// ServerSpec is what Create builds.
+type ServerSpec struct {
+	Count                            int
+	NamePrefix, ImageID, Flavor      string
+	VPCID, SubnetID, SecurityGroupID string
+	AvailabilityZone                 string
+	RootVolumeType                   string
+	RootVolumeGB                     int
+	Spot                             bool
+	// Tags go on every server, in this order.
+	Tags []Tag
+}
+
+// Created is what a Create was answered.
+type Created struct {
+	IDs   []string
+	JobID string
+}
+
+// Job is an ECS job and what its sub-jobs did per server.
+type Job struct {
+	ID         string
+	Status     string // RUNNING, SUCCESS, FAIL, INIT
+	FailReason string
+	// Succeeded and Failed name the servers of the finished sub-jobs; a
+	// sub-job that failed before it had a server is named "".
+	Succeeded, Failed []string
+}
+
+// Done reports a job that ended.
+func (j Job) Done() bool { return j.Status == "SUCCESS" || j.Status == "FAIL" }
+
+// Dim is a metric dimension.
+type Dim struct{ Name, Value string }
+
+// Metric names one Cloud Eye series.
+type Metric struct {
+	Namespace, Name string
+	Dims            []Dim
+}
+
+// Point is one datapoint.
+type Point struct {
+	At    time.Time
+	Value float64
+}
+
+// Series is a metric's datapoints, oldest first.
+type Series struct {
+	Metric
+	Points []Point
+}
