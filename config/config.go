@@ -304,7 +304,8 @@ func (c *Config) setDefaults() {
 	ce := &c.CloudEye
 	orDefault(&ce.Delay, 2*time.Minute)
 	orDefault(&ce.Period, "1")
-	orDefault(&ce.RequestsPerSecond, 10)
+	// 8 a second with a burst of 20 stays within the 500 BatchListMetricData calls a minute Cloud Eye allows.
+	orDefault(&ce.RequestsPerSecond, 8)
 	orDefault(&ce.Burst, 20)
 	orDefault(&ce.Concurrency, 4)
 	orDefault(&ce.MetricsPerRequest, 500)
