@@ -83,6 +83,8 @@ type groupState struct {
 	elb        *elbSource
 	queue      point
 	queueOK    bool
+	// dmsChecked is set once ListMetrics showed the group's DMS series.
+	dmsChecked bool
 	rt, er     point
 	rtOK, erOK bool
 	scorer     *scoring.Group
@@ -159,7 +161,7 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 				st.redis.close()
 				st.redis = nil
 			}
-			st.queueOK = false
+			st.queueOK, st.dmsChecked = false, false
 			if g.Queue != nil && g.Queue.Redis != nil {
 				st.redis = newRedisQueue(*g.Queue.Redis)
 			}
@@ -272,6 +274,10 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 		if err != nil {
 			dimErrs = append(dimErrs, err)
 		}
+		if !k.lookup {
+			c.adoptDevices(k, hashes)
+			continue
+		}
 		calls, err = c.resolveDevices(ctx, k, hashes)
 		stats.DimensionCalls += calls
 		if err != nil {
@@ -285,6 +291,9 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 		}
 	}
 	c.mu.Unlock()
+	calls, queueErrs := c.checkQueueSeries(ctx)
+	stats.DimensionCalls += calls
+	dimErrs = append(dimErrs, queueErrs...)
 	c.record(SourceDimensions, time.Since(t0), len(dimErrs) == 0, now)
 	errs = append(errs, dimErrs...)
 

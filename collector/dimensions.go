@@ -10,20 +10,42 @@ import (
 )
 
 // deviceKind is an accelerator family with its Cloud Eye dimension and the
-// metric whose presence reveals the devices.
+// metric whose presence reveals the devices. lookup tells whether
+// ListAgentDimensionInfo maps its dimension values to real device ids: it
+// does for gpu, but its dim_name has no npu, so an NPU is known by its
+// dimension value alone (docs/cloud-api.md, ces-agent-dim-names).
 type deviceKind struct {
-	dim   string
-	probe string
+	dim    string
+	probe  string
+	lookup bool
 }
 
 func deviceKinds() []deviceKind {
-	return []deviceKind{{dim: dimGPU, probe: "gpu_usage_gpu"}, {dim: dimNPU, probe: "npu_util_rate_ai_core"}}
+	return []deviceKind{{dim: dimGPU, probe: "gpu_usage_gpu", lookup: true}, {dim: dimNPU, probe: "npu_util_rate_ai_core"}}
 }
 
-// device is one GPU or NPU: hash is the Cloud Eye dimension value, id the real
-// device id (origin_value) used as the device label.
+// device is one GPU or NPU: hash is the Cloud Eye dimension value, id the
+// device label: the real device id (origin_value) for a GPU, the dimension
+// value itself for an NPU.
 type device struct {
 	hash, id string
+}
+
+// adoptDevices records devices whose label is their dimension value: they
+// are known as soon as ListMetrics shows them, with no lookup call.
+func (c *Collector) adoptDevices(k deviceKind, hashes map[string][]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for inst, hs := range hashes {
+		if c.devices[inst] == nil {
+			c.devices[inst] = map[string]map[string]string{}
+		}
+		known := map[string]string{}
+		for _, h := range hs {
+			known[h] = h
+		}
+		c.devices[inst][k.dim] = known
+	}
 }
 
 // listDeviceHashes finds, with ListMetrics (a handful of calls for the whole

@@ -108,13 +108,13 @@ groups:
     max_instances: 10
     policy: target
     queue:
-      dms: {kind: kafka, dimensions: {kafka_instance_id: "%[7]s", kafka_groups: "%[8]s"}}
+      dms: {preset: kafka_backlog, dimensions: {kafka_instance_id: "%[7]s"}}
     ecs:
       flavor: x1.2u.4g
       image_id: img-0001
       vpc_id: vpc-0001
       subnet_id: subnet-0001
-`, s.env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey, gpu.ID, s.redis, web.KafkaInstanceID, web.ConsumerGroup)
+`, s.env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey, gpu.ID, s.redis, web.KafkaInstanceID)
 }
 
 // collector builds a Collector on the real SDK clients against simcloud.
@@ -429,8 +429,9 @@ groups:
 	for _, in := range ins {
 		for _, d := range in.Devices {
 			n++
+			// ListAgentDimensionInfo has no npu: the label is the npu dimension value ListMetrics shows.
 			for _, name := range []string{"flexus_npu_utilization_ratio", "flexus_npu_memory_utilization_ratio"} {
-				w := fmt.Sprintf("%s{device=%s,group=npu-pool,instance_id=%s}", name, d.Origin, in.ID)
+				w := fmt.Sprintf("%s{device=%s,group=npu-pool,instance_id=%s}", name, d.Hash, in.ID)
 				if !strings.Contains(got, w) {
 					t.Errorf("first scrape lacks %s; got:\n%s", w, got)
 				}
@@ -516,4 +517,50 @@ func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	return mfs
+}
+
+// A DMS series that does not exist reads as no data, silently: the
+// collector checks with ListMetrics at start that the configured series is
+// listed, and names the field and what Cloud Eye has instead.
+func TestSimcloudQueueSeriesIsCheckedAtStart(t *testing.T) {
+	s := startSim(t)
+	web, err := s.env.World.Group("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	preset := fmt.Sprintf(`dms: {preset: kafka_backlog, dimensions: {kafka_instance_id: "%s"}}`, web.KafkaInstanceID)
+	tests := []struct {
+		name    string
+		dms     string
+		wantErr []string // substrings of the cycle's error; none when the series exists
+	}{
+		{"the documented Kafka backlog is found", preset, nil},
+		{"a consumer-group dimension names the field and the dimensions that exist",
+			fmt.Sprintf(`dms: {kind: kafka, namespace: SYS.DMS, metric: group_msgs, dimensions: {kafka_instance_id: "%s", kafka_groups: "%s"}}`, web.KafkaInstanceID, web.ConsumerGroup),
+			[]string{`group "web": queue.dms.dimensions`, "{kafka_instance_id=" + web.KafkaInstanceID + "}", "kafka_backlog"}},
+		{"a metric DMS does not publish is named",
+			fmt.Sprintf(`dms: {kind: rabbitmq, namespace: SYS.DMS, metric: queue_messages, dimensions: {rabbitmq_instance_id: "%s", rabbitmq_queue: "%s"}}`, web.RabbitMQInstanceID, web.RabbitMQQueue),
+			[]string{`group "web": queue.dms: Cloud Eye lists no SYS.DMS queue_messages at all`, "rabbitmq_ready"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := strings.Replace(s.config(t), preset, tc.dms, 1)
+			c := collectorFor(t, mustParse(t, y), nil)
+			_, err := c.Collect(context.Background(), s.clk.Now())
+			if len(tc.wantErr) == 0 {
+				if err != nil && strings.Contains(err.Error(), "queue.dms") {
+					t.Fatalf("the series exists, yet: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error for a queue series Cloud Eye does not have")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
 }

@@ -176,13 +176,49 @@ type RedisQueue struct {
 	Timeout       time.Duration `yaml:"timeout"`
 }
 
-// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye.
+// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye. The
+// series is explicit: namespace, metric and dimensions, or a preset that
+// names a documented series (DMSPresets) and needs only its dimension values.
 type DMSQueue struct {
-	// Kind is kafka or rabbitmq; it selects the default namespace and metric.
+	// Kind is kafka or rabbitmq: the source label (dms_kafka, dms_rabbitmq); a preset sets it.
 	Kind       string            `yaml:"kind"`
+	Preset     string            `yaml:"preset"`
 	Namespace  string            `yaml:"namespace"`
 	Metric     string            `yaml:"metric"`
 	Dimensions map[string]string `yaml:"dimensions"`
+}
+
+// DMSPreset is a queue series Huawei documents, with the page it is on.
+type DMSPreset struct {
+	Kind, Namespace, Metric string
+	// Dimensions are the dimension names the series has, all of them.
+	Dimensions []string
+	Doc        string
+}
+
+// DMSPresets are the documented queue series (docs/cloud-api.md). DMS
+// publishes backlogs per instance only: there is no per-consumer-group or
+// per-queue series. A Redis list is read with queue.redis instead.
+var DMSPresets = map[string]DMSPreset{
+	"kafka_backlog": {Kind: "kafka", Namespace: "SYS.DMS", Metric: "group_msgs", Dimensions: []string{"kafka_instance_id"},
+		Doc: `DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance`},
+	"rabbitmq_ready": {Kind: "rabbitmq", Namespace: "SYS.DMS", Metric: "messages_ready", Dimensions: []string{"rabbitmq_instance_id"},
+		Doc: `DMS for RabbitMQ "RabbitMQ Metrics", instance metrics: messages ready for consumption in the instance`},
+}
+
+// presetList names the presets and their series, for errors.
+func presetList() string {
+	names := make([]string, 0, len(DMSPresets))
+	for n := range DMSPresets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		p := DMSPresets[n]
+		parts[i] = fmt.Sprintf("%s (%s %s by %s)", n, p.Namespace, p.Metric, strings.Join(p.Dimensions, ", "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // HTTPSource reads a value from a Prometheus-format endpoint of the service.
@@ -391,13 +427,10 @@ func (g *Group) setDefaults() {
 	}
 	if g.Queue != nil && g.Queue.DMS != nil {
 		d := g.Queue.DMS
-		switch {
-		case d.Kind == "kafka" && d.Namespace == "":
-			d.Namespace = "SYS.DMS"
-			orDefault(&d.Metric, "group_msgs")
-		case d.Kind == "rabbitmq" && d.Namespace == "":
-			d.Namespace = "SYS.DMS"
-			orDefault(&d.Metric, "queue_messages")
+		if p, ok := DMSPresets[d.Preset]; ok {
+			orDefault(&d.Kind, p.Kind)
+			orDefault(&d.Namespace, p.Namespace)
+			orDefault(&d.Metric, p.Metric)
 		}
 	}
 	if g.ResponseTime != nil {
@@ -603,11 +636,28 @@ func (q *Queue) validate() error {
 		}
 	case q.DMS != nil:
 		d := q.DMS
-		if !contains([]string{"kafka", "rabbitmq"}, d.Kind) {
+		p, preset := DMSPresets[d.Preset]
+		switch {
+		case d.Preset != "" && !preset:
+			return fmt.Errorf("dms.preset %q is unknown: use one of %s", d.Preset, presetList())
+		case d.Namespace == "" || d.Metric == "":
+			return fmt.Errorf("dms.namespace and dms.metric are empty: name the Cloud Eye series, or set a preset: %s", presetList())
+		case !contains([]string{"kafka", "rabbitmq"}, d.Kind):
 			return fmt.Errorf("dms.kind %q is unknown: use kafka or rabbitmq", d.Kind)
+		case len(d.Dimensions) == 0:
+			return errors.New("dms.dimensions is empty: name the DMS instance to read (e.g. kafka_instance_id)")
 		}
-		if len(d.Dimensions) == 0 {
-			return errors.New("dms.dimensions is empty: name the DMS instance (and queue/topic) to read")
+		if preset && d.Namespace == p.Namespace && d.Metric == p.Metric {
+			for name := range d.Dimensions {
+				if !contains(p.Dimensions, name) {
+					return fmt.Errorf("dms.dimensions.%s: %s %s has only the dimension %s (%s): remove %s", name, p.Namespace, p.Metric, strings.Join(p.Dimensions, ", "), p.Doc, name)
+				}
+			}
+			for _, name := range p.Dimensions {
+				if d.Dimensions[name] == "" {
+					return fmt.Errorf("dms.dimensions.%s is empty: preset %s needs it", name, d.Preset)
+				}
+			}
 		}
 	}
 	return nil

@@ -93,6 +93,8 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"bad_duration":         "config: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `soon` into time.Duration",
 		"duplicate_group":      `config: group "a" is defined twice: group names must be unique`,
 		"redis_type":           `config: group "a": queue.redis.type "hash" is unknown: use list, stream or zset`,
+		"dms_no_series":        `config: group "a": queue.dms.namespace and dms.metric are empty: name the Cloud Eye series, or set a preset: kafka_backlog (SYS.DMS group_msgs by kafka_instance_id), rabbitmq_ready (SYS.DMS messages_ready by rabbitmq_instance_id)`,
+		"dms_consumer_group":   `config: group "a": queue.dms.dimensions.kafka_groups: SYS.DMS group_msgs has only the dimension kafka_instance_id (DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance): remove kafka_groups`,
 		"no_region":            "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",
 		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend)`,
 		"empty":                "config: the file is empty: at least one group is needed under groups:",
