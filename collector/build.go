@@ -188,7 +188,11 @@ func (c *Collector) build(now time.Time) *Snapshot {
 				}
 			}
 			for _, x := range g.ExtraMetrics {
-				k := instanceKey(x.Namespace, x.Metric, in.ID)
+				dims, ok := c.extraDims(in.ID, x)
+				if !ok {
+					continue
+				}
+				k := keyOf(x.Namespace, x.Metric, dims...)
 				noteAge(k)
 				if p, ok := sample(k); ok {
 					b.group(d.cloudeyeValue, p.value, name, in.ID, x.Namespace, x.Metric)

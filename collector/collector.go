@@ -291,6 +291,11 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 		}
 	}
 	c.mu.Unlock()
+	calls, err := c.resolveExtraDims(ctx, want)
+	stats.DimensionCalls += calls
+	if err != nil {
+		dimErrs = append(dimErrs, err)
+	}
 	calls, queueErrs := c.checkQueueSeries(ctx)
 	stats.DimensionCalls += calls
 	dimErrs = append(dimErrs, queueErrs...)
@@ -453,7 +458,9 @@ func (c *Collector) queries() []query {
 				}
 			}
 			for _, x := range st.cfg.ExtraMetrics {
-				add(newQuery(x.Namespace, x.Metric, id))
+				if dims, ok := c.extraDims(in.ID, x); ok {
+					add(newQuery(x.Namespace, x.Metric, dims...))
+				}
 			}
 		}
 		if q := st.cfg.Queue; q != nil && q.DMS != nil {

@@ -7,6 +7,9 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
 
 // deviceKind is an accelerator family with its Cloud Eye dimension and the
@@ -138,4 +141,71 @@ func (c *Collector) devicesOf(inst, dim string) []device {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
+}
+
+// resolveExtraDims maps, once per instance, the agent dimension (mount_point
+// or disk) an extra metric names to its hashed values with
+// ListAgentDimensionInfo: such a metric has no series by instance_id alone.
+func (c *Collector) resolveExtraDims(ctx context.Context, want map[string]bool) (int, error) {
+	var (
+		calls atomic.Int64
+		mu    sync.Mutex
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	ce := c.cloudEye(&calls)
+	for _, name := range c.groupNames() {
+		st := c.groups[name]
+		dims := map[string]bool{}
+		for _, x := range st.cfg.ExtraMetrics {
+			if x.Dimension != "" {
+				dims[x.Dimension] = true
+			}
+		}
+		for dim := range dims {
+			for _, in := range st.members.instances {
+				c.mu.Lock()
+				_, known := c.devices[in.ID][dim]
+				c.mu.Unlock()
+				if known || !want[in.ID] {
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got, err := ce.AgentDimensions(ctx, in.ID, dim)
+					if err != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("dimensions: %s of %s: %w", dim, in.ID, err))
+						mu.Unlock()
+						return
+					}
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					if c.devices[in.ID] == nil {
+						c.devices[in.ID] = map[string]map[string]string{}
+					}
+					c.devices[in.ID][dim] = got
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	return int(calls.Load()), errors.Join(errs...)
+}
+
+// extraDims are the dimensions an extra metric is read by for an instance:
+// instance_id, and the hashed value of its origin when it names a second
+// dimension; false while that value is not resolved. Callers hold c.mu.
+func (c *Collector) extraDims(inst string, x config.ExtraMetric) ([]hwcloud.Dim, bool) {
+	dims := []hwcloud.Dim{{Name: dimInst, Value: inst}}
+	if x.Dimension == "" {
+		return dims, true
+	}
+	for hash, origin := range c.devices[inst][x.Dimension] {
+		if origin == x.Origin {
+			return append(dims, hwcloud.Dim{Name: x.Dimension, Value: hash}), true
+		}
+	}
+	return nil, false
 }

@@ -564,3 +564,29 @@ func TestSimcloudQueueSeriesIsCheckedAtStart(t *testing.T) {
 		})
 	}
 }
+
+// AGT.ECS disk_usedPercent exists only per mount point: an extra metric
+// naming its dimension is read by the mount point's hash, resolved per
+// instance, and published for every instance.
+func TestSimcloudExtraMetricsResolveTheirDimension(t *testing.T) {
+	s := startSim(t)
+	y := strings.Replace(s.config(t), "    policy: target\n", "    policy: target\n    extra_metrics:\n      - {namespace: AGT.ECS, metric: disk_usedPercent, dimension: mount_point, origin: /}\n", 1)
+	c := collectorFor(t, mustParse(t, y), nil)
+	loop := NewLoop(c, s.clk)
+	if _, err := loop.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	got := gatherText(t, reg, "flexus_cloudeye_value")
+	ins, err := s.env.World.Instances("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range ins {
+		w := fmt.Sprintf("flexus_cloudeye_value{group=web,instance_id=%s,metric=disk_usedPercent,namespace=AGT.ECS}", in.ID)
+		if !strings.Contains(got, w) {
+			t.Errorf("no %s; got:\n%s", w, got)
+		}
+	}
+}

@@ -229,10 +229,15 @@ type HTTPSource struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// ExtraMetric is any further Cloud Eye metric published per instance.
+// ExtraMetric is any further Cloud Eye metric published per instance. A
+// metric with a second dimension (AGT.ECS disk_usedPercent has mount_point)
+// names it: Dimension is the agent dimension ListAgentDimensionInfo resolves
+// (mount_point or disk) and Origin the real value to read ("/", "vda").
 type ExtraMetric struct {
 	Namespace string `yaml:"namespace"`
 	Metric    string `yaml:"metric"`
+	Dimension string `yaml:"dimension"`
+	Origin    string `yaml:"origin"`
 }
 
 // Scaling holds the actuator's guards for a group.
@@ -582,6 +587,15 @@ func (g *Group) validate() error {
 	for i, m := range g.ExtraMetrics {
 		if m.Namespace == "" || m.Metric == "" {
 			return fmt.Errorf("extra_metrics[%d]: namespace and metric are both required", i)
+		}
+		if m.Dimension != "" && !contains([]string{"mount_point", "disk"}, m.Dimension) {
+			return fmt.Errorf("extra_metrics[%d].dimension %q cannot be resolved: use mount_point or disk (the agent dimensions ListAgentDimensionInfo maps)", i, m.Dimension)
+		}
+		if m.Namespace == "AGT.ECS" && m.Metric == "disk_usedPercent" && m.Dimension != "mount_point" {
+			return fmt.Errorf("extra_metrics[%d]: AGT.ECS disk_usedPercent is published per mount point: set dimension: mount_point and origin (e.g. \"/\")", i)
+		}
+		if m.Dimension != "" && m.Origin == "" {
+			return fmt.Errorf("extra_metrics[%d].origin is empty: name the %s to read (e.g. \"/\" or \"vda\")", i, m.Dimension)
 		}
 	}
 	sc := g.Scaling
