@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
 
 // Instance states of flexus_group_instances and flexus_instance_info.
@@ -57,16 +58,16 @@ func (c *Collector) discoverAS(ctx context.Context, id string, now time.Time) (m
 		if in.ID == "" {
 			continue // still being created: AS has no server yet
 		}
-		m.instances = append(m.instances, Instance{ID: in.ID, Name: in.Name, State: asState(in.State)})
+		m.instances = append(m.instances, Instance{ID: in.ID, Name: in.Name, State: asState(in)})
 	}
 	return m, nil
 }
 
-func asState(s string) string {
-	switch s {
-	case "INSERVICE":
+func asState(m hwcloud.Member) string {
+	switch {
+	case m.State == "INSERVICE":
 		return StateInService
-	case "PENDING", "PENDING_WAIT":
+	case m.Joining():
 		return StatePending
 	default:
 		// REMOVING, REMOVING_WAIT, STANDBY, ENTERING_STANDBY: not serving, leaving.

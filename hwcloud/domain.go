@@ -72,6 +72,11 @@ type Member struct {
 	State string
 }
 
+// Joining reports an instance still joining its group, not yet serving:
+// PENDING while it boots, PENDING_WAIT while a lifecycle hook holds it
+// (docs/cloud-api.md, as-lifecycle).
+func (m Member) Joining() bool { return m.State == "PENDING" || m.State == "PENDING_WAIT" }
+
 // Activity is a scaling activity. Values the cloud left out are -1.
 type Activity struct {
 	Status     string // SUCCESS, FAIL, DOING

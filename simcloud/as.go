@@ -143,9 +143,14 @@ type scalingInstanceJSON struct {
 	ProtectFromScalingDown bool   `json:"protect_from_scaling_down"`
 }
 
-func lifeCycle(st world.State) (string, string) {
-	switch st {
+// lifeCycle is an instance's AS life-cycle state and health at now:
+// PENDING while it boots, PENDING_WAIT while a lifecycle hook holds it.
+func lifeCycle(in world.Instance, now time.Time) (string, string) {
+	switch in.StateAt(now) {
 	case world.StatePending:
+		if in.Held(now) {
+			return "PENDING_WAIT", "INITAILIZING"
+		}
 		return "PENDING", "INITAILIZING"
 	case world.StateRemoving:
 		return "REMOVING", "NORMAL"
@@ -171,7 +176,7 @@ func (s *Server) listScalingInstances(r *http.Request, _ []byte) (int, any, erro
 	now := s.world.Now()
 	var match []scalingInstanceJSON
 	for _, in := range ins {
-		lc, hs := lifeCycle(in.StateAt(now))
+		lc, hs := lifeCycle(in, now)
 		if state != "" && state != lc || health != "" && health != hs {
 			continue
 		}

@@ -58,6 +58,9 @@ type GroupConfig struct {
 	DesiredInstances int `yaml:"desired_instances"`
 	// BootDelay is how long an instance takes before it serves (default 45s).
 	BootDelay time.Duration `yaml:"boot_delay"`
+	// HookWait is how long an AS lifecycle hook holds a booted instance
+	// (PENDING_WAIT) before it serves (default 0: no hook).
+	HookWait time.Duration `yaml:"hook_wait"`
 	// RemoveDelay is how long a removed instance stays (and is billed) before it is gone (default 10s).
 	RemoveDelay time.Duration `yaml:"remove_delay"`
 	// CapacityPerInstance is the requests per second one serving instance handles at 100% (default 100).
@@ -291,7 +294,7 @@ func (g *GroupConfig) validate() error {
 	if g.DesiredInstances < g.MinInstances || g.DesiredInstances > g.MaxInstances {
 		return fmt.Errorf("desired_instances %d must be within min_instances..max_instances (%d..%d)", g.DesiredInstances, g.MinInstances, g.MaxInstances)
 	}
-	if g.BootDelay < 0 || g.RemoveDelay < 0 {
+	if g.BootDelay < 0 || g.RemoveDelay < 0 || g.HookWait < 0 {
 		return errors.New("boot_delay and remove_delay must not be negative")
 	}
 	if g.CapacityPerInstance <= 0 {

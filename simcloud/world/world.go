@@ -59,6 +59,11 @@ type Instance struct {
 	skew   float64
 }
 
+// Held reports an instance a lifecycle hook holds at t: booted, not yet serving.
+func (in *Instance) Held(t time.Time) bool {
+	return in.StateAt(t) == StatePending && !t.Before(in.Created.Add(in.g.cfg.BootDelay))
+}
+
 // FlavorSpec is the instance's flavour.
 func (in *Instance) FlavorSpec() Flavor { return in.flavor }
 
@@ -234,7 +239,7 @@ func New(cfg Config, start time.Time) (*World, error) {
 		w.byName[gc.Name] = g
 		w.byID[g.id] = g
 		// Instances at start are serving from the first tick on, even when start is mid-tick.
-		at := w.grid.Add(-gc.BootDelay)
+		at := w.grid.Add(-gc.BootDelay - gc.HookWait)
 		for i := 0; i < gc.DesiredInstances; i++ {
 			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, gc.Spot.Enabled, at, nil)
 		}
@@ -270,7 +275,7 @@ func (w *World) newInstance(g *group, name, flavor string, spot bool, at time.Ti
 	f, _ := LookupFlavor(flavor)
 	in := &Instance{
 		ID: w.uuid(), Name: name, Group: g.cfg.Name, Flavor: flavor, Spot: spot,
-		Created: at, Ready: at.Add(g.cfg.BootDelay), Tags: tags,
+		Created: at, Ready: at.Add(g.cfg.BootDelay + g.cfg.HookWait), Tags: tags,
 		ImageID: "img-simcloud-ubuntu-22.04", VpcID: "vpc-simcloud", Zone: "cn-north-4a",
 		g: g, flavor: f, seed: w.rng.Uint64(), skew: 0.9 + 0.2*w.rng.Float64(),
 	}
