@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	commoncfg "github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
@@ -687,6 +689,26 @@ func (t *ECSTemplate) validate() error {
 		return errors.New("vpc_id and subnet_id are both required")
 	case !contains([]string{"newest", "oldest"}, t.TerminationPolicy):
 		return fmt.Errorf("termination_policy %q is unknown: use newest or oldest", t.TerminationPolicy)
+	}
+	// ECS limits (docs/cloud-api.md, ecs-create-name and ecs-create-tags):
+	// a name of 1..59 characters when several servers are created at once
+	// (ECS appends "-0001"), letters, digits, "_", "-" and "."; 10 tags a server.
+	if n := utf8.RuneCountInString(t.NamePrefix); n < 1 || n > 59 {
+		return fmt.Errorf("name_prefix %q has %d characters: ECS names servers created together with 1..59: set a shorter name_prefix", t.NamePrefix, n)
+	}
+	for _, r := range t.NamePrefix {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' && r != '.' {
+			return fmt.Errorf("name_prefix %q holds %q: ECS server names take letters, digits, _, - and . only", t.NamePrefix, r)
+		}
+	}
+	extra := 0
+	for k := range t.Tags {
+		if k != ManagedTagKey {
+			extra++
+		}
+	}
+	if extra+2 > 10 {
+		return fmt.Errorf("tags: %d tags plus %s and the discovery tag are %d: ECS takes at most 10 tags a server", extra, ManagedTagKey, extra+2)
 	}
 	return nil
 }

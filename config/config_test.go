@@ -94,6 +94,7 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"duplicate_group":           `config: group "a" is defined twice: group names must be unique`,
 		"redis_type":                `config: group "a": queue.redis.type "hash" is unknown: use list, stream or zset`,
 		"extra_without_mount_point": `config: group "a": extra_metrics[0]: AGT.ECS disk_usedPercent is published per mount point: set dimension: mount_point and origin (e.g. "/")`,
+		"ecs_long_name":             `config: group "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww": ecs.name_prefix "flexus-wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww" has 67 characters: ECS names servers created together with 1..59: set a shorter name_prefix`,
 		"dms_no_series":             `config: group "a": queue.dms.namespace and dms.metric are empty: name the Cloud Eye series, or set a preset: kafka_backlog (SYS.DMS group_msgs by kafka_instance_id), rabbitmq_ready (SYS.DMS messages_ready by rabbitmq_instance_id)`,
 		"dms_consumer_group":        `config: group "a": queue.dms.dimensions.kafka_groups: SYS.DMS group_msgs has only the dimension kafka_instance_id (DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance): remove kafka_groups`,
 		"no_region":                 "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",

@@ -117,6 +117,10 @@ type ServerSpec struct {
 	Tags []Tag
 }
 
+// MaxServersPerCreate is the most servers one CreateServers call creates
+// (docs/cloud-api.md, ecs-create-count); a larger Create is refused.
+const MaxServersPerCreate = 100
+
 // Created is what a Create was answered.
 type Created struct {
 	IDs   []string
@@ -128,6 +132,8 @@ type Job struct {
 	ID         string
 	Status     string // RUNNING, SUCCESS, FAIL, INIT
 	FailReason string
+	// End is when the job ended (end_time); zero while it runs.
+	End time.Time
 	// Succeeded and Failed name the servers of the finished sub-jobs; a
 	// sub-job that failed before it had a server is named "".
 	Succeeded, Failed []string

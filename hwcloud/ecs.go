@@ -203,6 +203,8 @@ func (e *ecsClient) Job(ctx context.Context, id string) (Job, error) {
 	if resp.Status != nil {
 		j.Status = resp.Status.Value()
 	}
+	// ECS writes end_time as "2006-01-02T15:04:05Z"; empty while the job runs.
+	j.End, _ = time.Parse(time.RFC3339, strOr(resp.EndTime))
 	if !j.Done() || resp.Entities == nil || resp.Entities.SubJobs == nil {
 		return j, nil
 	}
