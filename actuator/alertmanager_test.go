@@ -94,8 +94,17 @@ receivers:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, metrics := r.get("/metrics")
-	if !bytes.Contains([]byte(metrics), []byte(`flexus_actuator_decisions_total{action="scale_out",group="gpu-pool",outcome="applied"} 1`)) {
-		t.Error("the decision is not counted as applied")
+	// The cloud's count changes before the actuator records the decision, so
+	// wait for the record rather than read it once.
+	want := []byte(`flexus_actuator_decisions_total{action="scale_out",group="gpu-pool",outcome="applied"} 1`)
+	for {
+		_, metrics := r.get("/metrics")
+		if bytes.Contains([]byte(metrics), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the decision is not counted as applied:\n%s", metrics)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

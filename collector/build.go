@@ -254,7 +254,7 @@ func (c *Collector) build(now time.Time) *Snapshot {
 		if st.scorer != nil {
 			res := st.evaluate(now, sigs, scoring.GroupState{Current: inService, Desired: desired, Min: lo, Max: hi})
 			b.publishComputed(d, name, g, st.params, res)
-			c.history.record(now, name, sigs, inService, settingsOf(st.params))
+			c.history.record(now, name, sigs, inService, desired, settingsOf(st.params))
 		} else {
 			scoringOK = false
 			b.publishThresholds(d, name, g)
