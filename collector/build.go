@@ -110,8 +110,14 @@ func (c *Collector) build(now time.Time) *Snapshot {
 			for _, s := range instanceStates() {
 				b.group(d.groupInstances, float64(counts[s]), name, s)
 			}
+			tagKeys := c.cfg.Exporter.InstanceTagLabels
+			info := d.instanceInfoFor(tagKeys)
 			for _, in := range m.instances {
-				b.group(d.instanceInfo, 1, name, in.ID, in.Flavor, in.State)
+				labels := []string{in.ID, in.Name, in.PrivateIP, in.Flavor, in.State}
+				for _, k := range tagKeys {
+					labels = append(labels, in.Tags[k])
+				}
+				b.group(info, 1, name, labels...)
 			}
 		}
 

@@ -63,7 +63,7 @@ type Collector struct {
 	groups  map[string]*groupState
 	samples map[seriesKey]point
 	sources map[string]*sourceState
-	flavors map[string]string // instance → flavour, for AS members
+	details map[string]hwcloud.Server // instance → flavour, address and tags, for AS members
 
 	// mu guards devices, next and budgetWait, which goroutines of a collection touch.
 	mu         sync.Mutex
@@ -118,7 +118,7 @@ func New(o Options) (*Collector, error) {
 		groups:     map[string]*groupState{},
 		samples:    map[seriesKey]point{},
 		sources:    map[string]*sourceState{},
-		flavors:    map[string]string{},
+		details:    map[string]hwcloud.Server{},
 		devices:    map[string]map[string]map[string]string{},
 	}
 	c.applyConfig(o.Config)
@@ -249,9 +249,9 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	// Discovery first: every later step works on this cycle's members.
 	t0 := time.Now()
 	errs = append(errs, c.discoverAll(ctx, now)...)
-	if err := c.fillFlavors(ctx); err != nil {
-		// Only a label is missing: the instance is exported without its flavour.
-		c.logger.Debug("flavours unknown for now", "err", err)
+	if err := c.fillDetails(ctx); err != nil {
+		// Only labels are missing: the instance is exported without its flavour and address.
+		c.logger.Debug("instance details unknown for now", "err", err)
 	}
 	c.record(SourceDiscovery, time.Since(t0), len(errs) == 0, now)
 

@@ -25,6 +25,9 @@ type Instance struct {
 	Name   string
 	Flavor string
 	State  string
+	// PrivateIP and Tags come from ECS (looked up once for AS members).
+	PrivateIP string
+	Tags      map[string]string
 }
 
 // membership is what discovery learnt about a group in one cycle.
@@ -83,7 +86,7 @@ func (c *Collector) discoverECS(ctx context.Context, tag *config.Tag, now time.T
 	}
 	m.desired = 0
 	for _, s := range servers {
-		in := Instance{ID: s.ID, Name: s.Name, Flavor: s.Flavor, State: ecsState(s.Status)}
+		in := Instance{ID: s.ID, Name: s.Name, Flavor: s.Flavor, State: ecsState(s.Status), PrivateIP: s.PrivateIP, Tags: s.Tags}
 		m.instances = append(m.instances, in)
 		if in.State != StateRemoving {
 			m.desired++
@@ -104,25 +107,26 @@ func ecsState(s string) string {
 	}
 }
 
-// fillFlavors gives AS members their flavour, which AS does not report, from
-// ECS. A flavour never changes, so each instance is looked up once.
-func (c *Collector) fillFlavors(ctx context.Context) error {
+// fillDetails gives AS members their flavour, private address and tags,
+// which AS does not report, from ECS. They never change for an instance's
+// life, so each instance is looked up once.
+func (c *Collector) fillDetails(ctx context.Context) error {
 	var unknown []string
 	for _, st := range c.groups {
 		for _, in := range st.members.instances {
 			if in.Flavor != "" {
-				c.flavors[in.ID] = in.Flavor
-			} else if _, ok := c.flavors[in.ID]; !ok && in.State != StateRemoving {
+				c.details[in.ID] = hwcloud.Server{ID: in.ID, Name: in.Name, Flavor: in.Flavor, PrivateIP: in.PrivateIP, Tags: in.Tags}
+			} else if _, ok := c.details[in.ID]; !ok && in.State != StateRemoving {
 				unknown = append(unknown, in.ID)
 			}
 		}
 	}
 	var err error
 	if len(unknown) > 0 {
-		var got map[string]string
-		got, err = c.clients.ECS.Flavors(ctx, unknown)
-		for id, f := range got {
-			c.flavors[id] = f
+		var got map[string]hwcloud.Server
+		got, err = c.clients.ECS.Lookup(ctx, unknown)
+		for id, s := range got {
+			c.details[id] = s
 		}
 	}
 	// Apply what is known, and forget instances no group holds any more.
@@ -131,18 +135,18 @@ func (c *Collector) fillFlavors(ctx context.Context) error {
 		for i := range st.members.instances {
 			in := &st.members.instances[i]
 			keep[in.ID] = true
-			if in.Flavor == "" {
-				in.Flavor = c.flavors[in.ID]
+			if d, ok := c.details[in.ID]; ok && in.Flavor == "" {
+				in.Flavor, in.PrivateIP, in.Tags = d.Flavor, d.PrivateIP, d.Tags
 			}
 		}
 	}
-	for id := range c.flavors {
+	for id := range c.details {
 		if !keep[id] {
-			delete(c.flavors, id)
+			delete(c.details, id)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("discovery: flavours from ECS: %w", err)
+		return fmt.Errorf("discovery: instance details from ECS: %w", err)
 	}
 	return nil
 }

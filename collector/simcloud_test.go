@@ -22,6 +22,7 @@ import (
 	"github.com/flexus-autoscaler/flexus/simcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
+	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 )
 
 // simStart is a fixed instant, aligned to the hour, so the world, its ids
@@ -585,6 +586,39 @@ func TestSimcloudExtraMetricsResolveTheirDimension(t *testing.T) {
 	}
 	for _, in := range ins {
 		w := fmt.Sprintf("flexus_cloudeye_value{group=web,instance_id=%s,metric=disk_usedPercent,namespace=AGT.ECS}", in.ID)
+		if !strings.Contains(got, w) {
+			t.Errorf("no %s; got:\n%s", w, got)
+		}
+	}
+}
+
+// flexus_instance_info names each server, its private address and the
+// configured tags, for AS members (looked up in ECS) as for ECS servers.
+func TestSimcloudInstanceInfoCarriesNameAddressAndTags(t *testing.T) {
+	s := startSim(t)
+	y := strings.Replace(s.config(t), "exporter:\n", "exporter:\n  instance_tag_labels: [flexus-group]\n", 1)
+	c := collectorFor(t, mustParse(t, y), nil)
+	loop := NewLoop(c, s.clk)
+	if _, err := loop.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	got := gatherText(t, reg, "flexus_instance_info")
+	servers, err := s.env.ECS().ListServersDetails(&ecsmodel.ListServersDetailsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sv := range *servers.Servers {
+		var ip string
+		for _, addrs := range sv.Addresses {
+			ip = addrs[0].Addr
+		}
+		group, tag := "gpu-pool", ""
+		if strings.HasPrefix(sv.Name, "web") {
+			group, tag = "web", "web"
+		}
+		w := fmt.Sprintf("flexus_instance_info{flavor=%s,group=%s,instance_id=%s,name=%s,private_ip=%s,state=in_service,tag_flexus_group=%s}", sv.Flavor.Id, group, sv.Id, sv.Name, ip, tag)
 		if !strings.Contains(got, w) {
 			t.Errorf("no %s; got:\n%s", w, got)
 		}

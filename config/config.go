@@ -94,6 +94,20 @@ type Exporter struct {
 	StaleAfter time.Duration `yaml:"stale_after"`
 	// ForecastHorizons are published as the horizon label.
 	ForecastHorizons []time.Duration `yaml:"forecast_horizons"`
+	// InstanceTagLabels are server tag keys flexus_instance_info carries as
+	// tag_<key> labels (characters other than letters, digits and _ become _).
+	InstanceTagLabels []string `yaml:"instance_tag_labels"`
+}
+
+// TagLabel is the label name of a server tag key on flexus_instance_info.
+func TagLabel(key string) string {
+	b := []byte("tag_" + key)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // Actuator holds the actuator's settings.
@@ -355,6 +369,17 @@ func (c *Config) validate() error {
 		return errors.New("config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]")
 	case ce.WarmStart < 0:
 		return fmt.Errorf("config: cloudeye.warm_start %s is negative: use 0 for no warm start", ce.WarmStart)
+	}
+	labels := map[string]string{}
+	for i, k := range e.InstanceTagLabels {
+		l := TagLabel(k)
+		if k == "" {
+			return fmt.Errorf("config: exporter.instance_tag_labels[%d] is empty: name a server tag key", i)
+		}
+		if prev, dup := labels[l]; dup {
+			return fmt.Errorf("config: exporter.instance_tag_labels: %q and %q are both the label %s: keep one", prev, k, l)
+		}
+		labels[l] = k
 	}
 	for i, h := range e.ForecastHorizons {
 		if h <= 0 {

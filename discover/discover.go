@@ -249,12 +249,12 @@ func instances(ctx context.Context, g *config.Group, cl *hwcloud.Clients) ([]Ins
 				out = append(out, Instance{ID: m.ID, Name: m.Name, State: m.State})
 			}
 		}
-		flavors, err := cl.ECS.Flavors(ctx, ids)
+		details, err := cl.ECS.Lookup(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
 		for i := range out {
-			out[i].Flavor = flavors[out[i].ID]
+			out[i].Flavor = details[out[i].ID].Flavor
 		}
 	} else if t := g.Discovery.Tag; t != nil {
 		servers, err := cl.ECS.Tagged(ctx, t.Key, t.Value)

@@ -29,8 +29,9 @@ type Servers interface {
 	// is checked again on each server: a filter the API ignored must never
 	// widen what a caller deletes.
 	Tagged(ctx context.Context, key, value string) ([]Server, error)
-	// Flavors returns the flavour of each of ids that still exists.
-	Flavors(ctx context.Context, ids []string) (map[string]string, error)
+	// Lookup returns each of ids that still exists, by id: flavour, name,
+	// private address and tags, which AS does not report for its members.
+	Lookup(ctx context.Context, ids []string) (map[string]Server, error)
 	// Create asks for spec.Count servers. token deduplicates a resent request
 	// on the cloud's side; empty sends none.
 	Create(ctx context.Context, spec ServerSpec, token string) (Created, error)
@@ -92,6 +93,8 @@ type Activity struct {
 // Server is an ECS server.
 type Server struct {
 	ID, Name, Flavor string
+	// PrivateIP is the server's first fixed IPv4 address.
+	PrivateIP string
 	Status           string // ACTIVE, BUILD, SHUTOFF, DELETED, ...
 	Task             string // OS-EXT-STS:task_state
 	Created, Updated time.Time
