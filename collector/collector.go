@@ -458,7 +458,7 @@ func (c *Collector) queries() []query {
 				}
 			}
 			for _, x := range st.cfg.ExtraMetrics {
-				if dims, ok := c.extraDims(in.ID, x); ok {
+				if dims, ok := extraMetricDims(in.ID, x, c.devicesOf); ok {
 					add(newQuery(x.Namespace, x.Metric, dims...))
 				}
 			}

@@ -194,17 +194,18 @@ func (c *Collector) resolveExtraDims(ctx context.Context, want map[string]bool) 
 	return int(calls.Load()), errors.Join(errs...)
 }
 
-// extraDims are the dimensions an extra metric is read by for an instance:
-// instance_id, and the hashed value of its origin when it names a second
-// dimension; false while that value is not resolved. Callers hold c.mu.
-func (c *Collector) extraDims(inst string, x config.ExtraMetric) ([]hwcloud.Dim, bool) {
+// extraMetricDims are the dimensions an extra metric is read by for an
+// instance: instance_id, and the hashed value of its origin when it names a
+// second dimension (devices lists the resolved values of a dimension);
+// false while that value is not resolved.
+func extraMetricDims(inst string, x config.ExtraMetric, devices func(inst, dim string) []device) ([]hwcloud.Dim, bool) {
 	dims := []hwcloud.Dim{{Name: dimInst, Value: inst}}
 	if x.Dimension == "" {
 		return dims, true
 	}
-	for hash, origin := range c.devices[inst][x.Dimension] {
-		if origin == x.Origin {
-			return append(dims, hwcloud.Dim{Name: x.Dimension, Value: hash}), true
+	for _, d := range devices(inst, x.Dimension) {
+		if d.id == x.Origin {
+			return append(dims, hwcloud.Dim{Name: x.Dimension, Value: d.hash}), true
 		}
 	}
 	return nil, false
