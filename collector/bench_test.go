@@ -29,7 +29,7 @@ const benchGroupSize = 1000
 
 // benchWorld is a simcloud world of n Flexus X instances in AS groups of
 // 1,000, and the exporter config that reads it with the default Cloud Eye
-// budget (10 requests/s, burst 20, 4 in flight, 500 metrics per call). Each
+// budget (8 requests/s, burst 20, 4 in flight, 500 metrics per call). Each
 // instance has 6 series: cpu_util, cpu_usage, mem_usedPercent and 3 extra
 // SYS.ECS metrics that simcloud does not publish (empty answers, same cost).
 func benchWorld(b *testing.B, n int) (*simcloudtest.Env, *clock.Fake, string) {
