@@ -394,7 +394,7 @@ func (c *Collector) discoverAll(ctx context.Context, now time.Time) []error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], errs[i] = c.discover(ctx, &st.cfg, now)
+			results[i], errs[i] = c.discover(ctx, &st.cfg, st.members, now)
 		}()
 	}
 	wg.Wait()

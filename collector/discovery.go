@@ -36,23 +36,55 @@ type membership struct {
 	// desired, cloudMin and cloudMax come from AS; -1 when the cloud has none.
 	desired, cloudMin, cloudMax int
 	at                          time.Time
+	// current and scaling are the AS group's count and activity flag, and
+	// listed when its members were last listed (AS groups only).
+	current int
+	scaling bool
+	listed  time.Time
 }
 
-// discover lists a group's members with its AS group or its ECS tag.
-func (c *Collector) discover(ctx context.Context, g *config.Group, now time.Time) (membership, error) {
+// memberRelist bounds how long an unchanged AS group's member list is
+// trusted without listing it again.
+const memberRelist = 10 * time.Minute
+
+// unchanged tells whether an AS group's previous member list still holds:
+// listed recently, the same counts, no activity, every member in service
+// (so no state is about to change). Then one ShowScalingGroup is the whole
+// discovery, instead of a ListScalingInstances page per 100 members.
+func unchanged(prev, cur membership, now time.Time) bool {
+	if prev.listed.IsZero() || now.Sub(prev.listed) >= memberRelist || cur.scaling ||
+		prev.desired != cur.desired || prev.current != cur.current || len(prev.instances) != cur.current {
+		return false
+	}
+	for _, in := range prev.instances {
+		if in.State != StateInService {
+			return false
+		}
+	}
+	return true
+}
+
+// discover lists a group's members with its AS group or its ECS tag; prev
+// is what the last discovery found.
+func (c *Collector) discover(ctx context.Context, g *config.Group, prev membership, now time.Time) (membership, error) {
 	if g.Discovery.ASGroupID != "" {
-		return c.discoverAS(ctx, g.Discovery.ASGroupID, now)
+		return c.discoverAS(ctx, g.Discovery.ASGroupID, prev, now)
 	}
 	return c.discoverECS(ctx, g.Discovery.Tag, now)
 }
 
-func (c *Collector) discoverAS(ctx context.Context, id string, now time.Time) (membership, error) {
+func (c *Collector) discoverAS(ctx context.Context, id string, prev membership, now time.Time) (membership, error) {
 	m := membership{desired: -1, cloudMin: -1, cloudMax: -1, at: now}
 	g, err := c.clients.AS.Group(ctx, id)
 	if err != nil {
 		return m, fmt.Errorf("discovery: AS group %s: %w", id, err)
 	}
-	m.desired, m.cloudMin, m.cloudMax = g.Desired, g.Min, g.Max
+	m.desired, m.cloudMin, m.cloudMax, m.current, m.scaling = g.Desired, g.Min, g.Max, g.Current, g.Scaling
+	if unchanged(prev, m, now) {
+		m.instances, m.listed = prev.instances, prev.listed
+		return m, nil
+	}
+	m.listed = now
 	members, err := c.clients.AS.Members(ctx, id)
 	if err != nil {
 		return m, fmt.Errorf("discovery: AS group %s instances: %w", id, err)

@@ -624,3 +624,48 @@ func TestSimcloudInstanceInfoCarriesNameAddressAndTags(t *testing.T) {
 		}
 	}
 }
+
+// A steady AS group (same counts, no activity, every member in service) is
+// discovered with one ShowScalingGroup; its members are listed again when
+// the group changes, and at least every memberRelist.
+func TestSimcloudSteadyGroupIsNotListedAgain(t *testing.T) {
+	s, h := simHarness(t)
+	calls := func(api string) float64 {
+		return counterSum(t, s.env.Server.Registry(), "flexus_simcloud_requests_total", "api", api)
+	}
+	steps := []struct {
+		name          string
+		change        func()
+		advance       time.Duration
+		wantShow      float64
+		wantListPages float64
+	}{
+		{"the first cycle lists the members", nil, 0, 1, 1},
+		{"a steady group is only shown", nil, time.Minute, 1, 0},
+		{"a scale-out lists them again", func() { _ = s.env.World.SetDesired("gpu-pool", 3) }, 10 * time.Second, 1, 1},
+		{"members still booting are listed every cycle", nil, 10 * time.Second, 1, 1},
+		{"once all serve, the group is steady again", nil, 2 * time.Minute, 1, 1},
+		{"and only shown", nil, time.Minute, 1, 0},
+		{"after memberRelist they are listed anyway", nil, memberRelist, 1, 1},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change()
+		}
+		s.clk.Advance(st.advance)
+		show0, list0 := calls("ShowScalingGroup"), calls("ListScalingInstances")
+		if err := h.step(); err != nil {
+			t.Fatal(err)
+		}
+		if show, list := calls("ShowScalingGroup")-show0, calls("ListScalingInstances")-list0; show != st.wantShow || list != st.wantListPages {
+			t.Fatalf("%s: %v ShowScalingGroup, %v ListScalingInstances; want %v and %v", st.name, show, list, st.wantShow, st.wantListPages)
+		}
+	}
+	ins, err := s.env.World.Instances("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(gatherText(t, h.reg, "flexus_instance_info"), "group=gpu-pool"); got != len(ins) {
+		t.Fatalf("%d gpu-pool instances exported, the world has %d", got, len(ins))
+	}
+}
