@@ -65,10 +65,14 @@ type Collector struct {
 	sources map[string]*sourceState
 	details map[string]hwcloud.Server // instance → flavour, address and tags, for AS members
 
-	// mu guards devices, next and budgetWait, which goroutines of a collection touch.
+	// mu guards devices, next, budgetWait and backlog, which goroutines of a collection touch.
 	mu         sync.Mutex
 	devices    map[string]map[string]map[string]string // instance → kind → hash → device id
 	budgetWait time.Duration
+	// backlog is set when device lookups were left for the next collection.
+	backlog bool
+	// published is set once a collection completed: later ones may spend more on device lookups.
+	published bool
 
 	history history
 }
@@ -268,6 +272,7 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	// is the real id from the first scrape on.
 	t0 = time.Now()
 	var dimErrs []error
+	backlog, limit := 0, c.deviceLookupLimit()
 	for _, k := range deviceKinds() {
 		hashes, calls, err := c.listDeviceHashes(ctx, k, want)
 		stats.DimensionCalls += calls
@@ -278,8 +283,9 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 			c.adoptDevices(k, hashes)
 			continue
 		}
-		calls, err = c.resolveDevices(ctx, k, hashes)
+		calls, pending, err := c.resolveDevices(ctx, k, hashes, limit)
 		stats.DimensionCalls += calls
+		backlog += pending
 		if err != nil {
 			dimErrs = append(dimErrs, err)
 		}
@@ -290,6 +296,8 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 			delete(c.devices, inst)
 		}
 	}
+	// Lookups that failed are not a backlog: retrying at once would spin.
+	c.backlog = backlog > 0 && len(dimErrs) == 0
 	c.mu.Unlock()
 	calls, err := c.resolveExtraDims(ctx, want)
 	stats.DimensionCalls += calls
@@ -364,6 +372,7 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	}
 	stats.Series = snap.Len()
 	stats.Duration = time.Since(started)
+	c.published = true
 	return snap, stats, errors.Join(errs...)
 }
 

@@ -80,9 +80,10 @@ func (c *Collector) listDeviceHashes(ctx context.Context, k deviceKind, want map
 
 // resolveDevices maps hashed device dimensions to real device ids with v2
 // ListAgentDimensionInfo, one call per instance and kind whose hashes are not
-// all cached yet, in parallel within the budget. Unresolved devices stay
+// all cached yet, in parallel within the budget, at most limit instances a
+// cycle: pending is how many wait for the next one. Unresolved devices stay
 // unpublished, so a device label is never a hash that later changes.
-func (c *Collector) resolveDevices(ctx context.Context, k deviceKind, hashes map[string][]string) (int, error) {
+func (c *Collector) resolveDevices(ctx context.Context, k deviceKind, hashes map[string][]string, limit int) (calls, pending int, err error) {
 	var insts []string
 	c.mu.Lock()
 	for inst, hs := range hashes {
@@ -96,14 +97,18 @@ func (c *Collector) resolveDevices(ctx context.Context, k deviceKind, hashes map
 	}
 	c.mu.Unlock()
 	sort.Strings(insts)
+	if len(insts) > limit {
+		pending = len(insts) - limit
+		insts = insts[:limit]
+	}
 
 	var (
-		calls atomic.Int64
-		mu    sync.Mutex
-		errs  []error
-		wg    sync.WaitGroup
+		n    atomic.Int64
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
 	)
-	ce := c.cloudEye(&calls)
+	ce := c.cloudEye(&n)
 	for _, inst := range insts {
 		wg.Add(1)
 		go func() {
@@ -129,7 +134,7 @@ func (c *Collector) resolveDevices(ctx context.Context, k deviceKind, hashes map
 		}()
 	}
 	wg.Wait()
-	return int(calls.Load()), errors.Join(errs...)
+	return int(n.Load()), pending, errors.Join(errs...)
 }
 
 // devicesOf returns an instance's resolved devices of a kind, sorted by id.
@@ -209,4 +214,23 @@ func extraMetricDims(inst string, x config.ExtraMetric, devices func(inst, dim s
 		}
 	}
 	return nil, false
+}
+
+// deviceLookupLimit bounds a cycle's device lookups, so that CPU and memory
+// are published without waiting for every GPU's id: the first cycle spends
+// about 4 s of the request budget on them, later ones half an interval's.
+func (c *Collector) deviceLookupLimit() int {
+	ce := c.cfg.CloudEye
+	if !c.published {
+		return max(ce.Burst, int(ce.RequestsPerSecond*4))
+	}
+	return max(ce.Burst, int(ce.RequestsPerSecond*c.cfg.Exporter.Interval.Seconds()/2))
+}
+
+// Backlog reports device lookups left for the next collection, which then
+// need not wait for the interval.
+func (c *Collector) Backlog() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backlog
 }

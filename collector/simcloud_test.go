@@ -669,3 +669,49 @@ func TestSimcloudSteadyGroupIsNotListedAgain(t *testing.T) {
 		t.Fatalf("%d gpu-pool instances exported, the world has %d", got, len(ins))
 	}
 }
+
+// CPU does not wait for every GPU's id: a cycle looks up only as many
+// devices as a few seconds of the request budget allow (the first) or half
+// an interval's (later ones), publishes what it has, and the next cycle
+// goes on at once.
+func TestSimcloudCPUIsPublishedBeforeEveryGPUIsResolved(t *testing.T) {
+	cfg := simcloudtest.Config()
+	cfg.World.Groups[0].MaxInstances, cfg.World.Groups[0].DesiredInstances = 30, 30
+	cfg.World.Groups[0].Demand.PeakInstances = 30
+	clk := clock.NewFake(simStart)
+	env := simcloudtest.Start(t, cfg, clk)
+	clk.Advance(10 * time.Minute)
+	y := fmt.Sprintf(`cloud: {endpoint: %s, project_id: %s, access_key: %s, secret_key: %s}
+cloudeye: {delay: 60s, requests_per_second: 5, burst: 20, warm_start: 0s}
+groups:
+  - name: gpu-pool
+    discovery: {as_group_id: 8f6a1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e5f}
+    min_instances: 1
+    max_instances: 30
+    signals:
+      gpu: {scale_out: 0.8, scale_in: 0.3, weight: 0.0}
+`, env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey)
+	c := collectorFor(t, mustParse(t, y), nil)
+	loop := NewLoop(c, clk)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	count := func(name string) int { return strings.Count(gatherText(t, reg, name), "\n") }
+	steps := []struct {
+		name             string
+		wantCPU, wantGPU int
+		wantBacklog      bool
+	}{
+		// 5/s × 4 s, at least the burst of 20: 20 of the 30 GPUs.
+		{"the first cycle publishes every CPU and the GPUs it could name", 30 * 2, 20, true},
+		{"the next one names the rest", 30 * 2, 30, false},
+	}
+	for _, st := range steps {
+		clk.Advance(time.Minute)
+		if _, err := loop.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if cpu, gpu := count("flexus_cpu_utilization_ratio"), count("flexus_gpu_utilization_ratio"); cpu != st.wantCPU || gpu != st.wantGPU || c.Backlog() != st.wantBacklog {
+			t.Fatalf("%s: %d CPU series, %d GPU series, backlog %v; want %d, %d, %v", st.name, cpu, gpu, c.Backlog(), st.wantCPU, st.wantGPU, st.wantBacklog)
+		}
+	}
+}
