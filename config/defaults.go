@@ -17,10 +17,11 @@ import (
 // UnmarshalYAML fills the defaults of every section, then decodes over them.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 	*c = Config{
+		// 8 requests a second with a burst of 20 stay within the 500
+		// BatchListMetricData calls a minute Cloud Eye allows.
 		CloudEye: CloudEye{
 			Delay:             2 * time.Minute,
 			Period:            "1",
-			// 8 a second with a burst of 20 stays within the 500 BatchListMetricData calls a minute Cloud Eye allows.
 			RequestsPerSecond: 8,
 			Burst:             20,
 			Concurrency:       4,

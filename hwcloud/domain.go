@@ -94,7 +94,7 @@ type Activity struct {
 type Server struct {
 	ID, Name, Flavor string
 	// PrivateIP is the server's first fixed IPv4 address.
-	PrivateIP string
+	PrivateIP        string
 	Status           string // ACTIVE, BUILD, SHUTOFF, DELETED, ...
 	Task             string // OS-EXT-STS:task_state
 	Created, Updated time.Time

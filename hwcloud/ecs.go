@@ -1,9 +1,9 @@
 package hwcloud
 
 import (
-	"sort"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
