@@ -120,7 +120,8 @@ func (c *cesClient) Metrics(ctx context.Context, namespace, name string) ([]Metr
 }
 
 func (c *cesClient) AgentDimensions(ctx context.Context, instanceID, dim string) (map[string]string, error) {
-	// The SDK's enum lacks "npu": build it from its JSON form.
+	// The enum is built from its JSON form. Cloud Eye takes mount_point,
+	// disk, proc, gpu and raid; there is no npu (docs/cloud-api.md).
 	var name cesv2model.ListAgentDimensionInfoRequestDimName
 	if err := json.Unmarshal([]byte(`"`+dim+`"`), &name); err != nil {
 		return nil, fmt.Errorf("ces ListAgentDimensionInfo: dimension %q: %w", dim, err)

@@ -52,7 +52,8 @@ type CloudEye interface {
 	// Metrics lists the metrics published under namespace and name, all pages.
 	Metrics(ctx context.Context, namespace, name string) ([]Metric, error)
 	// AgentDimensions maps an instance's hashed agent dimension values of
-	// kind dim ("gpu", "npu", ...) to the real device ids.
+	// kind dim (gpu, mount_point, disk, proc or raid; not npu) to the real
+	// values: PCI ids, mount points, disk names.
 	AgentDimensions(ctx context.Context, instanceID, dim string) (map[string]string, error)
 }
 
