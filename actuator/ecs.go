@@ -182,7 +182,9 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 		part, err := s.createOnce(ctx, g, spec, createToken(token, spec, from+done))
 		res.Added = append(res.Added, part.Added...)
 		res.Failed = append(res.Failed, part.Failed...)
-		res.JobID = strings.TrimPrefix(res.JobID+","+part.JobID, ",")
+		if part.JobID != "" {
+			res.JobID = strings.TrimPrefix(res.JobID+","+part.JobID, ",")
+		}
 		res.Detail = strings.TrimSpace(res.Detail + " " + part.Detail)
 		res.Desired += part.Desired
 		if err != nil {
