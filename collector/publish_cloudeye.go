@@ -128,7 +128,11 @@ func (b *builder) publishCloudEye(d *descs, g *config.Group, instances []Instanc
 			}
 		}
 		for _, x := range g.ExtraMetrics {
-			if p, ok := read(instanceKey(x.Namespace, x.Metric, in.ID)); ok {
+			dims, ok := extraMetricDims(in.ID, x, devices)
+			if !ok {
+				continue
+			}
+			if p, ok := read(keyOf(x.Namespace, x.Metric, dims...)); ok {
 				b.group(d.cloudeyeValue, p.value, group, in.ID, x.Namespace, x.Metric)
 			}
 		}

@@ -53,7 +53,7 @@ func (l *Loop) Step(ctx context.Context) (Stats, error) {
 
 // Run collects every exporter.interval until ctx ends. The next collection
 // starts an interval after the previous one started, or at once when it ran
-// longer: collections never overlap.
+// longer or left device lookups for the next: collections never overlap.
 func (l *Loop) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
@@ -68,7 +68,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			log.Debug("collection finished")
 		}
 		wait := l.c.interval() - time.Since(start)
-		if wait <= 0 {
+		if wait <= 0 || l.c.Backlog() {
 			continue
 		}
 		t := time.NewTimer(wait)

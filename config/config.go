@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	commoncfg "github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
@@ -92,6 +94,20 @@ type Exporter struct {
 	StaleAfter time.Duration `yaml:"stale_after"`
 	// ForecastHorizons are published as the horizon label.
 	ForecastHorizons []time.Duration `yaml:"forecast_horizons"`
+	// InstanceTagLabels are server tag keys flexus_instance_info carries as
+	// tag_<key> labels (characters other than letters, digits and _ become _).
+	InstanceTagLabels []string `yaml:"instance_tag_labels"`
+}
+
+// TagLabel is the label name of a server tag key on flexus_instance_info.
+func TagLabel(key string) string {
+	b := []byte("tag_" + key)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // Actuator holds the actuator's settings.
@@ -215,13 +231,49 @@ type RedisQueue struct {
 	Timeout       time.Duration `yaml:"timeout"`
 }
 
-// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye.
+// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye. The
+// series is explicit: namespace, metric and dimensions, or a preset that
+// names a documented series (DMSPresets) and needs only its dimension values.
 type DMSQueue struct {
-	// Kind is kafka or rabbitmq; it selects the default namespace and metric.
+	// Kind is kafka or rabbitmq: the source label (dms_kafka, dms_rabbitmq); a preset sets it.
 	Kind       string            `yaml:"kind"`
+	Preset     string            `yaml:"preset"`
 	Namespace  string            `yaml:"namespace"`
 	Metric     string            `yaml:"metric"`
 	Dimensions map[string]string `yaml:"dimensions"`
+}
+
+// DMSPreset is a queue series Huawei documents, with the page it is on.
+type DMSPreset struct {
+	Kind, Namespace, Metric string
+	// Dimensions are the dimension names the series has, all of them.
+	Dimensions []string
+	Doc        string
+}
+
+// DMSPresets are the documented queue series (docs/cloud-api.md). DMS
+// publishes backlogs per instance only: there is no per-consumer-group or
+// per-queue series. A Redis list is read with queue.redis instead.
+var DMSPresets = map[string]DMSPreset{
+	"kafka_backlog": {Kind: "kafka", Namespace: "SYS.DMS", Metric: "group_msgs", Dimensions: []string{"kafka_instance_id"},
+		Doc: `DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance`},
+	"rabbitmq_ready": {Kind: "rabbitmq", Namespace: "SYS.DMS", Metric: "messages_ready", Dimensions: []string{"rabbitmq_instance_id"},
+		Doc: `DMS for RabbitMQ "RabbitMQ Metrics", instance metrics: messages ready for consumption in the instance`},
+}
+
+// presetList names the presets and their series, for errors.
+func presetList() string {
+	names := make([]string, 0, len(DMSPresets))
+	for n := range DMSPresets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		p := DMSPresets[n]
+		parts[i] = fmt.Sprintf("%s (%s %s by %s)", n, p.Namespace, p.Metric, strings.Join(p.Dimensions, ", "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // HTTPSource reads a value from a Prometheus-format endpoint of the service.
@@ -232,10 +284,15 @@ type HTTPSource struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// ExtraMetric is any further Cloud Eye metric published per instance.
+// ExtraMetric is any further Cloud Eye metric published per instance. A
+// metric with a second dimension (AGT.ECS disk_usedPercent has mount_point)
+// names it: Dimension is the agent dimension ListAgentDimensionInfo resolves
+// (mount_point or disk) and Origin the real value to read ("/", "vda").
 type ExtraMetric struct {
 	Namespace string `yaml:"namespace"`
 	Metric    string `yaml:"metric"`
+	Dimension string `yaml:"dimension"`
+	Origin    string `yaml:"origin"`
 }
 
 // Scaling holds the actuator's guards for a group.
@@ -341,6 +398,17 @@ func (c *Config) validate() error {
 		return errors.New("config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]")
 	case ce.WarmStart < 0:
 		return fmt.Errorf("config: cloudeye.warm_start %s is negative: use 0 for no warm start", ce.WarmStart)
+	}
+	labels := map[string]string{}
+	for i, k := range e.InstanceTagLabels {
+		l := TagLabel(k)
+		if k == "" {
+			return fmt.Errorf("config: exporter.instance_tag_labels[%d] is empty: name a server tag key", i)
+		}
+		if prev, dup := labels[l]; dup {
+			return fmt.Errorf("config: exporter.instance_tag_labels: %q and %q are both the label %s: keep one", prev, k, l)
+		}
+		labels[l] = k
 	}
 	for i, h := range e.ForecastHorizons {
 		if h <= 0 {
@@ -491,6 +559,15 @@ func (g *Group) validate() error {
 		if m.Namespace == "" || m.Metric == "" {
 			return fmt.Errorf("extra_metrics[%d]: namespace and metric are both required", i)
 		}
+		if m.Dimension != "" && !contains([]string{"mount_point", "disk"}, m.Dimension) {
+			return fmt.Errorf("extra_metrics[%d].dimension %q cannot be resolved: use mount_point or disk (the agent dimensions ListAgentDimensionInfo maps)", i, m.Dimension)
+		}
+		if m.Namespace == "AGT.ECS" && m.Metric == "disk_usedPercent" && m.Dimension != "mount_point" {
+			return fmt.Errorf("extra_metrics[%d]: AGT.ECS disk_usedPercent is published per mount point: set dimension: mount_point and origin (e.g. \"/\")", i)
+		}
+		if m.Dimension != "" && m.Origin == "" {
+			return fmt.Errorf("extra_metrics[%d].origin is empty: name the %s to read (e.g. \"/\" or \"vda\")", i, m.Dimension)
+		}
 	}
 	sc := g.Scaling
 	switch {
@@ -545,11 +622,28 @@ func (q *Queue) validate() error {
 		}
 	case q.DMS != nil:
 		d := q.DMS
-		if !contains([]string{"kafka", "rabbitmq"}, d.Kind) {
+		p, preset := DMSPresets[d.Preset]
+		switch {
+		case d.Preset != "" && !preset:
+			return fmt.Errorf("dms.preset %q is unknown: use one of %s", d.Preset, presetList())
+		case d.Namespace == "" || d.Metric == "":
+			return fmt.Errorf("dms.namespace and dms.metric are empty: name the Cloud Eye series, or set a preset: %s", presetList())
+		case !contains([]string{"kafka", "rabbitmq"}, d.Kind):
 			return fmt.Errorf("dms.kind %q is unknown: use kafka or rabbitmq", d.Kind)
+		case len(d.Dimensions) == 0:
+			return errors.New("dms.dimensions is empty: name the DMS instance to read (e.g. kafka_instance_id)")
 		}
-		if len(d.Dimensions) == 0 {
-			return errors.New("dms.dimensions is empty: name the DMS instance (and queue/topic) to read")
+		if preset && d.Namespace == p.Namespace && d.Metric == p.Metric {
+			for name := range d.Dimensions {
+				if !contains(p.Dimensions, name) {
+					return fmt.Errorf("dms.dimensions.%s: %s %s has only the dimension %s (%s): remove %s", name, p.Namespace, p.Metric, strings.Join(p.Dimensions, ", "), p.Doc, name)
+				}
+			}
+			for _, name := range p.Dimensions {
+				if d.Dimensions[name] == "" {
+					return fmt.Errorf("dms.dimensions.%s is empty: preset %s needs it", name, d.Preset)
+				}
+			}
 		}
 	}
 	return nil
@@ -565,6 +659,26 @@ func (t *ECSTemplate) validate() error {
 		return errors.New("vpc_id and subnet_id are both required")
 	case !contains([]string{"newest", "oldest"}, t.TerminationPolicy):
 		return fmt.Errorf("termination_policy %q is unknown: use newest or oldest", t.TerminationPolicy)
+	}
+	// ECS limits (docs/cloud-api.md, ecs-create-name and ecs-create-tags):
+	// a name of 1..59 characters when several servers are created at once
+	// (ECS appends "-0001"), letters, digits, "_", "-" and "."; 10 tags a server.
+	if n := utf8.RuneCountInString(t.NamePrefix); n < 1 || n > 59 {
+		return fmt.Errorf("name_prefix %q has %d characters: ECS names servers created together with 1..59: set a shorter name_prefix", t.NamePrefix, n)
+	}
+	for _, r := range t.NamePrefix {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' && r != '.' {
+			return fmt.Errorf("name_prefix %q holds %q: ECS server names take letters, digits, _, - and . only", t.NamePrefix, r)
+		}
+	}
+	extra := 0
+	for k := range t.Tags {
+		if k != ManagedTagKey {
+			extra++
+		}
+	}
+	if extra+2 > 10 {
+		return fmt.Errorf("tags: %d tags plus %s and the discovery tag are %d: ECS takes at most 10 tags a server", extra, ManagedTagKey, extra+2)
 	}
 	return nil
 }

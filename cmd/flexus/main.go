@@ -43,6 +43,7 @@ func commands() []command {
 		backtestCommand(),
 		exporterCommand(),
 		checkConfigCommand(),
+		discoverCommand(),
 	}
 }
 
