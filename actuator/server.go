@@ -163,11 +163,8 @@ func Run(ctx context.Context, o RunOptions) error {
 // loadConfig reads the file as the actuator uses it; the coordinator
 // compares the resolved cloud sections of two loads.
 func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadFor(path, config.ForActuator)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.ResolveSecrets(); err != nil {
 		return nil, err
 	}
 	if err := CheckAuth(cfg.Actuator); err != nil {

@@ -58,11 +58,8 @@ type Server struct {
 
 // loadConfig reads, validates and resolves the file the way the exporter uses it.
 func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadFor(path, config.ForExporter)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.ResolveSecrets(); err != nil {
 		return nil, err
 	}
 	if err := cfg.Cloud.Resolve(getenv); err != nil {
@@ -305,10 +302,10 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // CheckConfig validates a config file as the exporter reads it, without
-// credentials or any cloud call: everything config.Check checks, then the
-// advisor block and the ELB sources as the exporter will build them.
+// credentials or any cloud call: everything config.CheckFor checks for the
+// exporter, then the advisor block and the ELB sources as it will build them.
 func CheckConfig(path string) error {
-	cfg, err := config.Check(path)
+	cfg, err := config.CheckFor(path, config.ForExporter)
 	if err != nil {
 		return err
 	}
@@ -327,10 +324,10 @@ func checkGroups(cfg *config.Config) error {
 	for i := range cfg.Groups {
 		g := &cfg.Groups[i]
 		if err := g.ScoringParams(cfg.Exporter).Validate(); err != nil {
-			return fmt.Errorf("group %q: %w", g.Name, err)
+			return fmt.Errorf("groups[%d]: %w", i, err)
 		}
 		if _, err := parseELB(g.ResponseTime); err != nil {
-			return fmt.Errorf("group %q: %w", g.Name, err)
+			return fmt.Errorf("groups[%d]: %w", i, err)
 		}
 	}
 	return nil

@@ -168,12 +168,12 @@ func TestCheckConfig(t *testing.T) {
 		name, content, wantErr string
 	}{
 		{"the shared example is valid", unitConfig, ""},
-		{"an unknown key is named", unitConfig + "    colour: blue\n", "field colour not found"},
-		{"a response-time URL that is neither http nor cloudeye is refused", unitConfig + "    response_time: {url: \"ftp://x/metrics\"}\n", `response_time.url "ftp://x/metrics" must be an http(s) URL`},
+		{"an unknown key is named", unitConfig + "    colour: blue\n", "colour: unknown field"},
+		{"a response-time URL that is neither http nor cloudeye is refused", unitConfig + "    response_time: {url: \"ftp://x/metrics\"}\n", `groups[0].response_time.url: "ftp://x/metrics" must be an http(s) URL`},
 		{"an ELB source needs a dimension", unitConfig + "    response_time: {url: \"cloudeye:SYS.ELB\"}\n", "names no dimension"},
 		{"an ELB source is valid", unitConfig + "    response_time: {url: \"cloudeye:SYS.ELB?lbaas_instance_id=elb-1\"}\n", ""},
 		{"a bad advisor block is refused", unitConfig + "advisor:\n  mode: sometimes\n", "advisor"},
-		{"scale_out must stay above scale_in", strings.Replace(unitConfig, "    max_instances: 10\n", "    max_instances: 10\n    signals:\n      cpu: {scale_out: 0.2, scale_in: 0.3}\n", 1), "scale_out 0.2 must be above scale_in 0.3"},
+		{"scale_out must stay above scale_in", strings.Replace(unitConfig, "    max_instances: 10\n", "    max_instances: 10\n    signals:\n      cpu: {scale_out: 0.2, scale_in: 0.3}\n", 1), "groups[0].signals.cpu.scale_out: 0.2 must be above scale_in 0.3 (line 18)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
