@@ -137,9 +137,9 @@ func (c *Collector) build(now time.Time) *Snapshot {
 				k := instanceKey(ns, metric, in.ID)
 				noteAge(k)
 				if p, ok := sample(k); ok {
-					b.group(d.cpu, p.value/100, name, in.ID, ns)
+					b.group(d.cpu, scaled(p.value, 0.01), name, in.ID, ns)
 					// The agent's figure is the guest's own view: prefer it.
-					best, haveCPU = point{value: p.value / 100, at: p.at}, true
+					best, haveCPU = point{value: scaled(p.value, 0.01), at: p.at}, true
 				}
 			}
 			if haveCPU && serving {
@@ -148,9 +148,9 @@ func (c *Collector) build(now time.Time) *Snapshot {
 			k := instanceKey(nsAGTECS, "mem_usedPercent", in.ID)
 			noteAge(k)
 			if p, ok := sample(k); ok {
-				b.group(d.memory, p.value/100, name, in.ID)
+				b.group(d.memory, scaled(p.value, 0.01), name, in.ID)
 				if serving {
-					memory.add(point{value: p.value / 100, at: p.at})
+					memory.add(point{value: scaled(p.value, 0.01), at: p.at})
 				}
 			}
 			for _, dev := range c.devicesOf(in.ID, dimGPU) {
@@ -161,7 +161,7 @@ func (c *Collector) build(now time.Time) *Snapshot {
 					if !ok {
 						continue
 					}
-					v := point{value: p.value * s.scale, at: p.at}
+					v := point{value: scaled(p.value, s.scale), at: p.at}
 					b.group(s.desc(d), v.value, name, in.ID, dev.id)
 					switch {
 					case !serving:
@@ -180,7 +180,7 @@ func (c *Collector) build(now time.Time) *Snapshot {
 					if !ok {
 						continue
 					}
-					v := point{value: p.value * s.scale, at: p.at}
+					v := point{value: scaled(p.value, s.scale), at: p.at}
 					b.group(s.desc(d), v.value, name, in.ID, dev.id)
 					if serving && s.metric == "npu_util_rate_ai_core" {
 						npu.add(v)

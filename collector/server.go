@@ -173,7 +173,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.loop.Ready() {
-			http.Error(w, "Not ready: the first collection has not completed", http.StatusServiceUnavailable)
+			http.Error(w, "Not ready: "+s.loop.NotReadyReason(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")

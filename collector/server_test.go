@@ -18,6 +18,7 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 	"github.com/flexus-autoscaler/flexus/internal/webserver"
+	"github.com/flexus-autoscaler/flexus/simcloud"
 )
 
 func post(t *testing.T, url string) (int, string) {
@@ -209,5 +210,41 @@ func TestAdvisorIsPublishedWhenEnabled(t *testing.T) {
 	}
 	if sums := srv.coll.Summaries(s.clk.Now()); len(sums) != 2 || len(sums[0].Signals) == 0 {
 		t.Errorf("advisor summaries after one collection: %+v", sums)
+	}
+}
+
+func TestReadyOnlyAfterASuccessfulCollection(t *testing.T) {
+	s := startSim(t)
+	srv, url, _ := startServer(t, s, s.config(t))
+	apis := []string{"BatchListMetricData", "ListMetrics", "ListAgentDimensionInfo"}
+	setFault := func(f simcloud.Fault) {
+		for _, api := range apis {
+			if err := s.env.Server.SetFault(api, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	setFault(simcloud.Fault{ErrorProbability: 1})
+	if _, err := srv.Loop().Step(context.Background()); err == nil {
+		t.Fatal("a collection against a failing Cloud Eye reported no error")
+	}
+	code, body := get(t, url+"/-/ready")
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "the last one failed: ") {
+		t.Errorf("/-/ready after a failed first collection: %d %q, want 503 with the failure", code, body)
+	}
+	setFault(simcloud.Fault{})
+	s.clk.Advance(time.Minute)
+	if _, err := srv.Loop().Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, url+"/-/ready"); code != http.StatusOK {
+		t.Errorf("/-/ready after a successful collection: %d %q", code, body)
+	}
+	// Once ready, a later failure is the series' staleness to show, not the probe's.
+	setFault(simcloud.Fault{ErrorProbability: 1})
+	s.clk.Advance(time.Minute)
+	_, _ = srv.Loop().Step(context.Background())
+	if code, _ := get(t, url+"/-/ready"); code != http.StatusOK {
+		t.Errorf("/-/ready after a later failure: %d, want 200", code)
 	}
 }
