@@ -164,12 +164,12 @@ func newDashboard(uid, title, description string, multiGroup bool, extra ...Vari
 		}
 		return v
 	}
-	// Every Flexus process publishes flexus_build_info: the jobs and
-	// instances to pick from are those that run Flexus.
+	// The exporter and the actuator both publish their config reload status:
+	// the jobs and instances to pick from are those that run them.
 	vars := []Variable{
 		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus", Refresh: 1, Current: map[string]any{}, Options: []any{}},
-		labelVar("job", "Job", `label_values(flexus_build_info, job)`, true),
-		labelVar("instance", "Instance", `label_values(flexus_build_info{job=~"$job"}, instance)`, true),
+		labelVar("job", "Job", `label_values(flexus_config_last_reload_successful, job)`, true),
+		labelVar("instance", "Instance", `label_values(flexus_config_last_reload_successful{job=~"$job"}, instance)`, true),
 		labelVar("group", "Group", `label_values(flexus_group_desired_instances{`+procSel+`}, group)`, multiGroup),
 		{
 			Name: "actuator", Label: "Actuator URL", Type: "textbox", Query: defaultActuatorURL,
