@@ -56,6 +56,7 @@ func (a *Actuator) Routes(gatherer prometheus.Gatherer, reload http.Handler) (ht
 		Name:        "Flexus actuator",
 		Description: "Alertmanager webhook that scales Flexus X groups under guards, exactly once.",
 		Version:     version.Info(),
+		Profiling:   "false", // no /debug/pprof is served: its links would be dead
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: PathDecisions, Text: "Recent decisions (bearer token)"},

@@ -183,6 +183,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		Name:        "Flexus exporter",
 		Description: "Cloud Eye, queue and scaling signals of Huawei Cloud scaling groups",
 		Version:     version.Info(),
+		Profiling:   "false", // no /debug/pprof is served: its links would be dead
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
