@@ -275,7 +275,11 @@ func Load(path string) (*Config, error) {
 func Parse(b []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &Error{Problems: []Problem{{Msg: err.Error()}}}
+		msg := err.Error()
+		if strings.Contains(msg, "tab character") {
+			msg += ": indent with spaces"
+		}
+		return nil, &Error{Problems: []Problem{{Msg: msg}}}
 	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))

@@ -111,6 +111,8 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"max_step_out_zero":     "groups[0].scaling.max_step_out: 0 must be at least 1: a smaller step never scales out (pause the group with paused: true) (line 6)",
 		"no_horizons":           "exporter.forecast_horizons: is empty: give at least one horizon, e.g. [5m, 15m, 1h] (line 3)",
 		"empty":                 "the file is empty: at least one group is needed under groups:",
+		"list_for_mapping":      "groups[0].signals: a list is not allowed here (it wants a mapping) (line 5)",
+		"tab_indent":            "yaml: line 3: found a tab character that violates indentation: indent with spaces",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {

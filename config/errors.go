@@ -170,7 +170,15 @@ func decodeProblems(te *yaml.TypeError, root *yaml.Node) *Error {
 		line, _ := strconv.Atoi(m[1])
 		p := Problem{Line: line, Msg: m[2]}
 		if t := yamlTypeMsg.FindStringSubmatch(m[2]); t != nil {
-			p.Path = pathAt(nodes, line, func(n located) bool { return n.val.Kind == yaml.ScalarNode && sameValue(n.val.Value, t[2]) })
+			p.Path = pathAt(nodes, line, func(n located) bool {
+				switch t[1] {
+				case "!!seq":
+					return n.val.Kind == yaml.SequenceNode
+				case "!!map":
+					return n.val.Kind == yaml.MappingNode
+				}
+				return n.val.Kind == yaml.ScalarNode && sameValue(n.val.Value, t[2])
+			})
 			p.Msg = typeHint(t[1], t[2], t[3])
 		} else if f := yamlFieldMsg.FindStringSubmatch(m[2]); f != nil {
 			p.Path = pathAt(nodes, line, func(n located) bool { return n.key != nil && n.key.Value == f[1] })

@@ -104,3 +104,19 @@ func TestServersPrintAConfigErrorAsPlainLines(t *testing.T) {
 		})
 	}
 }
+
+func TestTheVersionLineFollowsTheLogFormat(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	f := "../../config/testdata/bad/duration_without_unit.yml"
+	code := run([]string{"--log.format=json", "exporter", "--config.file=" + f}, &stdout, &stderr, func(string) string { return "" })
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
+	}
+	first, rest, _ := strings.Cut(stderr.String(), "\n")
+	if !strings.HasPrefix(first, "{") || !strings.Contains(first, `"msg":"Starting flexus"`) || !strings.Contains(first, `"version":`) {
+		t.Errorf("first line %q, want the JSON version line", first)
+	}
+	if !strings.Contains(rest, "flexus exporter: "+f+" is not valid:\n  groups[1].scaling.cooldown_in: ") {
+		t.Errorf("the config error is not plain lines:\n%s", rest)
+	}
+}
