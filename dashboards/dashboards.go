@@ -9,6 +9,8 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/flexus-autoscaler/flexus/internal/genfile"
 )
 
 // Datasource references the dashboard's `datasource` variable.
@@ -174,10 +176,7 @@ type Transformation struct {
 }
 
 // File is one rendered dashboard.
-type File struct {
-	Path    string // relative to the repository root
-	Content []byte
-}
+type File = genfile.File
 
 // All returns every dashboard, keyed by file name.
 func All() map[string]*Dashboard {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/flexus-autoscaler/flexus/internal/genfile"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
@@ -78,10 +79,7 @@ func thresholdSignals() []thresholdSignal {
 }
 
 // File is one rendered rule file.
-type File struct {
-	Path    string // relative to the repository root
-	Content []byte
-}
+type File = genfile.File
 
 // Render renders every template in src/ for the profile: src/NAME.tmpl becomes
 // Dir/NAME.
