@@ -69,6 +69,9 @@ func (f For) Sections() []string {
 	return out
 }
 
+// errNoToken refuses a webhook that would run open by accident.
+var errNoToken = errors.New("is not set: name the file holding the token Alertmanager sends (its http_config.authorization.credentials_file), or set actuator.insecure_no_auth: true to run without authentication")
+
 // Check is CheckFor every command.
 func Check(path string) (*Config, error) { return CheckFor(path, ForAll) }
 
@@ -122,7 +125,7 @@ func (c *Config) CheckFor(f For) error {
 				add("actuator.bearer_token_file", err)
 			}
 		case a.BearerToken == "" && !a.InsecureNoAuth:
-			add("actuator.bearer_token_file", errors.New("is not set: name the file holding the token Alertmanager sends (its http_config.authorization.credentials_file), or set actuator.insecure_no_auth: true to run without authentication"))
+			add("actuator.bearer_token_file", errNoToken)
 		}
 		if err := checkWritableDir(filepath.Dir(a.StateFile)); err != nil {
 			add("actuator.state_file", fmt.Errorf("%q: %w", a.StateFile, err))

@@ -584,7 +584,8 @@ func (g *Group) SignalNames() []string {
 func (g *Group) LeadTime() time.Duration { return g.Scaling.BootTime + g.Scaling.PipelineDelay }
 
 // LoadFor loads a file and reads the secrets the commands in f use, the way
-// a process running them starts: another command's missing secret is no error.
+// a process running them starts: another command's missing secret is no
+// error, and the actuator needs a token or an explicit insecure_no_auth.
 func LoadFor(path string, f For) (*Config, error) {
 	c, err := Load(path)
 	if err != nil {
@@ -593,6 +594,9 @@ func LoadFor(path string, f For) (*Config, error) {
 	if err := c.ResolveSecretsFor(f); err != nil {
 		err.(*Error).File = path
 		return nil, err
+	}
+	if f&ForActuator != 0 && c.Actuator.BearerToken == "" && !c.Actuator.InsecureNoAuth {
+		return nil, &Error{File: path, Problems: []Problem{{Path: "actuator.bearer_token_file", Msg: errNoToken.Error()}}}
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -340,5 +341,16 @@ func TestTheActuatorNeedsATokenOrAnExplicitNoAuth(t *testing.T) {
 	c.Actuator.InsecureNoAuth = true
 	if err := c.CheckFor(ForActuator); err != nil {
 		t.Errorf("insecure_no_auth is an explicit choice: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "flexus.yml")
+	if err := os.WriteFile(p, []byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFor(p, ForExporter); err != nil {
+		t.Errorf("the exporter starts without a token: %v", err)
+	}
+	var e *Error
+	if _, err := LoadFor(p, ForActuator); !errors.As(err, &e) || e.File != p || e.Problems[0].Path != "actuator.bearer_token_file" {
+		t.Errorf("the actuator starting without a token: %v, want a config error naming actuator.bearer_token_file", err)
 	}
 }

@@ -120,3 +120,16 @@ func TestTheVersionLineFollowsTheLogFormat(t *testing.T) {
 		t.Errorf("the config error is not plain lines:\n%s", rest)
 	}
 }
+
+func TestTheActuatorWithoutATokenSaysWhatToSet(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "flexus.yml")
+	if err := os.WriteFile(p, []byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"actuator", "--config.file=" + p, "--web.listen-address=127.0.0.1:0"}, &stdout, &stderr, func(string) string { return "" })
+	want := "flexus actuator: " + p + " is not valid:\n  actuator.bearer_token_file: is not set: "
+	if code != 1 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "insecure_no_auth: true") {
+		t.Errorf("exit %d, stderr\n%s\nwant it to contain\n%s", code, stderr.String(), want)
+	}
+}
