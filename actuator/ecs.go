@@ -2,7 +2,6 @@ package actuator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,7 +19,8 @@ type ECSScaler struct {
 	Client hwcloud.Servers
 	// Sleep waits between ShowJob polls; tests pass one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PollInterval and MaxPolls bound how long a job is followed (defaults 2s and 90).
+	// PollInterval and MaxPolls bound how long a job is followed (defaults
+	// 2s and 90); the actuator's job_timeout bounds it too.
 	PollInterval time.Duration
 	MaxPolls     int
 
@@ -135,6 +135,15 @@ func (s *ECSScaler) noteDeletion(group, job string, end time.Time) {
 	s.deletions[group] = &deletion{job: job, end: end}
 }
 
+// endDeletion records when the group's delete job ended, once followed.
+func (s *ECSScaler) endDeletion(group, job string, end time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.deletions[group]; d != nil && d.job == job && !end.IsZero() {
+		d.end = end
+	}
+}
+
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
@@ -142,8 +151,9 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// SetDesired creates or deletes servers to go from cur.Desired to desired,
-// follows the job and reports exactly which servers changed.
+// SetDesired creates or deletes servers to go from cur.Desired to desired.
+// It returns once the cloud accepted the request; its job is followed in the
+// background (FollowJob), so no group's lock waits on ECS.
 func (s *ECSScaler) SetDesired(ctx context.Context, g *config.Group, cur CloudState, desired int, token string) (Result, error) {
 	switch {
 	case desired > cur.Desired:
@@ -214,8 +224,8 @@ func createToken(token string, spec hwcloud.ServerSpec, from int) string {
 	return ClientToken(fmt.Sprintf("%s\x00%d\x00%+v", token, from, spec))
 }
 
-// createOnce makes one CreateServers call of at most 100 servers and follows
-// its job. Result.Desired is the count of servers it added (or is adding).
+// createOnce makes one CreateServers call of at most 100 servers.
+// Result.Desired is the count of servers it is adding.
 // An expired token (Ecs.0124: the same call was made more than 8 hours ago
 // and nothing it did is in the group any more) is renewed once.
 func (s *ECSScaler) createOnce(ctx context.Context, g *config.Group, spec hwcloud.ServerSpec, token string) (Result, error) {
@@ -227,31 +237,8 @@ func (s *ECSScaler) createOnce(ctx context.Context, g *config.Group, spec hwclou
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Desired: n, Added: created.IDs, JobID: created.JobID}
-	if created.JobID == "" {
-		return res, nil
-	}
-	ok, failed, _, done, err := s.follow(ctx, res.JobID)
-	var jf *jobFailedError
-	if errors.As(err, &jf) {
-		return Result{JobID: res.JobID}, err
-	}
-	if err != nil {
-		res.Detail = "job not followed to the end: " + err.Error()
-		return res, nil // the create was accepted; the servers appear in the next State
-	}
-	if !done {
-		res.Detail = "job still running after the polling bound"
-		return res, nil
-	}
-	if len(ok) > 0 || len(failed) > 0 {
-		res.Added, res.Failed = ok, failed
-	}
-	if len(failed) > 0 || len(ok) < n && len(ok)+len(failed) > 0 {
-		res.Partial = true
-		res.Desired = len(ok)
-	}
-	return res, nil
+	// The job is followed in the background (FollowJob).
+	return Result{Desired: n, Added: created.IDs, JobID: created.JobID}, nil
 }
 
 func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (Result, error) {
@@ -303,26 +290,7 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 	}
 	res.JobID = jobID
 	s.noteDeletion(g.Name, jobID, time.Time{})
-	ok, failed, ended, done, err := s.follow(ctx, res.JobID)
-	if done {
-		s.noteDeletion(g.Name, jobID, ended)
-		res.Ended = ended
-	}
-	var jf *jobFailedError
-	switch {
-	case errors.As(err, &jf):
-		return Result{Desired: from, JobID: res.JobID, Failed: names}, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(names), g.Name, err)
-	case err != nil:
-		res.Detail = strings.TrimSpace(res.Detail + " job not followed to the end: " + err.Error())
-	case !done:
-		res.Detail = strings.TrimSpace(res.Detail + " job still running after the polling bound")
-	case len(failed) > 0:
-		res.Partial = true
-		res.Removed, res.Failed = ok, failed
-		res.Desired = from - len(ok)
-		res.Detail = fmt.Sprintf("deleted %d of %d servers", len(ok), n)
-	}
-	return res, nil
+	return res, nil // the job is followed in the background (FollowJob)
 }
 
 // follow polls ShowJob until it ends or the bound is reached, and returns

@@ -38,6 +38,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 			IdempotencyTTL:  24 * time.Hour,
 			MaxBodyBytes:    1 << 20,
 			DecisionLogSize: 1000,
+			JobTimeout:      10 * time.Minute,
 		},
 	}
 	type config Config // without methods, so decoding does not recurse
