@@ -126,6 +126,15 @@ func (s *ECSScaler) deletionEnd(ctx context.Context, group string) time.Time {
 	return d.end
 }
 
+// endDeletion records the end of the group's newest delete job, if job is it.
+func (s *ECSScaler) endDeletion(group, job string, end time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.deletions[group]; d != nil && d.job == job && d.end.IsZero() {
+		d.end = end
+	}
+}
+
 func (s *ECSScaler) noteDeletion(group, job string, end time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,15 +142,6 @@ func (s *ECSScaler) noteDeletion(group, job string, end time.Time) {
 		s.deletions = map[string]*deletion{}
 	}
 	s.deletions[group] = &deletion{job: job, end: end}
-}
-
-// endDeletion records when the group's delete job ended, once followed.
-func (s *ECSScaler) endDeletion(group, job string, end time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.deletions[group]; d != nil && d.job == job && !end.IsZero() {
-		d.end = end
-	}
 }
 
 func later(a, b time.Time) time.Time {
@@ -224,8 +224,8 @@ func createToken(token string, spec hwcloud.ServerSpec, from int) string {
 	return ClientToken(fmt.Sprintf("%s\x00%d\x00%+v", token, from, spec))
 }
 
-// createOnce makes one CreateServers call of at most 100 servers.
-// Result.Desired is the count of servers it is adding.
+// createOnce makes one CreateServers call of at most 100 servers and follows
+// its job. Result.Desired is the count of servers it added (or is adding).
 // An expired token (Ecs.0124: the same call was made more than 8 hours ago
 // and nothing it did is in the group any more) is renewed once.
 func (s *ECSScaler) createOnce(ctx context.Context, g *config.Group, spec hwcloud.ServerSpec, token string) (Result, error) {
@@ -237,8 +237,12 @@ func (s *ECSScaler) createOnce(ctx context.Context, g *config.Group, spec hwclou
 	if err != nil {
 		return Result{}, err
 	}
-	// The job is followed in the background (FollowJob).
-	return Result{Desired: n, Added: created.IDs, JobID: created.JobID}, nil
+	res := Result{Desired: n, Added: created.IDs, JobID: created.JobID}
+	if created.JobID == "" {
+		return res, nil
+	}
+	res.JobID = created.JobID
+	return res, nil // the job is followed in the background (FollowJob)
 }
 
 func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (Result, error) {
@@ -289,6 +293,8 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 		return res, nil
 	}
 	res.JobID = jobID
+	// The scale-in cooldown runs from this job's end: State asks ShowJob for
+	// it, and FollowJob records it once the job ends.
 	s.noteDeletion(g.Name, jobID, time.Time{})
 	return res, nil // the job is followed in the background (FollowJob)
 }

@@ -156,27 +156,27 @@ func (a *Actuator) correct(ctx context.Context, g *config.Group, key string, rea
 	return lk.PutGroup(ctx, local)
 }
 
-// FollowJob follows ECS jobs (ShowJob) until they end or ctx does. jobID
-// may list several, comma-separated: a create of more than 100 servers is
-// several calls. A delete job's end starts the group's scale-in cooldown.
-func (s *ECSScaler) FollowJob(ctx context.Context, g *config.Group, jobID string) (JobResult, error) {
+// FollowJob follows an ECS job (ShowJob) until it ends or ctx does. A
+// create split over several calls (at most 100 servers each) names its jobs
+// comma-separated; they are followed in turn and their servers added up.
+func (s *ECSScaler) FollowJob(ctx context.Context, g *config.Group, jobIDs string) (JobResult, error) {
 	out := JobResult{Done: true}
-	for _, id := range strings.Split(jobID, ",") {
+	for _, id := range strings.Split(jobIDs, ",") {
 		ok, failed, ended, done, err := s.follow(ctx, id)
-		if g != nil && done {
+		if done {
 			s.endDeletion(g.Name, id, ended)
 		}
 		var jf *jobFailedError
 		switch {
 		case errors.As(err, &jf):
-			out.FailReason = strings.TrimSpace(out.FailReason + " " + jf.Error())
+			out.FailReason = strings.TrimPrefix(out.FailReason+"; "+jf.Error(), "; ")
+			continue
 		case err != nil:
 			out.Done = false
 			return out, err
-		default:
-			out.OK, out.Failed = append(out.OK, ok...), append(out.Failed, failed...)
-			out.Done = out.Done && done
 		}
+		out.OK, out.Failed = append(out.OK, ok...), append(out.Failed, failed...)
+		out.Done = out.Done && done
 	}
 	return out, nil
 }

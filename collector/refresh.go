@@ -18,7 +18,9 @@ type Loop struct {
 	clk   clock.Clock
 	snap  atomic.Pointer[Snapshot]
 	ready atomic.Bool
-	// collected is closed by the first completed collection.
+	// lastErr is why the collections so far failed, while none has succeeded.
+	lastErr atomic.Pointer[error]
+	// collected is closed by the first completed collection, failed or not.
 	collected     chan struct{}
 	collectedOnce sync.Once
 	// textOnly drops each snapshot's metric objects once it is rendered: the
@@ -31,10 +33,20 @@ func NewLoop(c *Collector, clk clock.Clock) *Loop {
 	return &Loop{c: c, clk: clk, collected: make(chan struct{})}
 }
 
-// Ready reports whether a first collection has completed.
+// Ready reports whether a collection has succeeded, every source answering.
+// A finished one is not enough: its series may be empty because the cloud
+// refused every call, and a probe that passes then hides a broken exporter.
 func (l *Loop) Ready() bool { return l.ready.Load() }
 
-// Collected is closed once a first collection has completed.
+// NotReadyReason says why no collection has succeeded yet.
+func (l *Loop) NotReadyReason() string {
+	if e := l.lastErr.Load(); e != nil {
+		return "no collection has succeeded yet; the last one failed: " + (*e).Error()
+	}
+	return "the first collection has not completed"
+}
+
+// Collected is closed once a first collection has completed, failed or not.
 func (l *Loop) Collected() <-chan struct{} { return l.collected }
 
 // Step runs one collection at the clock's now and swaps its snapshot in.
@@ -45,8 +57,12 @@ func (l *Loop) Step(ctx context.Context) (Stats, error) {
 	}
 	if snap != nil && ctx.Err() == nil {
 		l.snap.Store(snap)
-		l.ready.Store(true)
 		l.collectedOnce.Do(func() { close(l.collected) })
+		if err == nil {
+			l.ready.Store(true)
+		} else if !l.ready.Load() {
+			l.lastErr.Store(&err)
+		}
 	}
 	return stats, err
 }
