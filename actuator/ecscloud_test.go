@@ -137,8 +137,8 @@ func TestECSScaleInCooldownRunsFromTheDeleteJobsEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Removed) != 1 {
-		t.Fatalf("one managed server to delete: %+v", res)
+	if len(res.Removed) != 1 || !res.Ended.IsZero() {
+		t.Fatalf("a 3-minute deletion polled once is still running: %+v", res)
 	}
 	clk.Advance(4 * time.Minute)
 	cs, err := s.State(ctx, g, clk.Now())
