@@ -121,7 +121,10 @@ type Group struct {
 	MinInstances int       `yaml:"min_instances"`
 	MaxInstances int       `yaml:"max_instances"`
 	// Policy is the recommendation that drives scaling: seed, target or predictive.
-	Policy  string            `yaml:"policy"`
+	Policy string `yaml:"policy"`
+	// Risk is the quantile of demand over the lead time that the predictive
+	// policy provisions for (0.5..0.999): higher costs more, violates less.
+	Risk    float64           `yaml:"risk"`
 	Signals map[string]Signal `yaml:"signals"`
 	// InstanceCapacity is requests per second one instance serves at 100%; used
 	// to turn queue length into an instance count.
@@ -221,8 +224,14 @@ type Scaling struct {
 	MaxStepInPercent  float64 `yaml:"max_step_in_percent"`
 	// ScaleInStabilization: scale in only to the highest target seen in this window.
 	ScaleInStabilization time.Duration `yaml:"scale_in_stabilization"`
-	// BootTime is boot plus warm-up before a new instance serves.
+	// BootTime is how long a new instance takes to boot.
 	BootTime time.Duration `yaml:"boot_time"`
+	// WarmUp is how long a booted instance warms up (caches, JIT) before it
+	// serves; part of the lead time.
+	WarmUp time.Duration `yaml:"warm_up"`
+	// DrainWindow is how soon a queue backlog is to be worked off: the queue
+	// asks for (arrival rate + backlog/drain_window) / instance_capacity.
+	DrainWindow time.Duration `yaml:"drain_window"`
 	// PipelineDelay is scrape + rule hold + Alertmanager wait, for the lead time.
 	PipelineDelay time.Duration `yaml:"pipeline_delay"`
 	Paused        bool          `yaml:"paused"`
@@ -439,8 +448,12 @@ func (g *Group) validate() error {
 		return fmt.Errorf("scaling: max_step_in %d must be at least 1: a smaller step never scales in (pause the group with paused: true)", sc.MaxStepIn)
 	case sc.MaxStepOutPercent <= 0 || sc.MaxStepInPercent <= 0 || sc.MaxStepInPercent > 100:
 		return errors.New("scaling: max_step_out_percent must be positive and max_step_in_percent in (0, 100]")
-	case sc.ScaleInStabilization < 0 || sc.BootTime < 0 || sc.PipelineDelay < 0:
-		return errors.New("scaling: scale_in_stabilization, boot_time and pipeline_delay must not be negative")
+	case sc.ScaleInStabilization < 0 || sc.BootTime < 0 || sc.WarmUp < 0 || sc.PipelineDelay < 0:
+		return errors.New("scaling: scale_in_stabilization, boot_time, warm_up and pipeline_delay must not be negative")
+	case sc.DrainWindow <= 0:
+		return fmt.Errorf("scaling: drain_window %s must be positive, e.g. 2m", sc.DrainWindow)
+	case !(g.Risk >= 0.5 && g.Risk <= 0.999):
+		return fmt.Errorf("risk %v must be a quantile in [0.5, 0.999], e.g. 0.9", g.Risk)
 	}
 	return nil
 }
@@ -528,7 +541,9 @@ func (g *Group) SignalNames() []string {
 }
 
 // LeadTime is how far ahead a scale-out must be decided to land in time.
-func (g *Group) LeadTime() time.Duration { return g.Scaling.BootTime + g.Scaling.PipelineDelay }
+func (g *Group) LeadTime() time.Duration {
+	return g.Scaling.BootTime + g.Scaling.WarmUp + g.Scaling.PipelineDelay
+}
 
 // ResolveSecrets reads the secret files named in the config (the bearer token
 // and Redis passwords). The cloud's credentials go through hwcloud.Config.Resolve.

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -17,8 +18,10 @@ type Group struct {
 	p       Params
 	fc      *forecastConfig
 	series  [numSignals]*series
-	stab    stabilizer
+	stab    stabilizer // target policy's scale-in window
+	pstab   stabilizer // predictive policy's
 	trendWS []float64
+	autoBuf []Forecast
 }
 
 // NewGroup validates p and returns an empty group. It keeps its own copy of
@@ -207,6 +210,9 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 	leadH := g.fc.horizonFor(lead)
 	var f [numVariants]float64
 	composite := 0.0
+	// The CPU's current value and upper quantile stand for the arrival rate
+	// when the queue is sized as work to drain (the queue comes after it).
+	cpuNow, cpuUp := math.NaN(), math.NaN()
 	// inForce is the weight behind the composite: every weight except the
 	// accelerators without fresh data. Above 1 (a GPU pool) the composite is
 	// divided by it, so accelerators count without the sum exceeding 1, and a
@@ -246,15 +252,22 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 				res.Trend = r.Trend
 			}
 			g.forecasts(st, now, &r, &f)
-
-			target := p.Targets[sig]
-			if ratio, ok := usageRatio(sig, r.Value, n, target); ok {
-				targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
+			up := upperOverLead(r.Value, g.autoForecasts(r.Forecasts), lead, p.Risk)
+			if sig == CPU {
+				cpuNow, cpuUp = r.Value, up
 			}
-			st.forecastAll(now.Add(lead).UnixNano(), &f)
-			fv := st.auto(leadH, &f)
-			if ratio, ok := usageRatio(sig, fv, n, target); ok {
-				predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
+			target := p.Targets[sig]
+			if sig == Queue && p.ServiceRate > 0 {
+				if tr, pr, ok := g.queueDesired(n, r.Value, up, cpuNow, cpuUp); ok {
+					targetRaw, predRaw = max(targetRaw, tr), max(predRaw, pr)
+				}
+			} else {
+				if ratio, ok := usageRatio(sig, r.Value, n, target); ok {
+					targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
+				}
+				if ratio, ok := usageRatio(sig, up, n, predictiveLevel(sig, target, th, hasTh)); ok {
+					predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
+				}
 			}
 			r.Model = variantModel(st.chosen[leadH])
 		}
@@ -270,16 +283,75 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 	if targetRaw < 0 {
 		targetRaw = n // nothing tracked is fresh: hold
 	}
-	target := g.stab.add(now, p.ScaleInStabilization, clamp(targetRaw, lo, hi))
-	res.Recommended[PolicyTarget] = target
-	// Predictive never goes below the reactive answer, so any scale-in it
-	// recommends is one current load already justifies.
-	pred := target
-	if predRaw >= 0 {
-		pred = max(target, clamp(predRaw, lo, hi))
+	res.Recommended[PolicyTarget] = g.stab.add(now, p.ScaleInStabilization, clamp(targetRaw, lo, hi))
+	// Predictive provisions for the risk quantile of demand over the lead
+	// time, with its own window: it scales in only when that quantile has
+	// fitted in fewer instances for the whole stabilisation window.
+	if predRaw < 0 {
+		predRaw = n
 	}
-	res.Recommended[PolicyPredictive] = pred
+	res.Recommended[PolicyPredictive] = g.pstab.add(now, p.ScaleInStabilization, clamp(predRaw, lo, hi))
 	return res
+}
+
+// predictiveLevel is the level the predictive policy holds a signal's risk
+// quantile at. A utilisation's target leaves headroom for what target
+// tracking cannot see coming; the quantile already holds that, so the
+// quantile is held at the scale-out threshold instead, the level at which
+// the group counts as loaded. Other signals keep their target.
+func predictiveLevel(sig Signal, target float64, th Threshold, hasTh bool) float64 {
+	if target > 0 && hasTh && KindOf(sig) == Ratio && th.Out > target && th.Out <= 1 {
+		return th.Out
+	}
+	return target
+}
+
+// queueDesired sizes a backlog above the queue's deadband (Targets[Queue]
+// items per instance) as work to drain within DrainWindow, for the target
+// policy (current backlog and CPU) and the predictive one (their risk
+// quantiles over the lead time). The arrival rate is what the instances
+// serve, CPU utilisation times instances; without a CPU signal they are
+// taken to run at their level. ok is false when there is no backlog to size.
+func (g *Group) queueDesired(n int, q, qUp, cpu, cpuUp float64) (target, pred int, ok bool) {
+	p := g.p
+	dead := p.Targets[Queue] * float64(max(n, 1))
+	if !(q > dead) && !(qUp > dead) {
+		return 0, 0, false
+	}
+	th, hasTh := p.Thresholds[CPU]
+	tLevel := p.Targets[CPU]
+	if tLevel <= 0 {
+		tLevel = 1
+	}
+	pLevel := predictiveLevel(CPU, p.Targets[CPU], th, hasTh)
+	if pLevel <= 0 {
+		pLevel = 1
+	}
+	size := func(backlog, util, level float64) int {
+		if !(backlog > dead) {
+			return -1
+		}
+		arrival := float64(max(n, 1)) * level
+		if finite(util) {
+			arrival = float64(n) * util
+		}
+		need := drainNeed(arrival, backlog, p.ServiceRate, level, p.DrainWindow)
+		return TargetDesired(n, need/float64(max(n, 1)), p.Tolerance)
+	}
+	return size(q, cpu, tLevel), size(qUp, cpuUp, pLevel), true
+}
+
+// autoForecasts picks auto's forecast at each horizon out of fcs, in
+// ascending horizon order, into a buffer the group reuses.
+func (g *Group) autoForecasts(fcs []Forecast) []Forecast {
+	g.autoBuf = g.autoBuf[:0]
+	for _, fc := range fcs {
+		if fc.Model == ModelAuto {
+			g.autoBuf = append(g.autoBuf, fc)
+		}
+	}
+	slices.SortFunc(g.autoBuf, func(a, b Forecast) int { return cmp.Compare(a.Horizon, b.Horizon) })
+	return g.autoBuf
 }
 
 // forecasts fills r's forecasts for every horizon and model.
