@@ -79,12 +79,12 @@ func TestWarmUpDelaysServingAfterBoot(t *testing.T) {
 	if err := w.SetDesired("gpu-pool", 3); err != nil {
 		t.Fatal(err)
 	}
-	w.Advance(t0.Add(60 * time.Second))
+	w.Advance(t0.Add(75 * time.Second))
 	g := mustGroup(t, w, "gpu-pool")
 	if g.InService != 3 || g.Warming != 2 || g.Capacity != 100 {
 		t.Fatalf("booted but warming: want 3 in service, 2 warming, capacity 100; got %d, %d, %g", g.InService, g.Warming, g.Capacity)
 	}
-	w.Advance(t0.Add(90 * time.Second))
+	w.Advance(t0.Add(120 * time.Second)) // ordered at 15s: serving from 90s
 	g = mustGroup(t, w, "gpu-pool")
 	if g.Warming != 0 || g.Capacity != 300 {
 		t.Fatalf("after boot 45s + warm-up 30s: want none warming and capacity 300, got %d and %g", g.Warming, g.Capacity)
