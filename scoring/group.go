@@ -258,12 +258,18 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 			}
 			target := p.Targets[sig]
 			if sig == Queue && p.ServiceRate > 0 {
-				if tr, pr, ok := g.queueDesired(n, r.Value, up, cpuNow, cpuUp); ok {
+				if tr, pr, ok := g.queueDesired(n, r.Value, cpuNow, cpuUp); ok {
 					targetRaw, predRaw = max(targetRaw, tr), max(predRaw, pr)
 				}
 			} else {
 				if ratio, ok := usageRatio(sig, r.Value, n, target); ok {
 					targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
+				}
+				// Response time is an outcome of load, not demand, and explodes
+				// near saturation: its forecast's quantile would ask for far
+				// more than a spike needs, so it is tracked on its current value.
+				if KindOf(sig) == Seconds {
+					up = r.Value
 				}
 				if ratio, ok := usageRatio(sig, up, n, predictiveLevel(sig, target, th, hasTh)); ok {
 					predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
@@ -308,14 +314,16 @@ func predictiveLevel(sig Signal, target float64, th Threshold, hasTh bool) float
 
 // queueDesired sizes a backlog above the queue's deadband (Targets[Queue]
 // items per instance) as work to drain within DrainWindow, for the target
-// policy (current backlog and CPU) and the predictive one (their risk
-// quantiles over the lead time). The arrival rate is what the instances
+// policy (current backlog and CPU) and the predictive one (current backlog,
+// arrival's risk quantile over the lead time: the backlog is work already
+// there, and a forecast of a mostly empty queue is too noisy to size by).
+// The arrival rate is what the instances
 // serve, CPU utilisation times instances; without a CPU signal they are
 // taken to run at their level. ok is false when there is no backlog to size.
-func (g *Group) queueDesired(n int, q, qUp, cpu, cpuUp float64) (target, pred int, ok bool) {
+func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok bool) {
 	p := g.p
 	dead := p.Targets[Queue] * float64(max(n, 1))
-	if !(q > dead) && !(qUp > dead) {
+	if !(q > dead) {
 		return 0, 0, false
 	}
 	th, hasTh := p.Thresholds[CPU]
@@ -338,7 +346,7 @@ func (g *Group) queueDesired(n int, q, qUp, cpu, cpuUp float64) (target, pred in
 		need := drainNeed(arrival, backlog, p.ServiceRate, level, p.DrainWindow)
 		return TargetDesired(n, need/float64(max(n, 1)), p.Tolerance)
 	}
-	return size(q, cpu, tLevel), size(qUp, cpuUp, pLevel), true
+	return size(q, cpu, tLevel), size(q, cpuUp, pLevel), true
 }
 
 // autoForecasts picks auto's forecast at each horizon out of fcs, in
