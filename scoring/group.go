@@ -15,9 +15,15 @@ import (
 // the exporter keeps one per group and drives it from its collection loop, the
 // backtest from virtual time.
 type Group struct {
-	p       Params
-	fc      *forecastConfig
-	series  [numSignals]*series
+	p      Params
+	fc     *forecastConfig
+	series [numSignals]*series
+	// load is, for the signals that divide across instances (cpu, gpu,
+	// npu), the utilisation times the instances serving when it was
+	// sampled: demand in instances at 100%, which the group's own scaling
+	// does not move. The predictive policy forecasts it.
+	load    [numSignals]*series
+	nHist   nHistory
 	stab    stabilizer // target policy's scale-in window
 	pstab   stabilizer // predictive policy's
 	trendWS []float64
@@ -49,6 +55,7 @@ func (g *Group) SetParams(p Params) error {
 	if !reflect.DeepEqual(p.Forecast, g.p.Forecast) || p.TrendSamples != g.p.TrendSamples {
 		g.fc = newForecastConfig(p.Forecast, p.TrendSamples)
 		g.series = [numSignals]*series{}
+		g.load = [numSignals]*series{}
 	}
 	g.p = p
 	return nil
@@ -74,7 +81,60 @@ func (g *Group) Observe(now time.Time, s Signal, v float64) error {
 		return err
 	}
 	st.observe(now, v)
+	if i, _ := signalIndex(s); dividesAcrossInstances(s) {
+		if n, ok := g.nHist.at(now); ok {
+			if g.load[i] == nil {
+				g.load[i] = newSeries(g.fc)
+			}
+			g.load[i].observe(now, v*float64(n))
+		}
+	}
 	return nil
+}
+
+// dividesAcrossInstances reports whether a signal's load spreads evenly over
+// the serving instances, so that utilisation times instances is demand.
+// Memory has a per-instance baseline and response time is an outcome.
+func dividesAcrossInstances(s Signal) bool { return s == CPU || s == GPU || s == NPU }
+
+// nHistory remembers the in-service count of recent evaluations, so a
+// sample that arrives late (Cloud Eye's delay) is scaled by the count
+// that produced it.
+type nHistory struct {
+	nanos [nHistoryLen]int64
+	n     [nHistoryLen]int
+	next  int
+	len   int
+}
+
+const nHistoryLen = 32
+
+func (h *nHistory) add(t time.Time, n int) {
+	tn := t.UnixNano()
+	if h.len > 0 {
+		last := (h.next + nHistoryLen - 1) % nHistoryLen
+		if tn <= h.nanos[last] {
+			if tn == h.nanos[last] {
+				h.n[last] = n
+			}
+			return
+		}
+	}
+	h.nanos[h.next], h.n[h.next] = tn, n
+	h.next = (h.next + 1) % nHistoryLen
+	h.len = min(h.len+1, nHistoryLen)
+}
+
+// at is the count of the latest evaluation at or before t.
+func (h *nHistory) at(t time.Time) (int, bool) {
+	tn := t.UnixNano()
+	for k := 1; k <= h.len; k++ {
+		i := (h.next + nHistoryLen - k) % nHistoryLen
+		if h.nanos[i] <= tn {
+			return h.n[i], true
+		}
+	}
+	return 0, false
 }
 
 // WarmStart preloads history of one signal, oldest first, before live samples.
@@ -202,6 +262,7 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 		Recommended: make(map[Policy]int, 3),
 	}
 	n := state.Current
+	g.nHist.add(now, n)
 	lo, hi := state.Min, state.Max
 	if hi == 0 {
 		hi = -1 // clamp treats hi < lo as no upper bound
@@ -253,6 +314,11 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 			}
 			g.forecasts(st, now, &r, &f)
 			up := upperOverLead(r.Value, g.autoForecasts(r.Forecasts), lead, p.Risk)
+			if ls := g.load[i]; ls != nil && ls.started && n > 0 && now.Sub(time.Unix(0, ls.lastNanos)) <= p.StaleAfter {
+				// Forecast demand, not utilisation, and read it back as the
+				// utilisation the n instances in service would see.
+				up = upperOverLead(ls.lastValue, g.loadForecasts(ls, now, &f), lead, p.Risk) / float64(n)
+			}
 			if sig == CPU {
 				cpuNow, cpuUp = r.Value, up
 			}
@@ -347,6 +413,20 @@ func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok
 		return TargetDesired(n, need/float64(max(n, 1)), p.Tolerance)
 	}
 	return size(q, cpu, tLevel), size(q, cpuUp, pLevel), true
+}
+
+// loadForecasts is auto's forecast of a load series at each horizon, with
+// its quantiles, in ascending horizon order, in the group's buffer.
+func (g *Group) loadForecasts(ls *series, now time.Time, f *[numVariants]float64) []Forecast {
+	g.autoBuf = g.autoBuf[:0]
+	for h, d := range g.fc.horizons {
+		ls.forecastAll(now.Add(d).UnixNano(), f)
+		fc := Forecast{Horizon: d, Model: ModelAuto, Value: ls.auto(h, f)}
+		ls.quantiles(h, autoIndex, fc.Value, &fc.Quantiles)
+		g.autoBuf = append(g.autoBuf, fc)
+	}
+	slices.SortFunc(g.autoBuf, func(a, b Forecast) int { return cmp.Compare(a.Horizon, b.Horizon) })
+	return g.autoBuf
 }
 
 // autoForecasts picks auto's forecast at each horizon out of fcs, in

@@ -185,6 +185,27 @@ func TestPredictiveScaleInWaitsForTheQuantileToFitForTheWholeWindow(t *testing.T
 	}
 }
 
+func TestPredictiveSizesDemandNotUtilisation(t *testing.T) {
+	// Demand worth 5.6 instances at 100%, while the group's own actions move
+	// the count between 10, 14 and 8: the utilisation jumps at every action,
+	// but demand does not, so at 8 instances (0.7, the level) predictive asks
+	// for exactly 8, where the utilisation's forecast errors would ask more.
+	g := newTestGroup(t, nil)
+	at := t0
+	var got int
+	for k := 0; k < 16; k++ {
+		n := []int{10, 14, 8}[k%3]
+		for i := 0; i < 15; i++ {
+			at = at.Add(time.Minute)
+			g.Observe(at, CPU, 5.6/float64(n))
+			got = g.Evaluate(at, GroupState{Current: n, Min: 1, Max: 40}).Recommended[PolicyPredictive]
+		}
+		if n == 8 && got != 8 {
+			t.Errorf("after %d actions, at 8 instances: predictive %d, want 8", k, got)
+		}
+	}
+}
+
 func TestHigherRiskNeverAsksForFewer(t *testing.T) {
 	noisy := func(i int) float64 { return 0.5 + 0.2*math.Sin(float64(i)*1.7)*math.Cos(float64(i)*0.31) }
 	rec := map[float64]int{}
