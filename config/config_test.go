@@ -103,6 +103,8 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"max_step_out_zero":    `config: group "a": scaling: max_step_out 0 must be at least 1: a smaller step never scales out (pause the group with paused: true)`,
 		"no_horizons":          "config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]",
 		"empty":                "config: the file is empty: at least one group is needed under groups:",
+		"risk_percent":         `config: group "a": risk 90 must be a quantile in [0.5, 0.999], e.g. 0.9`,
+		"drain_window_zero":    `config: group "a": scaling: drain_window 0s must be positive, e.g. 2m`,
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {
@@ -263,5 +265,20 @@ func TestCheckRefusesWhatTheActuatorCouldNotUse(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestPredictiveSettingsReachScoring(t *testing.T) {
+	c, err := Parse([]byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n    instance_capacity: 40\n    risk: 0.95\n    scaling:\n      warm_up: 30s\n      drain_window: 5m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &c.Groups[0]
+	p := g.ScoringParams(c.Exporter)
+	if p.Risk != 0.95 || p.ServiceRate != 40 || p.DrainWindow != 5*time.Minute || p.Lead.WarmUp != 30*time.Second {
+		t.Errorf("risk %v, service rate %v, drain window %v, warm-up %v; want 0.95, 40, 5m, 30s", p.Risk, p.ServiceRate, p.DrainWindow, p.Lead.WarmUp)
+	}
+	if got := g.LeadTime(); got != 180*time.Second || got != p.Lead.Total() {
+		t.Errorf("lead time %v (scoring %v), want boot 60s + warm-up 30s + pipeline 90s = 3m", got, p.Lead.Total())
 	}
 }
