@@ -96,6 +96,9 @@ type Options struct {
 	Alertmanager AlertmanagerOptions
 	// BootDelay is how long a new instance takes to serve (default 45 s, simcloud's).
 	BootDelay time.Duration
+	// WarmUp is how long a booted instance warms up before it serves
+	// (default the group's scaling.warm_up).
+	WarmUp time.Duration
 	// CloudEyeDelay is how late CPU and memory arrive (default 60 s).
 	CloudEyeDelay time.Duration
 	// Tick is the world's integration step (default 15 s).
@@ -138,6 +141,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.BootDelay == 0 {
 		o.BootDelay = 45 * time.Second
+	}
+	if o.WarmUp == 0 {
+		g, _ := o.Config.Group(o.Group)
+		o.WarmUp = g.Scaling.WarmUp
 	}
 	if o.CloudEyeDelay == 0 {
 		o.CloudEyeDelay = time.Minute

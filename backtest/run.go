@@ -132,7 +132,7 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 		Groups: []world.GroupConfig{{
 			Name: g.Name, ManagedBy: world.ManagedByAS, Flavor: "x1.2u.4g",
 			MinInstances: g.MinInstances, MaxInstances: g.MaxInstances, DesiredInstances: initial,
-			BootDelay: opts.BootDelay, CapacityPerInstance: g.InstanceCapacity,
+			BootDelay: opts.BootDelay, WarmUp: opts.WarmUp, CapacityPerInstance: g.InstanceCapacity,
 			Demand: world.DemandConfig{
 				Scenario: world.ScenarioTrace, Trace: &series,
 				PeakInstances: float64(opts.PeakInstances), TargetUtilization: opts.TargetUtilization,
@@ -210,7 +210,7 @@ func (r *runner) close() {
 func (r *runner) oracleNeed(now time.Time) int {
 	per := r.g.InstanceCapacity * r.opts.SLO.MaxUtilization
 	need := 0.0
-	end := now.Add(r.opts.BootDelay + stepOf)
+	end := now.Add(r.opts.BootDelay + r.opts.WarmUp + stepOf)
 	for t := now; !t.After(end); t = t.Add(r.opts.Tick) {
 		need = math.Max(need, r.dc.at(t))
 	}

@@ -166,7 +166,10 @@ type Group struct {
 	MinInstances int       `yaml:"min_instances"`
 	MaxInstances int       `yaml:"max_instances"`
 	// Policy is the recommendation that drives scaling: seed, target or predictive.
-	Policy  string            `yaml:"policy"`
+	Policy string `yaml:"policy"`
+	// Risk is the quantile of demand over the lead time that the predictive
+	// policy provisions for (0.5..0.999): higher costs more, violates less.
+	Risk    float64           `yaml:"risk"`
 	Signals map[string]Signal `yaml:"signals"`
 	// InstanceCapacity is requests per second one instance serves at 100%; used
 	// to turn queue length into an instance count.
@@ -307,8 +310,14 @@ type Scaling struct {
 	MaxStepInPercent  float64 `yaml:"max_step_in_percent"`
 	// ScaleInStabilization: scale in only to the highest target seen in this window.
 	ScaleInStabilization time.Duration `yaml:"scale_in_stabilization"`
-	// BootTime is boot plus warm-up before a new instance serves.
+	// BootTime is how long a new instance takes to boot.
 	BootTime time.Duration `yaml:"boot_time"`
+	// WarmUp is how long a booted instance warms up (caches, JIT) before it
+	// serves; part of the lead time.
+	WarmUp time.Duration `yaml:"warm_up"`
+	// DrainWindow is how soon a queue backlog is to be worked off: the queue
+	// asks for (arrival rate + backlog/drain_window) / instance_capacity.
+	DrainWindow time.Duration `yaml:"drain_window"`
 	// PipelineDelay is scrape + rule hold + Alertmanager wait, for the lead time.
 	PipelineDelay time.Duration `yaml:"pipeline_delay"`
 	Paused        bool          `yaml:"paused"`
@@ -619,6 +628,12 @@ func (g *Group) validate() error {
 		return fieldError("scaling.boot_time", "%s is negative", sc.BootTime)
 	case sc.PipelineDelay < 0:
 		return fieldError("scaling.pipeline_delay", "%s is negative", sc.PipelineDelay)
+	case sc.WarmUp < 0:
+		return fieldError("scaling.warm_up", "%s is negative", sc.WarmUp)
+	case sc.DrainWindow <= 0:
+		return fieldError("scaling.drain_window", "%s must be positive, e.g. 2m", sc.DrainWindow)
+	case !(g.Risk >= 0.5 && g.Risk <= 0.999):
+		return fieldError("risk", "%v must be a quantile in [0.5, 0.999], e.g. 0.9", g.Risk)
 	}
 	return nil
 }
@@ -758,7 +773,9 @@ func (g *Group) SignalNames() []string {
 }
 
 // LeadTime is how far ahead a scale-out must be decided to land in time.
-func (g *Group) LeadTime() time.Duration { return g.Scaling.BootTime + g.Scaling.PipelineDelay }
+func (g *Group) LeadTime() time.Duration {
+	return g.Scaling.BootTime + g.Scaling.WarmUp + g.Scaling.PipelineDelay
+}
 
 // LoadFor loads a file and reads the secrets the commands in f use, the way
 // a process running them starts: another command's missing secret is no

@@ -118,6 +118,8 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"ecs_long_name":             `groups[0].ecs.name_prefix: "flexus-wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww" has 67 characters: ECS names servers created together with 1..59: set a shorter name_prefix (line 5)`,
 		"dms_no_series":             "groups[0].queue.dms: namespace and metric are empty: name the Cloud Eye series, or set a preset: kafka_backlog (SYS.DMS group_msgs by kafka_instance_id), rabbitmq_ready (SYS.DMS messages_ready by rabbitmq_instance_id) (line 6)",
 		"dms_consumer_group":        `groups[0].queue.dms.dimensions.kafka_groups: SYS.DMS group_msgs has only the dimension kafka_instance_id (DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance): remove kafka_groups (line 6)`,
+		"risk_percent":              "groups[0].risk: 90 must be a quantile in [0.5, 0.999], e.g. 0.9 (line 5)",
+		"drain_window_zero":         "groups[0].scaling.drain_window: 0s must be positive, e.g. 2m (line 6)",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {
@@ -356,5 +358,20 @@ func TestTheActuatorNeedsATokenOrAnExplicitNoAuth(t *testing.T) {
 	var e *Error
 	if _, err := LoadFor(p, ForActuator); !errors.As(err, &e) || e.File != p || e.Problems[0].Path != "actuator.bearer_token_file" {
 		t.Errorf("the actuator starting without a token: %v, want a config error naming actuator.bearer_token_file", err)
+	}
+}
+
+func TestPredictiveSettingsReachScoring(t *testing.T) {
+	c, err := Parse([]byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n    instance_capacity: 40\n    risk: 0.95\n    scaling:\n      warm_up: 30s\n      drain_window: 5m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &c.Groups[0]
+	p := g.ScoringParams(c.Exporter)
+	if p.Risk != 0.95 || p.ServiceRate != 40 || p.DrainWindow != 5*time.Minute || p.Lead.WarmUp != 30*time.Second {
+		t.Errorf("risk %v, service rate %v, drain window %v, warm-up %v; want 0.95, 40, 5m, 30s", p.Risk, p.ServiceRate, p.DrainWindow, p.Lead.WarmUp)
+	}
+	if got := g.LeadTime(); got != 180*time.Second || got != p.Lead.Total() {
+		t.Errorf("lead time %v (scoring %v), want boot 60s + warm-up 30s + pipeline 90s = 3m", got, p.Lead.Total())
 	}
 }

@@ -54,6 +54,7 @@ func (g *Group) UnmarshalYAML(unmarshal func(any) error) error {
 		MinInstances:     1,
 		MaxInstances:     20,
 		Policy:           PolicyPredictive,
+		Risk:             scoring.DefaultRisk,
 		InstanceCapacity: 100,
 		Scaling: Scaling{
 			CooldownOut:          300 * time.Second,
@@ -65,6 +66,7 @@ func (g *Group) UnmarshalYAML(unmarshal func(any) error) error {
 			ScaleInStabilization: 5 * time.Minute,
 			BootTime:             60 * time.Second,
 			PipelineDelay:        90 * time.Second,
+			DrainWindow:          scoring.DefaultDrainWindow,
 		},
 	}
 	type group Group

@@ -43,7 +43,10 @@ func (g *Group) ScoringParams(e Exporter) scoring.Params {
 	}
 	p.TrendWeight = TrendWeight(p.TrendWeight, p.Weights)
 	p.ScaleInStabilization = g.Scaling.ScaleInStabilization
-	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, AlertDelay: g.Scaling.PipelineDelay}
+	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, WarmUp: g.Scaling.WarmUp, AlertDelay: g.Scaling.PipelineDelay}
+	p.Risk = g.Risk
+	p.ServiceRate = g.InstanceCapacity
+	p.DrainWindow = g.Scaling.DrainWindow
 	p.StaleAfter = e.StaleAfter
 	p.Forecast.Horizons = append([]time.Duration(nil), e.ForecastHorizons...)
 	p.Forecast.Step = forecastStep(e.Interval, p.Forecast.CoarseStep)

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -14,11 +15,19 @@ import (
 // the exporter keeps one per group and drives it from its collection loop, the
 // backtest from virtual time.
 type Group struct {
-	p       Params
-	fc      *forecastConfig
-	series  [numSignals]*series
-	stab    stabilizer
+	p      Params
+	fc     *forecastConfig
+	series [numSignals]*series
+	// load is, for the signals that divide across instances (cpu, gpu,
+	// npu), the utilisation times the instances serving when it was
+	// sampled: demand in instances at 100%, which the group's own scaling
+	// does not move. The predictive policy forecasts it.
+	load    [numSignals]*series
+	nHist   nHistory
+	stab    stabilizer // target policy's scale-in window
+	pstab   stabilizer // predictive policy's
 	trendWS []float64
+	autoBuf []Forecast
 }
 
 // NewGroup validates p and returns an empty group. It keeps its own copy of
@@ -46,6 +55,7 @@ func (g *Group) SetParams(p Params) error {
 	if !reflect.DeepEqual(p.Forecast, g.p.Forecast) || p.TrendSamples != g.p.TrendSamples {
 		g.fc = newForecastConfig(p.Forecast, p.TrendSamples)
 		g.series = [numSignals]*series{}
+		g.load = [numSignals]*series{}
 	}
 	g.p = p
 	return nil
@@ -71,7 +81,60 @@ func (g *Group) Observe(now time.Time, s Signal, v float64) error {
 		return err
 	}
 	st.observe(now, v)
+	if i, _ := signalIndex(s); dividesAcrossInstances(s) {
+		if n, ok := g.nHist.at(now); ok {
+			if g.load[i] == nil {
+				g.load[i] = newSeries(g.fc)
+			}
+			g.load[i].observe(now, v*float64(n))
+		}
+	}
 	return nil
+}
+
+// dividesAcrossInstances reports whether a signal's load spreads evenly over
+// the serving instances, so that utilisation times instances is demand.
+// Memory has a per-instance baseline and response time is an outcome.
+func dividesAcrossInstances(s Signal) bool { return s == CPU || s == GPU || s == NPU }
+
+// nHistory remembers the in-service count of recent evaluations, so a
+// sample that arrives late (Cloud Eye's delay) is scaled by the count
+// that produced it.
+type nHistory struct {
+	nanos [nHistoryLen]int64
+	n     [nHistoryLen]int
+	next  int
+	len   int
+}
+
+const nHistoryLen = 32
+
+func (h *nHistory) add(t time.Time, n int) {
+	tn := t.UnixNano()
+	if h.len > 0 {
+		last := (h.next + nHistoryLen - 1) % nHistoryLen
+		if tn <= h.nanos[last] {
+			if tn == h.nanos[last] {
+				h.n[last] = n
+			}
+			return
+		}
+	}
+	h.nanos[h.next], h.n[h.next] = tn, n
+	h.next = (h.next + 1) % nHistoryLen
+	h.len = min(h.len+1, nHistoryLen)
+}
+
+// at is the count of the latest evaluation at or before t.
+func (h *nHistory) at(t time.Time) (int, bool) {
+	tn := t.UnixNano()
+	for k := 1; k <= h.len; k++ {
+		i := (h.next + nHistoryLen - k) % nHistoryLen
+		if h.nanos[i] <= tn {
+			return h.n[i], true
+		}
+	}
+	return 0, false
 }
 
 // WarmStart preloads history of one signal, oldest first, before live samples.
@@ -199,6 +262,7 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 		Recommended: make(map[Policy]int, 3),
 	}
 	n := state.Current
+	g.nHist.add(now, n)
 	lo, hi := state.Min, state.Max
 	if hi == 0 {
 		hi = -1 // clamp treats hi < lo as no upper bound
@@ -207,6 +271,9 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 	leadH := g.fc.horizonFor(lead)
 	var f [numVariants]float64
 	composite := 0.0
+	// The CPU's current value and upper quantile stand for the arrival rate
+	// when the queue is sized as work to drain (the queue comes after it).
+	cpuNow, cpuUp := math.NaN(), math.NaN()
 	// inForce is the weight behind the composite: every weight except the
 	// accelerators without fresh data. Above 1 (a GPU pool) the composite is
 	// divided by it, so accelerators count without the sum exceeding 1, and a
@@ -246,15 +313,33 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 				res.Trend = r.Trend
 			}
 			g.forecasts(st, now, &r, &f)
-
-			target := p.Targets[sig]
-			if ratio, ok := usageRatio(sig, r.Value, n, target); ok {
-				targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
+			up := upperOverLead(r.Value, g.autoForecasts(r.Forecasts), lead, p.Risk)
+			if ls := g.load[i]; ls != nil && ls.started && n > 0 && now.Sub(time.Unix(0, ls.lastNanos)) <= p.StaleAfter {
+				// Forecast demand, not utilisation, and read it back as the
+				// utilisation the n instances in service would see.
+				up = upperOverLead(ls.lastValue, g.loadForecasts(ls, now, &f), lead, p.Risk) / float64(n)
 			}
-			st.forecastAll(now.Add(lead).UnixNano(), &f)
-			fv := st.auto(leadH, &f)
-			if ratio, ok := usageRatio(sig, fv, n, target); ok {
-				predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
+			if sig == CPU {
+				cpuNow, cpuUp = r.Value, up
+			}
+			target := p.Targets[sig]
+			if sig == Queue && p.ServiceRate > 0 {
+				if tr, pr, ok := g.queueDesired(n, r.Value, cpuNow, cpuUp); ok {
+					targetRaw, predRaw = max(targetRaw, tr), max(predRaw, pr)
+				}
+			} else {
+				if ratio, ok := usageRatio(sig, r.Value, n, target); ok {
+					targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
+				}
+				// Response time is an outcome of load, not demand, and explodes
+				// near saturation: its forecast's quantile would ask for far
+				// more than a spike needs, so it is tracked on its current value.
+				if KindOf(sig) == Seconds {
+					up = r.Value
+				}
+				if ratio, ok := usageRatio(sig, up, n, predictiveLevel(sig, target, th, hasTh)); ok {
+					predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
+				}
 			}
 			r.Model = variantModel(st.chosen[leadH])
 		}
@@ -270,16 +355,91 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 	if targetRaw < 0 {
 		targetRaw = n // nothing tracked is fresh: hold
 	}
-	target := g.stab.add(now, p.ScaleInStabilization, clamp(targetRaw, lo, hi))
-	res.Recommended[PolicyTarget] = target
-	// Predictive never goes below the reactive answer, so any scale-in it
-	// recommends is one current load already justifies.
-	pred := target
-	if predRaw >= 0 {
-		pred = max(target, clamp(predRaw, lo, hi))
+	res.Recommended[PolicyTarget] = g.stab.add(now, p.ScaleInStabilization, clamp(targetRaw, lo, hi))
+	// Predictive provisions for the risk quantile of demand over the lead
+	// time, with its own window: it scales in only when that quantile has
+	// fitted in fewer instances for the whole stabilisation window.
+	if predRaw < 0 {
+		predRaw = n
 	}
-	res.Recommended[PolicyPredictive] = pred
+	res.Recommended[PolicyPredictive] = g.pstab.add(now, p.ScaleInStabilization, clamp(predRaw, lo, hi))
 	return res
+}
+
+// predictiveLevel is the level the predictive policy holds a signal's risk
+// quantile at. A utilisation's target leaves headroom for what target
+// tracking cannot see coming; the quantile already holds that, so the
+// quantile is held at the scale-out threshold instead, the level at which
+// the group counts as loaded. Other signals keep their target.
+func predictiveLevel(sig Signal, target float64, th Threshold, hasTh bool) float64 {
+	if target > 0 && hasTh && KindOf(sig) == Ratio && th.Out > target && th.Out <= 1 {
+		return th.Out
+	}
+	return target
+}
+
+// queueDesired sizes a backlog above the queue's deadband (Targets[Queue]
+// items per instance) as work to drain within DrainWindow, for the target
+// policy (current backlog and CPU) and the predictive one (current backlog,
+// arrival's risk quantile over the lead time: the backlog is work already
+// there, and a forecast of a mostly empty queue is too noisy to size by).
+// The arrival rate is what the instances
+// serve, CPU utilisation times instances; without a CPU signal they are
+// taken to run at their level. ok is false when there is no backlog to size.
+func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok bool) {
+	p := g.p
+	dead := p.Targets[Queue] * float64(max(n, 1))
+	if !(q > dead) {
+		return 0, 0, false
+	}
+	th, hasTh := p.Thresholds[CPU]
+	tLevel := p.Targets[CPU]
+	if tLevel <= 0 {
+		tLevel = 1
+	}
+	pLevel := predictiveLevel(CPU, p.Targets[CPU], th, hasTh)
+	if pLevel <= 0 {
+		pLevel = 1
+	}
+	size := func(backlog, util, level float64) int {
+		if !(backlog > dead) {
+			return -1
+		}
+		arrival := float64(max(n, 1)) * level
+		if finite(util) {
+			arrival = float64(n) * util
+		}
+		need := drainNeed(arrival, backlog, p.ServiceRate, level, p.DrainWindow)
+		return TargetDesired(n, need/float64(max(n, 1)), p.Tolerance)
+	}
+	return size(q, cpu, tLevel), size(q, cpuUp, pLevel), true
+}
+
+// loadForecasts is auto's forecast of a load series at each horizon, with
+// its quantiles, in ascending horizon order, in the group's buffer.
+func (g *Group) loadForecasts(ls *series, now time.Time, f *[numVariants]float64) []Forecast {
+	g.autoBuf = g.autoBuf[:0]
+	for h, d := range g.fc.horizons {
+		ls.forecastAll(now.Add(d).UnixNano(), f)
+		fc := Forecast{Horizon: d, Model: ModelAuto, Value: ls.auto(h, f)}
+		ls.quantiles(h, autoIndex, fc.Value, &fc.Quantiles)
+		g.autoBuf = append(g.autoBuf, fc)
+	}
+	slices.SortFunc(g.autoBuf, func(a, b Forecast) int { return cmp.Compare(a.Horizon, b.Horizon) })
+	return g.autoBuf
+}
+
+// autoForecasts picks auto's forecast at each horizon out of fcs, in
+// ascending horizon order, into a buffer the group reuses.
+func (g *Group) autoForecasts(fcs []Forecast) []Forecast {
+	g.autoBuf = g.autoBuf[:0]
+	for _, fc := range fcs {
+		if fc.Model == ModelAuto {
+			g.autoBuf = append(g.autoBuf, fc)
+		}
+	}
+	slices.SortFunc(g.autoBuf, func(a, b Forecast) int { return cmp.Compare(a.Horizon, b.Horizon) })
+	return g.autoBuf
 }
 
 // forecasts fills r's forecasts for every horizon and model.

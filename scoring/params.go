@@ -80,8 +80,20 @@ type Params struct {
 
 	// Target tracking: per-signal targets in base units. Ratios for utilisation
 	// signals, items per instance for queue, seconds for response time.
-	// A signal without a target (or 0) is not tracked.
+	// A signal without a target (or 0) is not tracked. The queue's target is
+	// the backlog per instance below which the queue asks for nothing; above
+	// it the backlog is sized as work to drain (see DrainWindow).
 	Targets map[Signal]float64
+	// ServiceRate is what one instance serves at 100%, in items (requests)
+	// per second; 0 means unknown, and the queue is then sized as items per
+	// instance over its target, as before.
+	ServiceRate float64
+	// DrainWindow is how soon a backlog must be worked off: the queue asks
+	// for (arrival rate + backlog/DrainWindow) / per-instance rate.
+	DrainWindow time.Duration
+	// Risk is the quantile of demand over the lead time the predictive policy
+	// provisions for (0.5..0.999): higher costs more and violates less.
+	Risk float64
 	// Tolerance is the HPA band: no change while |current/target - 1| <= Tolerance.
 	Tolerance float64
 	// ScaleInStabilization: recommend the highest count seen in this window.
@@ -93,6 +105,13 @@ type Params struct {
 
 	Forecast ForecastParams
 }
+
+// DefaultRisk is the predictive policy's quantile: the 0.9 quantile of
+// demand over the lead time (docs/benchmarks.md, predictive: the sweep).
+const DefaultRisk = 0.9
+
+// DefaultDrainWindow is how soon a backlog is to be worked off by default.
+const DefaultDrainWindow = 2 * time.Minute
 
 // Defaults returns the seed article's table (DESIGN.md, SignalTable) in base
 // units, with our defaults for what the article leaves open.
@@ -110,6 +129,8 @@ func Defaults() Params {
 		InFactor:             0.3,
 		Tolerance:            0.1,
 		ScaleInStabilization: 5 * time.Minute,
+		DrainWindow:          DefaultDrainWindow,
+		Risk:                 DefaultRisk,
 		Lead:                 Lead{BootDelay: 60 * time.Second, WarmUp: 30 * time.Second, AlertDelay: 90 * time.Second},
 		StaleAfter:           5 * time.Minute,
 		Forecast: ForecastParams{
@@ -215,6 +236,15 @@ func (p Params) Validate() error {
 	}
 	if !(p.Tolerance >= 0 && p.Tolerance < 1) {
 		errs = append(errs, fmt.Errorf("tolerance: %g must be in [0, 1)", p.Tolerance))
+	}
+	if !(p.Risk >= 0.5 && p.Risk <= 0.999) {
+		errs = append(errs, fmt.Errorf("risk: %g must be a quantile in [0.5, 0.999], e.g. 0.9", p.Risk))
+	}
+	if !finite(p.ServiceRate) || p.ServiceRate < 0 {
+		errs = append(errs, fmt.Errorf("service_rate: %g must be 0 (unknown) or more", p.ServiceRate))
+	}
+	if p.DrainWindow <= 0 {
+		errs = append(errs, fmt.Errorf("drain_window: %v must be positive, e.g. 2m", p.DrainWindow))
 	}
 	if p.ScaleInStabilization < 0 {
 		errs = append(errs, fmt.Errorf("scale_in_stabilization: %v must not be negative", p.ScaleInStabilization))

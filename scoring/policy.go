@@ -101,3 +101,63 @@ func (s *stabilizer) add(now time.Time, window time.Duration, rec int) int {
 	}
 	return best
 }
+
+// quantileAt reads the quantile at level p off a forecast's quantiles at
+// QuantileLevels, interpolating linearly between published levels (and
+// holding the top one above 0.99). ok is false while they are NaN (the model
+// has not been graded often enough).
+func quantileAt(q [NumQuantiles]float64, p float64) (float64, bool) {
+	lv := QuantileLevels()
+	if math.IsNaN(q[NumQuantiles-1]) {
+		return 0, false
+	}
+	if p <= lv[0] {
+		return q[0], true
+	}
+	for j := 1; j < NumQuantiles; j++ {
+		if p <= lv[j] {
+			f := (p - lv[j-1]) / (lv[j] - lv[j-1])
+			return q[j-1] + f*(q[j]-q[j-1]), true
+		}
+	}
+	return q[NumQuantiles-1], true
+}
+
+// upperOverLead is the risk quantile of a signal over [now, now+lead]: the
+// highest of the current value and the quantiles at the horizons within the
+// lead time, with the quantile at the lead time itself interpolated between
+// the horizons around it (the current value standing at horizon 0). A
+// horizon not yet graded contributes its point forecast. fcs are auto's
+// forecasts in ascending horizon order.
+func upperOverLead(now float64, fcs []Forecast, lead time.Duration, risk float64) float64 {
+	up := now
+	prevD, prevV := time.Duration(0), now
+	for _, fc := range fcs {
+		v, ok := quantileAt(fc.Quantiles, risk)
+		if !ok {
+			v = fc.Value
+		}
+		if !finite(v) {
+			continue
+		}
+		if fc.Horizon <= lead {
+			up = math.Max(up, v)
+			prevD, prevV = fc.Horizon, v
+			continue
+		}
+		if lead > prevD {
+			f := float64(lead-prevD) / float64(fc.Horizon-prevD)
+			up = math.Max(up, prevV+f*(v-prevV))
+		}
+		break
+	}
+	return up
+}
+
+// drainNeed is the instances a backlog asks for, sized as work to drain:
+// (arrival + backlog/window) over the per-instance rate, where the
+// per-instance rate is rate (items per second at 100%) at utilisation level,
+// and arrival is given in instances at 100% (utilisation times instances).
+func drainNeed(arrival, backlog, rate, level float64, window time.Duration) float64 {
+	return (arrival + backlog/(window.Seconds()*rate)) / level
+}

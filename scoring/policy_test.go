@@ -102,3 +102,54 @@ func TestStabilizerHoldsScaleInForTheWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestQuantileAtInterpolatesBetweenPublishedLevels(t *testing.T) {
+	q := [NumQuantiles]float64{1, 5, 9, 10, 14}
+	for _, tc := range []struct {
+		name string
+		p    float64
+		want float64
+	}{
+		{"a published level is read as it is", 0.9, 9},
+		{"between 0.9 and 0.95 is linear", 0.925, 9.5},
+		{"between 0.5 and 0.9 is linear", 0.7, 7},
+		{"above 0.99 holds the top level", 0.999, 14},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, ok := quantileAt(q, tc.p); !ok || math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("quantileAt(%v) = %v, %v; want %v", tc.p, got, ok, tc.want)
+			}
+		})
+	}
+	if _, ok := quantileAt([NumQuantiles]float64{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}, 0.9); ok {
+		t.Error("ungraded quantiles (NaN) must not be read")
+	}
+}
+
+func TestUpperOverLead(t *testing.T) {
+	at := func(h time.Duration, point, q90 float64) Forecast {
+		return Forecast{Horizon: h, Value: point, Quantiles: [NumQuantiles]float64{0, point, q90, q90, q90}}
+	}
+	fcs := []Forecast{at(5*time.Minute, 10, 20), at(15*time.Minute, 10, 40), at(time.Hour, 5, 10)}
+	for _, tc := range []struct {
+		name string
+		now  float64
+		lead time.Duration
+		want float64
+	}{
+		{"a lead inside the first horizon interpolates from the current value", 10, 150 * time.Second, 15},
+		{"a lead past a horizon takes the highest quantile within it", 10, 10 * time.Minute, 30},
+		{"the current value counts when it is the highest", 50, 10 * time.Minute, 50},
+		{"a falling forecast past the peak keeps the peak", 10, time.Hour, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := upperOverLead(tc.now, fcs, tc.lead, 0.9); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("upperOverLead = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	ungraded := []Forecast{{Horizon: 5 * time.Minute, Value: 30, Quantiles: [NumQuantiles]float64{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}}}
+	if got := upperOverLead(10, ungraded, 5*time.Minute, 0.9); got != 30 {
+		t.Errorf("ungraded horizon: %v, want its point forecast 30", got)
+	}
+}

@@ -41,6 +41,7 @@ func backtestCommand() command {
 		groupInterval := cmd.Flag("am.group-interval", "Alertmanager group_interval of the flexus route.").Default(backtest.DefaultAlertmanager().GroupInterval.String()).Duration()
 		repeatInterval := cmd.Flag("am.repeat-interval", "Alertmanager repeat_interval of the flexus route.").Default(backtest.DefaultAlertmanager().RepeatInterval.String()).Duration()
 		evalInterval := cmd.Flag("evaluation-interval", "Prometheus evaluation_interval for rule groups that set none.").Default("1m").Duration()
+		sweep := cmd.Flag("sweep", "Run predictive over a range of risks and target over a range of CPU target utilisations, and print each one's cost-violation frontier (--report plots them).").Bool()
 		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
 		return cmd, func(ctx context.Context) error {
 			if *peak < 1 {
@@ -81,6 +82,9 @@ func backtestCommand() command {
 			if err != nil {
 				return err
 			}
+			if *sweep {
+				return runSweep(ctx, e, tr, opts, *report, *format)
+			}
 			res, err := backtest.Run(ctx, tr, policies, opts)
 			if err != nil {
 				return err
@@ -104,6 +108,31 @@ func backtestCommand() command {
 			return res.WriteText(e.stdout)
 		}
 	}}
+}
+
+// runSweep runs the sweep and prints it, with an HTML page of the frontiers if report is set.
+func runSweep(ctx context.Context, e *env, tr trace.Series, opts backtest.Options, report, format string) error {
+	res, err := backtest.RunSweep(ctx, tr, backtest.DefaultSweep(), opts)
+	if err != nil {
+		return err
+	}
+	if report != "" {
+		f, err := os.Create(report)
+		if err != nil {
+			return fmt.Errorf("backtest: report: %w", err)
+		}
+		if err := res.WriteHTML(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("backtest: report: %w", err)
+		}
+	}
+	if format == "json" {
+		return res.WriteJSON(e.stdout)
+	}
+	return res.WriteText(e.stdout)
 }
 
 // readPrometheus reads the workload history named by the --prometheus.* flags.

@@ -61,6 +61,9 @@ type GroupConfig struct {
 	// HookWait is how long an AS lifecycle hook holds a booted instance
 	// (PENDING_WAIT) before it serves (default 0: no hook).
 	HookWait time.Duration `yaml:"hook_wait"`
+	// WarmUp is how long a booted instance warms up (caches, JIT) before it
+	// serves: the cloud reports it in service, but it takes no load (default 0).
+	WarmUp time.Duration `yaml:"warm_up"`
 	// RemoveDelay is how long a removed instance stays (and is billed) before it is gone (default 10s).
 	RemoveDelay time.Duration `yaml:"remove_delay"`
 	// CapacityPerInstance is the requests per second one serving instance handles at 100% (default 100).
@@ -294,8 +297,8 @@ func (g *GroupConfig) validate() error {
 	if g.DesiredInstances < g.MinInstances || g.DesiredInstances > g.MaxInstances {
 		return fmt.Errorf("desired_instances %d must be within min_instances..max_instances (%d..%d)", g.DesiredInstances, g.MinInstances, g.MaxInstances)
 	}
-	if g.BootDelay < 0 || g.RemoveDelay < 0 || g.HookWait < 0 {
-		return errors.New("boot_delay and remove_delay must not be negative")
+	if g.BootDelay < 0 || g.RemoveDelay < 0 || g.HookWait < 0 || g.WarmUp < 0 {
+		return errors.New("boot_delay, remove_delay, hook_wait and warm_up must not be negative")
 	}
 	if g.CapacityPerInstance <= 0 {
 		return fmt.Errorf("capacity_per_instance %g must be positive", g.CapacityPerInstance)

@@ -79,6 +79,12 @@ func (in *Instance) StateAt(t time.Time) State {
 	}
 }
 
+// servesAt reports whether the instance takes load at t: in service and
+// past its warm-up.
+func (in *Instance) servesAt(t time.Time) bool {
+	return in.StateAt(t) == StateInService && !t.Before(in.Ready.Add(in.g.cfg.WarmUp))
+}
+
 func (in *Instance) existsAt(t time.Time) bool {
 	return !t.Before(in.Created) && (in.Gone.IsZero() || t.Before(in.Gone))
 }
@@ -239,7 +245,7 @@ func New(cfg Config, start time.Time) (*World, error) {
 		w.byName[gc.Name] = g
 		w.byID[g.id] = g
 		// Instances at start are serving from the first tick on, even when start is mid-tick.
-		at := w.grid.Add(-gc.BootDelay - gc.HookWait)
+		at := w.grid.Add(-gc.BootDelay - gc.HookWait - gc.WarmUp)
 		for i := 0; i < gc.DesiredInstances; i++ {
 			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, gc.Spot.Enabled, at, nil)
 		}
@@ -341,7 +347,7 @@ func (w *World) tick(a, b time.Time) {
 		}
 		serving := 0
 		for _, in := range g.live {
-			if in.StateAt(a) == StateInService {
+			if in.servesAt(a) {
 				serving++
 			}
 			until := in.billedUntil()
@@ -604,7 +610,9 @@ type GroupState struct {
 	Current   int `json:"current_instances"`
 	Pending   int `json:"pending_instances"`
 	InService int `json:"in_service_instances"`
-	Removing  int `json:"removing_instances"`
+	// Warming counts the in-service instances still warming up (WarmUp).
+	Warming  int `json:"warming_instances"`
+	Removing int `json:"removing_instances"`
 	// Demand and Capacity are requests per second over the last tick; Capacity counts in-service instances only.
 	Demand           float64 `json:"demand"`
 	DemandMultiplier float64 `json:"demand_multiplier"`
@@ -649,6 +657,9 @@ func (w *World) state(g *group) GroupState {
 			s.Pending++
 		case StateInService:
 			s.InService++
+			if !in.servesAt(w.now) {
+				s.Warming++
+			}
 		case StateRemoving:
 			s.Removing++
 		}

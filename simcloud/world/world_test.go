@@ -68,6 +68,29 @@ func TestBootDelayIsRespected(t *testing.T) {
 	}
 }
 
+func TestWarmUpDelaysServingAfterBoot(t *testing.T) {
+	gc := asGroup(1)
+	gc.WarmUp = 30 * time.Second
+	w := newWorld(t, gc)
+	w.Advance(t0.Add(15 * time.Second))
+	if g := mustGroup(t, w, "gpu-pool"); g.Capacity != 100 || g.Warming != 0 {
+		t.Fatalf("instances at start are warm: capacity %g warming %d, want 100 and 0", g.Capacity, g.Warming)
+	}
+	if err := w.SetDesired("gpu-pool", 3); err != nil {
+		t.Fatal(err)
+	}
+	w.Advance(t0.Add(75 * time.Second))
+	g := mustGroup(t, w, "gpu-pool")
+	if g.InService != 3 || g.Warming != 2 || g.Capacity != 100 {
+		t.Fatalf("booted but warming: want 3 in service, 2 warming, capacity 100; got %d, %d, %g", g.InService, g.Warming, g.Capacity)
+	}
+	w.Advance(t0.Add(120 * time.Second)) // ordered at 15s: serving from 90s
+	g = mustGroup(t, w, "gpu-pool")
+	if g.Warming != 0 || g.Capacity != 300 {
+		t.Fatalf("after boot 45s + warm-up 30s: want none warming and capacity 300, got %d and %g", g.Warming, g.Capacity)
+	}
+}
+
 func TestUtilisationFollowsDemandOverCapacity(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
