@@ -200,7 +200,7 @@ func TestRuleEvaluationAgreesWithPromtool(t *testing.T) {
 			files:  []string{"../rules/flexus.rules.yml", "../rules/flexus.alerts.yml"},
 			inputs: exporterSeries(),
 			alerts: []string{"FlexusScaleOut", "FlexusScaleIn"},
-			// The scaling alerts and what they read; group:flexus_signal:avg5m
+			// The scaling alerts and what they read; group:flexus_signal_ratio:avg5m
 			// is left out because promtool 2.x closes [5m] on the left.
 			opts: RuleOptions{ActionOnly: true},
 		},
@@ -276,11 +276,11 @@ func exporterSeries() []inputSeries {
 		{`flexus_group_desired_instances{` + job + `}`, desired},
 		{`flexus_group_min_instances{` + job + `}`, fill(1)},
 		{`flexus_group_max_instances{` + job + `}`, fill(20)},
-		{`flexus_signal{` + job + `,signal="cpu"}`, cpu},
+		{`flexus_signal_ratio{` + job + `,signal="cpu"}`, cpu},
 		{`flexus_signal_age_seconds{` + job + `,signal="cpu"}`, fill(60)},
-		{`flexus_threshold{` + job + `,signal="cpu",direction="out"}`, fill(0.7)},
-		{`flexus_threshold{` + job + `,signal="cpu",direction="in"}`, fill(0.3)},
-		{`flexus_forecast{` + job + `,signal="cpu",horizon="5m",model="auto"}`, cpu},
+		{`flexus_threshold_ratio{` + job + `,signal="cpu",direction="out"}`, fill(0.7)},
+		{`flexus_threshold_ratio{` + job + `,signal="cpu",direction="in"}`, fill(0.3)},
+		{`flexus_forecast_ratio{` + job + `,signal="cpu",horizon="5m",model="auto"}`, cpu},
 		{`flexus_lead_time_seconds{` + job + `}`, fill(180)},
 		{`up{job="flexus-exporter",instance="backtest"}`, fill(1)},
 	}

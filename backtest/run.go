@@ -435,7 +435,7 @@ func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[stri
 	add(metricnames.GroupInstances, float64(st.Removing), "state", "removing")
 	for _, name := range r.g.SignalNames() {
 		if v, ok := vals[name]; ok {
-			add(metricnames.Signal, v, "signal", name)
+			add(metricnames.Signal(scoring.Signal(name)), v, "signal", name)
 			add(metricnames.SignalAge, ages[name].Seconds(), "signal", name)
 		}
 	}
@@ -444,8 +444,8 @@ func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[stri
 		// As the exporter: thresholds only for the configured signals, so an
 		// accelerator the group does not name cannot block scale-in.
 		if _, configured := r.g.Signals[sig]; s.HasThreshold && configured {
-			add(metricnames.Threshold, s.Threshold.Out, "signal", sig, "direction", "out")
-			add(metricnames.Threshold, s.Threshold.In, "signal", sig, "direction", "in")
+			add(metricnames.Threshold(s.Signal), s.Threshold.Out, "signal", sig, "direction", "out")
+			add(metricnames.Threshold(s.Signal), s.Threshold.In, "signal", sig, "direction", "in")
 		}
 		if !s.Fresh {
 			continue
@@ -454,7 +454,7 @@ func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[stri
 		add(metricnames.Trend, s.Trend, "signal", sig)
 		for _, f := range s.Forecasts {
 			if !math.IsNaN(f.Value) && !math.IsInf(f.Value, 0) {
-				add(metricnames.Forecast, f.Value, "signal", sig, "horizon", horizonLabel(f.Horizon), "model", string(f.Model))
+				add(metricnames.Forecast(s.Signal), f.Value, "signal", sig, "horizon", horizonLabel(f.Horizon), "model", string(f.Model))
 			}
 		}
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/common/promslog"
 
 	"github.com/flexus-autoscaler/flexus/advisor"
+	"github.com/flexus-autoscaler/flexus/metricnames"
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 // These tests drive the real exporter (config file, server, collection loop, real
@@ -230,9 +232,9 @@ next:
 
 func (e *advisedExporter) threshold(group, signal, dir string) float64 {
 	e.t.Helper()
-	v, ok := e.value("flexus_threshold", map[string]string{"group": group, "signal": signal, "direction": dir})
+	v, ok := e.value(metricnames.Threshold(scoring.Signal(signal)), map[string]string{"group": group, "signal": signal, "direction": dir})
 	if !ok {
-		e.t.Fatalf("no flexus_threshold for %s %s %s", group, signal, dir)
+		e.t.Fatalf("no %s for %s %s %s", metricnames.Threshold(scoring.Signal(signal)), group, signal, dir)
 	}
 	return v
 }

@@ -142,17 +142,17 @@ flexus_group_instances{group="gpu-pool",state="pending"} 1
 flexus_group_instances{group="gpu-pool",state="removing"} 0
 `, "flexus_gpu_utilization_ratio", "flexus_gpu_memory_free_bytes", "flexus_memory_utilization_ratio", "flexus_group_instances")
 	h.compare(`
-# HELP flexus_signal Group-level value of a signal: mean utilisation over in-service instances (ratio), queue length (items), response time (seconds), error rate (ratio). Absent while stale.
-# TYPE flexus_signal gauge
-flexus_signal{group="gpu-pool",signal="cpu"} 0.5
-flexus_signal{group="gpu-pool",signal="gpu"} 0.5
-flexus_signal{group="gpu-pool",signal="memory"} 0.25
-# HELP flexus_signal_age_seconds Age of the data behind flexus_signal.
+# HELP flexus_signal_ratio Group-level value of a ratio signal (0..1): mean utilisation over in-service instances, or the error rate. Absent while stale.
+# TYPE flexus_signal_ratio gauge
+flexus_signal_ratio{group="gpu-pool",signal="cpu"} 0.5
+flexus_signal_ratio{group="gpu-pool",signal="gpu"} 0.5
+flexus_signal_ratio{group="gpu-pool",signal="memory"} 0.25
+# HELP flexus_signal_age_seconds Age of the data behind the signal's value (flexus_signal_ratio, _seconds or _items).
 # TYPE flexus_signal_age_seconds gauge
 flexus_signal_age_seconds{group="gpu-pool",signal="cpu"} 90
 flexus_signal_age_seconds{group="gpu-pool",signal="gpu"} 90
 flexus_signal_age_seconds{group="gpu-pool",signal="memory"} 90
-`, "flexus_signal", "flexus_signal_age_seconds")
+`, "flexus_signal_ratio", "flexus_signal_age_seconds")
 	if n := h.cloud.Calls("ListAgentDimensionInfo"); n != 1 {
 		t.Errorf("ListAgentDimensionInfo called %d times for one GPU instance, want 1", n)
 	}
@@ -178,7 +178,7 @@ func TestStaleSeriesDisappearAndReturn(t *testing.T) {
 	if err := h.step(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"flexus_memory_utilization_ratio", "flexus_gpu_utilization_ratio", "flexus_signal"} {
+	for _, name := range []string{"flexus_memory_utilization_ratio", "flexus_gpu_utilization_ratio", "flexus_signal_ratio"} {
 		if n := testutil.CollectAndCount(h.loop, name); n != 0 {
 			t.Errorf("stale: %d %s series, want none", n, name)
 		}
@@ -342,8 +342,8 @@ func TestAppliedAdviceMovesThresholdsAndKeepsTheScorer(t *testing.T) {
 	} else if th := sc.Params().Thresholds[scoring.CPU]; th != (scoring.Threshold{Out: 0.65, In: 0.25}) {
 		t.Errorf("the scorer scores against cpu %+v, want the applied 0.65/0.25", th)
 	}
-	got := gatherLines(t, h.reg, "flexus_threshold")
-	for _, w := range []string{`flexus_threshold{direction="out",group="gpu-pool",signal="cpu"} 0.65`, `flexus_threshold{direction="in",group="gpu-pool",signal="cpu"} 0.25`} {
+	got := gatherLines(t, h.reg, "flexus_threshold_ratio")
+	for _, w := range []string{`flexus_threshold_ratio{direction="out",group="gpu-pool",signal="cpu"} 0.65`, `flexus_threshold_ratio{direction="in",group="gpu-pool",signal="cpu"} 0.25`} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing %s in:\n%s", w, got)
 		}

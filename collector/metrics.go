@@ -14,6 +14,7 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/metricnames"
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 // descs are every series the collection publishes; names and labels follow
@@ -24,13 +25,16 @@ type descs struct {
 	cpu, memory, gpu, gpuMemory, gpuMemUsed, gpuMemFree, gpuPower, gpuTemp, npu, npuMemory *prometheus.Desc
 	cloudeyeValue, sampleAge                                                               *prometheus.Desc
 
-	signal, signalAge, queueDepth *prometheus.Desc
+	signalAge, queueDepth *prometheus.Desc
 
-	threshold, weight, score, trend, scalingScore, forecast, forecastModel, forecastError *prometheus.Desc
-	recommended, policyInfo, leadTime                                                     *prometheus.Desc
-	// forecastQuantile shares flexus_forecast's name: the point forecast has
-	// no quantile label, so `flexus_forecast{quantile=""}` selects it alone.
-	forecastQuantile *prometheus.Desc
+	weight, score, trend, scalingScore, forecastModel, forecastError *prometheus.Desc
+	recommended, policyInfo, leadTime                                *prometheus.Desc
+
+	// The value families, one per unit (metricnames.UnitOf): a name never
+	// mixes units. forecastQuantile shares its unit's forecast name: the point
+	// forecast has no quantile label, so `flexus_forecast_ratio{quantile=""}`
+	// selects it alone.
+	signal, threshold, forecast, forecastQuantile map[metricnames.Unit]*prometheus.Desc
 
 	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
 
@@ -70,7 +74,7 @@ func newDescs() *descs {
 		info[desc] = [2]string{name, help}
 		return desc
 	}
-	return &descs{
+	ds := &descs{
 		info:           info,
 		groupDesired:   d(metricnames.GroupDesired, "Desired instance count of the group (AS desired count, or the managed ECS server count).", "group"),
 		groupCurrent:   d(metricnames.GroupCurrent, "Instances of the group that exist, in any state.", "group"),
@@ -92,25 +96,23 @@ func newDescs() *descs {
 		cloudeyeValue: d("flexus_cloudeye_value", "Extra Cloud Eye metric named in config, in its raw Cloud Eye unit.", "group", "instance_id", "namespace", "metric"),
 		sampleAge:     d("flexus_cloudeye_sample_age_seconds", "Age of the oldest newest datapoint across the group's instances.", "group", "namespace", "metric"),
 
-		signal:     d(metricnames.Signal, "Group-level value of a signal: mean utilisation over in-service instances (ratio), queue length (items), response time (seconds), error rate (ratio). Absent while stale.", "group", "signal"),
-		signalAge:  d(metricnames.SignalAge, "Age of the data behind flexus_signal.", "group", "signal"),
+		signalAge:  d(metricnames.SignalAge, "Age of the data behind the signal's value (flexus_signal_ratio, _seconds or _items).", "group", "signal"),
 		queueDepth: d("flexus_queue_depth", "Raw queue depth of the group by source.", "group", "source"),
 
-		threshold:     d(metricnames.Threshold, "Scale-out (out) and scale-in (in) threshold in force, in the signal's base unit.", "group", "signal", "direction"),
 		weight:        d(metricnames.Weight, "Weight of the signal in the composite score.", "group", "signal"),
 		score:         d(metricnames.Score, "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),
 		trend:         d(metricnames.Trend, "tanh(slope/10) of the signal's last 10 samples.", "group", "signal"),
 		scalingScore:  d(metricnames.ScalingScore, "Composite weighted score in [-1, 1].", "group"),
-		forecast:      d(metricnames.Forecast, forecastHelp, "group", "signal", "horizon", "model"),
 		forecastModel: d(metricnames.ForecastModel, "1 for the model the auto forecast stands for.", "group", "signal", "model"),
 		forecastError: d(metricnames.ForecastError, "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
 		recommended:   d(metricnames.Recommended, "Recommended instance count by policy.", "group", "policy"),
 		policyInfo:    d(metricnames.PolicyInfo, "1 for the policy that drives scaling (config).", "group", "policy"),
 		leadTime:      d(metricnames.LeadTime, "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
 
-		// Published for auto only: five levels for each of five models would
-		// add 25 series per signal and horizon.
-		forecastQuantile: d(metricnames.Forecast, forecastHelp, "group", "signal", "horizon", "model", "quantile"),
+		signal:           map[metricnames.Unit]*prometheus.Desc{},
+		threshold:        map[metricnames.Unit]*prometheus.Desc{},
+		forecast:         map[metricnames.Unit]*prometheus.Desc{},
+		forecastQuantile: map[metricnames.Unit]*prometheus.Desc{},
 
 		budgetWait:     d("flexus_cloudeye_budget_wait_seconds_total", "Time spent waiting on the Cloud Eye request budget."),
 		duration:       d("flexus_collection_duration_seconds", "Duration of the last collection by source.", "source"),
@@ -119,7 +121,33 @@ func newDescs() *descs {
 		exportedSeries: d("flexus_exported_series", "Series published for the group in the last collection.", "group"),
 		discoveryLag:   d("flexus_discovery_lag_seconds", "Age of the group's membership list at the end of the collection.", "group"),
 	}
+	for _, u := range metricnames.Units() {
+		ds.signal[u] = d(metricnames.SignalIn(u), signalHelp[u], "group", "signal")
+		ds.threshold[u] = d(metricnames.ThresholdIn(u), "Scale-out (out) and scale-in (in) threshold in force, "+unitHelp[u]+".", "group", "signal", "direction")
+		ds.forecast[u] = d(metricnames.ForecastIn(u), forecastHelp+" Values "+unitHelp[u]+".", "group", "signal", "horizon", "model")
+		// Published for auto only: five levels for each of five models would
+		// add 25 series per signal and horizon.
+		ds.forecastQuantile[u] = d(metricnames.ForecastIn(u), forecastHelp+" Values "+unitHelp[u]+".", "group", "signal", "horizon", "model", "quantile")
+	}
+	return ds
 }
+
+// unitHelp and signalHelp say what each unit's families hold.
+var (
+	unitHelp = map[metricnames.Unit]string{
+		metricnames.Ratio:   "as a ratio (0..1)",
+		metricnames.Seconds: "in seconds",
+		metricnames.Items:   "in items (queue length)",
+	}
+	signalHelp = map[metricnames.Unit]string{
+		metricnames.Ratio:   "Group-level value of a ratio signal (0..1): mean utilisation over in-service instances, or the error rate. Absent while stale.",
+		metricnames.Seconds: "Group-level value of a signal in seconds: the response time. Absent while stale.",
+		metricnames.Items:   "Group-level value of a signal in items: the queue length. Absent while stale.",
+	}
+)
+
+// unitOf is the unit of a configured signal's families.
+func unitOf(signal string) metricnames.Unit { return metricnames.UnitOf(scoring.Signal(signal)) }
 
 // Snapshot is one completed collection, ready to serve.
 type Snapshot struct {

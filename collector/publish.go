@@ -37,7 +37,7 @@ func (v cycleView) sample(k seriesKey) (point, bool) {
 func (b *builder) publishSignals(d *descs, group string, sigs map[string]point, v cycleView) {
 	for _, sig := range config.Signals() {
 		if p, ok := sigs[sig]; ok {
-			b.group(d.signal, p.value, group, sig)
+			b.group(d.signal[unitOf(sig)], p.value, group, sig)
 			b.group(d.signalAge, v.age(p).Seconds(), group, sig)
 		}
 	}

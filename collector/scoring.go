@@ -159,8 +159,8 @@ func (b *builder) publishComputed(d *descs, group string, g *config.Group, p sco
 	for _, name := range g.SignalNames() {
 		sig := scoring.Signal(name)
 		if th, ok := p.Thresholds[sig]; ok {
-			b.group(d.threshold, th.Out, group, name, "out")
-			b.group(d.threshold, th.In, group, name, "in")
+			b.group(d.threshold[unitOf(name)], th.Out, group, name, "out")
+			b.group(d.threshold[unitOf(name)], th.In, group, name, "in")
 		}
 		b.group(d.weight, p.Weights[sig], group, name)
 	}
@@ -178,13 +178,13 @@ func (b *builder) publishComputed(d *descs, group string, g *config.Group, p sco
 				continue
 			}
 			h := horizonLabel(f.Horizon)
-			b.group(d.forecast, f.Value, group, sig, h, string(f.Model))
+			b.group(d.forecast[unitOf(sig)], f.Value, group, sig, h, string(f.Model))
 			if f.Model != scoring.ModelAuto {
 				continue
 			}
 			for j, l := range scoring.QuantileLevels() {
 				if q := f.Quantiles[j]; finite(q) {
-					b.group(d.forecastQuantile, q, group, sig, h, string(f.Model), strconv.FormatFloat(l, 'g', -1, 64))
+					b.group(d.forecastQuantile[unitOf(sig)], q, group, sig, h, string(f.Model), strconv.FormatFloat(l, 'g', -1, 64))
 				}
 			}
 		}
@@ -210,8 +210,8 @@ func (b *builder) publishComputed(d *descs, group string, g *config.Group, p sco
 func (b *builder) publishThresholds(d *descs, group string, g *config.Group) {
 	for _, name := range g.SignalNames() {
 		s := g.Signals[name]
-		b.group(d.threshold, s.ScaleOut, group, name, "out")
-		b.group(d.threshold, s.ScaleIn, group, name, "in")
+		b.group(d.threshold[unitOf(name)], s.ScaleOut, group, name, "out")
+		b.group(d.threshold[unitOf(name)], s.ScaleIn, group, name, "in")
 		b.group(d.weight, s.Weight, group, name)
 	}
 }

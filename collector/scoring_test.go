@@ -35,11 +35,11 @@ func TestForecastQuantilesArePublishedBesideThePointForecast(t *testing.T) {
 		rule, line string
 		want       bool
 	}{
-		{"the point forecast keeps no quantile label", `flexus_forecast{group="web",horizon="5m",model="auto",signal="cpu"} 2.5`, true},
-		{"auto's quantiles carry their level", `flexus_forecast{group="web",horizon="5m",model="auto",quantile="0.05",signal="cpu"} 1`, true},
-		{"the 0.99 quantile is published", `flexus_forecast{group="web",horizon="5m",model="auto",quantile="0.99",signal="cpu"} 5`, true},
-		{"quantiles not yet known are left out", `flexus_forecast{group="web",horizon="1h",model="auto",quantile=`, false},
-		{"concrete models publish their point forecast only", `flexus_forecast{group="web",horizon="5m",model="holt",quantile=`, false},
+		{"the point forecast keeps no quantile label", `flexus_forecast_ratio{group="web",horizon="5m",model="auto",signal="cpu"} 2.5`, true},
+		{"auto's quantiles carry their level", `flexus_forecast_ratio{group="web",horizon="5m",model="auto",quantile="0.05",signal="cpu"} 1`, true},
+		{"the 0.99 quantile is published", `flexus_forecast_ratio{group="web",horizon="5m",model="auto",quantile="0.99",signal="cpu"} 5`, true},
+		{"quantiles not yet known are left out", `flexus_forecast_ratio{group="web",horizon="1h",model="auto",quantile=`, false},
+		{"concrete models publish their point forecast only", `flexus_forecast_ratio{group="web",horizon="5m",model="holt",quantile=`, false},
 	} {
 		if got := strings.Contains(text, tc.line); got != tc.want {
 			t.Errorf("%s: %q present %v, want %v in\n%s", tc.rule, tc.line, got, tc.want, text)
@@ -50,7 +50,7 @@ func TestForecastQuantilesArePublishedBesideThePointForecast(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the exposition does not parse: %v", err)
 	}
-	if n := len(fams["flexus_forecast"].GetMetric()); n != 2+5+1 {
-		t.Errorf("flexus_forecast has %d series, want 3 point forecasts and 5 quantiles as one family", n)
+	if n := len(fams["flexus_forecast_ratio"].GetMetric()); n != 2+5+1 {
+		t.Errorf("flexus_forecast_ratio has %d series, want 3 point forecasts and 5 quantiles as one family", n)
 	}
 }

@@ -134,8 +134,8 @@ func TestRunServesReloadsOnHUPAndShutsDown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no first collection within 20s")
 	}
-	if code, body := get(t, "http://"+addr+"/metrics"); code != http.StatusOK || !strings.Contains(string(body), "flexus_signal{") {
-		t.Errorf("/metrics: %d, flexus_signal present: %v", code, strings.Contains(string(body), "flexus_signal{"))
+	if code, body := get(t, "http://"+addr+"/metrics"); code != http.StatusOK || !strings.Contains(string(body), "flexus_signal_ratio{") {
+		t.Errorf("/metrics: %d, flexus_signal_ratio present: %v", code, strings.Contains(string(body), "flexus_signal_ratio{"))
 	}
 	if code, _ := get(t, "http://"+addr+"/-/healthy"); code != http.StatusOK {
 		t.Errorf("/-/healthy: %d", code)

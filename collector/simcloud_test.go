@@ -19,6 +19,8 @@ import (
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
+	"github.com/flexus-autoscaler/flexus/metricnames"
+	"github.com/flexus-autoscaler/flexus/scoring"
 	"github.com/flexus-autoscaler/flexus/simcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
@@ -208,14 +210,19 @@ func TestSimcloudDeviceLabelsAreRealOnTheFirstScrape(t *testing.T) {
 			t.Errorf("first scrape has no %s", name)
 		}
 	}
-	sigs := gatherText(t, h.reg, "flexus_signal")
-	for _, w := range []string{
-		"{group=gpu-pool,signal=cpu}", "{group=gpu-pool,signal=memory}", "{group=gpu-pool,signal=gpu}", "{group=gpu-pool,signal=gpu_memory}",
-		"{group=gpu-pool,signal=queue}", "{group=gpu-pool,signal=response_time}", "{group=gpu-pool,signal=error_rate}",
-		"{group=web,signal=cpu}", "{group=web,signal=memory}", "{group=web,signal=queue}",
+	sigs := gatherText(t, h.reg, signalFamilies()...)
+	for _, w := range []struct {
+		group  string
+		signal scoring.Signal
+	}{
+		{"gpu-pool", scoring.CPU}, {"gpu-pool", scoring.Memory}, {"gpu-pool", scoring.GPU}, {"gpu-pool", scoring.GPUMemory},
+		{"gpu-pool", scoring.Queue}, {"gpu-pool", scoring.ResponseTime}, {"gpu-pool", scoring.ErrorRate},
+		{"web", scoring.CPU}, {"web", scoring.Memory}, {"web", scoring.Queue},
 	} {
-		if !strings.Contains(sigs, "flexus_signal"+w) {
-			t.Errorf("no flexus_signal%s on the first scrape; got:\n%s", w, sigs)
+		// Each signal in the family of its unit: one name, one unit.
+		line := fmt.Sprintf("%s{group=%s,signal=%s}", metricnames.Signal(w.signal), w.group, w.signal)
+		if !strings.Contains(sigs, line) {
+			t.Errorf("no %s on the first scrape; got:\n%s", line, sigs)
 		}
 	}
 }
@@ -442,8 +449,8 @@ groups:
 	if n < 2 {
 		t.Fatalf("the NPU world has %d devices, want at least 2 (ai1s.2xlarge.4)", n)
 	}
-	if !strings.Contains(gatherText(t, reg, "flexus_signal"), "signal=npu") {
-		t.Error("no flexus_signal{signal=npu}")
+	if !strings.Contains(gatherText(t, reg, "flexus_signal_ratio"), "signal=npu") {
+		t.Error("no flexus_signal_ratio{signal=npu}")
 	}
 }
 
@@ -486,15 +493,15 @@ func TestSimcloudResponseTimeFromELBMetrics(t *testing.T) {
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(loop)
-	sigs := gatherText(t, reg, "flexus_signal")
-	for _, w := range []string{"flexus_signal{group=web,signal=response_time}", "flexus_signal{group=web,signal=error_rate}"} {
+	sigs := gatherText(t, reg, signalFamilies()...)
+	for _, w := range []string{"flexus_signal_seconds{group=web,signal=response_time}", "flexus_signal_ratio{group=web,signal=error_rate}"} {
 		if !strings.Contains(sigs, w) {
 			t.Errorf("no %s from ELB metrics; got:\n%s", w, sigs)
 		}
 	}
 	// The value is Cloud Eye's, in seconds: the world's response time a publication delay ago.
 	for _, mf := range mustGather(t, reg) {
-		if mf.GetName() != "flexus_signal" {
+		if mf.GetName() != "flexus_signal_seconds" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -509,6 +516,15 @@ func TestSimcloudResponseTimeFromELBMetrics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// signalFamilies are the names of the signal values of every unit.
+func signalFamilies() []string {
+	var names []string
+	for _, u := range metricnames.Units() {
+		names = append(names, metricnames.SignalIn(u))
+	}
+	return names
 }
 
 func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {

@@ -2,7 +2,9 @@ package dashboards
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/flexus-autoscaler/flexus/metricnames"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
@@ -17,17 +19,31 @@ const groupSel = procSel + `,group=~"$group"`
 // drop job and instance), so that every query follows the job and instance
 // pickers. Each of these is its rule's expression over the selected series.
 
-// signalMax is group:flexus_signal:max over the selection.
-func signalMax(sel string) string { return `max by (group, signal) (flexus_signal{` + sel + `})` }
-
-// signalAvg5m is group:flexus_signal:avg5m over the selection.
-func signalAvg5m(sel string) string {
-	return `max by (group, signal) (avg_over_time(flexus_signal{` + sel + `}[5m]))`
+// signalMax is group:flexus_signal_<unit>:max over the selection of one
+// unit's family (metricnames.Signal).
+func signalMax(family, sel string) string {
+	return `max by (group, signal) (` + family + `{` + sel + `})`
 }
 
-// thresholdMax is group:flexus_threshold:max over the selection.
-func thresholdMax(sel string) string {
-	return `max by (group, signal, direction) (flexus_threshold{` + sel + `})`
+// signalAvg5m is group:flexus_signal_<unit>:avg5m over the selection.
+func signalAvg5m(family, sel string) string {
+	return `max by (group, signal) (avg_over_time(` + family + `{` + sel + `}[5m]))`
+}
+
+// thresholdMax is group:flexus_threshold_<unit>:max over the selection.
+func thresholdMax(family, sel string) string {
+	return `max by (group, signal, direction) (` + family + `{` + sel + `})`
+}
+
+// inEveryUnit joins one query per unit with `or`. It is for panels repeated
+// per signal: each copy selects one signal, so only one unit's family answers
+// and a panel never mixes units.
+func inEveryUnit(query func(u metricnames.Unit) string) string {
+	var qs []string
+	for _, u := range metricnames.Units() {
+		qs = append(qs, query(u))
+	}
+	return strings.Join(qs, " or ")
 }
 
 // activeRecommendation is group:flexus_recommended_instances:active over the selection.
@@ -125,19 +141,22 @@ func group() *Dashboard {
 		"One scaling group in detail: each signal against its thresholds, scores, forecasts next to actuals, accelerators and queues.", false,
 		Variable{
 			Name: "signal", Label: "Forecast signal", Type: "query", Datasource: prometheus(),
-			Query:      map[string]any{"query": `label_values(flexus_forecast{` + groupSel + `}, signal)`, "refId": "signal"},
-			Definition: `label_values(flexus_forecast{` + groupSel + `}, signal)`, Refresh: 2, Sort: 1, Multi: true, IncludeAll: true,
+			// flexus_forecast_model_info names every forecast signal in one
+			// family, whatever the unit of its values.
+			Query:      map[string]any{"query": `label_values(flexus_forecast_model_info{` + groupSel + `}, signal)`, "refId": "signal"},
+			Definition: `label_values(flexus_forecast_model_info{` + groupSel + `}, signal)`, Refresh: 2, Sort: 1, Multi: true, IncludeAll: true,
 			Current: map[string]any{}, Options: []any{},
 		})
 	var l layout
 	l.row("Signals against thresholds")
 	for _, s := range signals() {
 		sel := fmt.Sprintf(`%s,signal="%s"`, groupSel, s.name)
-		l.add(8, 8, dashed(timeseries(s.title, fmt.Sprintf("flexus_signal{signal=%q}, its 5m average, and the scale-out and scale-in thresholds in force (dashed).", s.name), s.unit,
-			q(signalMax(sel), "{{group}}"),
-			q(signalAvg5m(sel), "{{group}} 5m avg"),
-			q(thresholdMax(sel+`,direction="out"`), "scale out"),
-			q(thresholdMax(sel+`,direction="in"`), "scale in"),
+		value, threshold := metricnames.Signal(scoring.Signal(s.name)), metricnames.Threshold(scoring.Signal(s.name))
+		l.add(8, 8, dashed(timeseries(s.title, fmt.Sprintf("%s{signal=%q}, its 5m average, and the scale-out and scale-in thresholds in force (dashed).", value, s.name), s.unit,
+			q(signalMax(value, sel), "{{group}}"),
+			q(signalAvg5m(value, sel), "{{group}} 5m avg"),
+			q(thresholdMax(threshold, sel+`,direction="out"`), "scale out"),
+			q(thresholdMax(threshold, sel+`,direction="in"`), "scale in"),
 		), "^scale (out|in)$"))
 	}
 	l.add(8, 8, timeseries("Signal data age", "Age of the data behind each signal; scale-in is blocked above 10m.", "s",
@@ -164,10 +183,18 @@ func group() *Dashboard {
 	l.row("Forecasts against actuals")
 	forecast := timeseries("Forecast of $signal against what happened",
 		"The actual value and the auto forecast made one horizon earlier for the same moment (offset by the horizon), so the gap is the forecast error.", "none",
-		q(signalMax(groupSel+`,signal=~"$signal"`), "actual"),
-		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m",quantile=""} offset 5m)`, "forecast made 5m earlier"),
-		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m",quantile=""} offset 15m)`, "forecast made 15m earlier"),
-		q(thresholdMax(groupSel+`,signal=~"$signal",direction="out"`), "scale out"),
+		q(inEveryUnit(func(u metricnames.Unit) string {
+			return signalMax(metricnames.SignalIn(u), groupSel+`,signal=~"$signal"`)
+		}), "actual"),
+		q(`max(`+inEveryUnit(func(u metricnames.Unit) string {
+			return metricnames.ForecastIn(u) + `{` + groupSel + `,signal=~"$signal",model="auto",horizon="5m",quantile=""} offset 5m`
+		})+`)`, "forecast made 5m earlier"),
+		q(`max(`+inEveryUnit(func(u metricnames.Unit) string {
+			return metricnames.ForecastIn(u) + `{` + groupSel + `,signal=~"$signal",model="auto",horizon="15m",quantile=""} offset 15m`
+		})+`)`, "forecast made 15m earlier"),
+		q(inEveryUnit(func(u metricnames.Unit) string {
+			return thresholdMax(metricnames.ThresholdIn(u), groupSel+`,signal=~"$signal",direction="out"`)
+		}), "scale out"),
 	)
 	forecast.Repeat, forecast.RepeatDirection, forecast.MaxPerRow = "signal", "h", 2
 	l.add(12, 9, dashed(forecast, "^scale out$"))
@@ -198,8 +225,8 @@ func group() *Dashboard {
 	l.add(8, 8,
 		dashed(timeseries("Queue depth by source", "Raw depth per source against the queue thresholds (dashed).", "short",
 			q(`max by (source) (flexus_queue_depth{`+groupSel+`})`, "{{source}}"),
-			q(thresholdMax(groupSel+`,signal="queue",direction="out"`), "scale out"),
-			q(thresholdMax(groupSel+`,signal="queue",direction="in"`), "scale in"),
+			q(thresholdMax(metricnames.Threshold(scoring.Queue), groupSel+`,signal="queue",direction="out"`), "scale out"),
+			q(thresholdMax(metricnames.Threshold(scoring.Queue), groupSel+`,signal="queue",direction="in"`), "scale in"),
 		), "^scale (out|in)$"),
 		timeseries("CPU per instance", "Cloud Eye CPU utilisation of each instance.", "percentunit",
 			q(`max by (instance_id) (flexus_cpu_utilization_ratio{`+groupSel+`})`, "{{instance_id}}"),

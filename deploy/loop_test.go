@@ -31,13 +31,13 @@ flexus_recommended_instances{group="web",policy="seed"} 5
 flexus_recommended_instances{group="web",policy="target"} 3
 # TYPE flexus_scaling_policy_info gauge
 flexus_scaling_policy_info{group="web",policy="seed"} 1
-# TYPE flexus_signal gauge
-flexus_signal{group="web",signal="cpu"} 0.85
+# TYPE flexus_signal_ratio gauge
+flexus_signal_ratio{group="web",signal="cpu"} 0.85
 # TYPE flexus_signal_age_seconds gauge
 flexus_signal_age_seconds{group="web",signal="cpu"} 60
-# TYPE flexus_threshold gauge
-flexus_threshold{group="web",signal="cpu",direction="out"} 0.7
-flexus_threshold{group="web",signal="cpu",direction="in"} 0.3
+# TYPE flexus_threshold_ratio gauge
+flexus_threshold_ratio{group="web",signal="cpu",direction="out"} 0.7
+flexus_threshold_ratio{group="web",signal="cpu",direction="in"} 0.3
 `
 
 // notification is the part of Alertmanager's webhook payload checked here.

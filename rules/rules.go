@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/flexus-autoscaler/flexus/internal/genfile"
+	"github.com/flexus-autoscaler/flexus/metricnames"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
@@ -50,12 +51,37 @@ func Profiles() []Profile { return []Profile{Production(), Demo()} }
 // stay beyond each threshold before the informational alert fires.
 type thresholdSignal struct {
 	Signal string // the `signal` label
+	// Family is the unit stem of the signal's families (flexus_signal_ratio,
+	// flexus_threshold_ratio, ...), so a rule names the one unit it compares.
+	Family family
 	Alert  string // alert name stem: Flexus<Alert>High / Flexus<Alert>Low
 	Noun   string // for people
 	// Format is the Prometheus template function that prints the value.
 	Format  string
 	HoldOut string
 	HoldIn  string
+}
+
+// family names the value families of one unit: the recording rules are
+// written once per unit, so that none of them mixes ratios, seconds and items.
+type family struct {
+	Unit      string // ratio, seconds, items
+	Signal    string // flexus_signal_<unit>
+	Threshold string // flexus_threshold_<unit>
+	Forecast  string // flexus_forecast_<unit>
+}
+
+func familyOf(u metricnames.Unit) family {
+	return family{Unit: string(u), Signal: metricnames.SignalIn(u), Threshold: metricnames.ThresholdIn(u), Forecast: metricnames.ForecastIn(u)}
+}
+
+// families lists the value families of every unit.
+func families() []family {
+	var out []family
+	for _, u := range metricnames.Units() {
+		out = append(out, familyOf(u))
+	}
+	return out
 }
 
 // thresholdSignals is the seed article's table (CPU, memory, response time,
@@ -65,7 +91,7 @@ func thresholdSignals() []thresholdSignal {
 	hold := func(d time.Duration) string { return model.Duration(d).String() }
 	row := func(signal, alert, noun, format string) thresholdSignal {
 		spec, _ := scoring.Spec(scoring.Signal(signal))
-		return thresholdSignal{Signal: signal, Alert: alert, Noun: noun, Format: format, HoldOut: hold(spec.HoldOut), HoldIn: hold(spec.HoldIn)}
+		return thresholdSignal{Signal: signal, Family: familyOf(metricnames.UnitOf(scoring.Signal(signal))), Alert: alert, Noun: noun, Format: format, HoldOut: hold(spec.HoldOut), HoldIn: hold(spec.HoldIn)}
 	}
 	return []thresholdSignal{
 		row(string(scoring.CPU), "CPU", "CPU utilisation", "humanizePercentage"),
@@ -124,7 +150,7 @@ func render(p Profile, src, out, text string) ([]byte, error) {
 		return nil, fmt.Errorf("rules: parsing template %s: %w", src, err)
 	}
 	var buf bytes.Buffer
-	data := map[string]any{"Signals": thresholdSignals(), "Profile": p}
+	data := map[string]any{"Signals": thresholdSignals(), "Units": families(), "Profile": p}
 	if err := t.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("rules: rendering %s into %s: %w", src, out, err)
 	}

@@ -354,8 +354,8 @@ func TestKeepsLabelFollowsResultLabels(t *testing.T) {
 		want bool
 	}{
 		{`group:flexus_recommended_instances:bounded > on (group) max by (group) (flexus_group_desired_instances)`, true},
-		{`(group:flexus_signal:max < 1) unless on (group) group:flexus_signal:unusable`, true},
-		{`max by (group) (flexus_group_desired_instances) or on (group) group:flexus_signal:max`, true},
+		{`(group:flexus_signal_ratio:max < 1) unless on (group) group:flexus_signal_unusable:present`, true},
+		{`max by (group) (flexus_group_desired_instances) or on (group) group:flexus_signal_ratio:max`, true},
 		{`sum(flexus_group_desired_instances)`, false},
 		{`max without (group) (flexus_group_desired_instances)`, false},
 		{`vector(1) * on () group_right flexus_group_desired_instances`, true},
