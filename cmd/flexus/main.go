@@ -41,6 +41,7 @@ func commands() []command {
 		actuatorCommand(),
 		demoCommand(),
 		backtestCommand(),
+		tuneCommand(),
 		exporterCommand(),
 		checkConfigCommand(),
 	}
