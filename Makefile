@@ -9,10 +9,12 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
-TRACES    ?= ../shared/traces
+# The full traces when they are next to the checkout, else the small copy the
+# repository carries (testdata/traces/README.md names the source).
+TRACES    ?= $(if $(wildcard ../shared/traces/*.csv),../shared/traces,testdata/traces)
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all deps build test lint unit e2e bench demo backtest rules clean
+.PHONY: all deps build release test lint unit e2e bench demo backtest rules clean
 
 all: build
 
@@ -21,6 +23,19 @@ deps:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flexus
+
+# Static binaries for each platform in dist/, named with the version, and
+# their checksums; `sha256sum -c SHA256SUMS` in dist/ verifies a download.
+PLATFORMS ?= linux/amd64 linux/arm64
+DIST      ?= dist
+release:
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=$(DIST)/$(BIN)-$(VERSION)-$$os-$$arch; \
+		echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/flexus; \
+	done
+	cd $(DIST) && sha256sum $(BIN)-* > SHA256SUMS
 
 # The one test command: static checks, every unit and integration test (real
 # redis-server, promtool, prometheus and alertmanager), then the closed loop.
@@ -45,8 +60,11 @@ demo: deps build
 backtest: build
 	@for f in $(TRACES)/*.csv; do ./$(BIN) backtest --trace "$$f" --policy all || exit 1; done
 
+# The generated files: rule files (rules/gen) and dashboards (dashboards/gen).
 rules:
 	$(GO) run ./rules/gen
+	$(GO) run ./dashboards/gen
 
 clean:
 	rm -f $(BIN)
+	rm -rf $(DIST)

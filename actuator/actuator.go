@@ -88,8 +88,6 @@ func New(o Options) (*Actuator, error) {
 	a.cfg = o.Config
 	a.log = newDecisionLog(o.Config.Actuator.DecisionLogSize)
 	a.initSeries(o.Config)
-	a.metrics.reloadOK.Set(1)
-	a.metrics.reloadSuccess.Set(float64(o.Clock.Now().Unix()))
 	if o.Registerer != nil {
 		if err := a.metrics.register(o.Registerer, newStateCollector(a)); err != nil {
 			return nil, fmt.Errorf("actuator: registering metrics: %w", err)
@@ -129,23 +127,38 @@ func (a *Actuator) Config() *config.Config {
 	return a.cfg
 }
 
-// Reload swaps in a new configuration; decisions in flight finish with the old one.
+// Subscriber follows the config.Coordinator's reloads. The state file is
+// opened at start only, so a change of it is refused.
+func (a *Actuator) Subscriber() config.Subscriber {
+	return config.Subscriber{Name: "actuator", Check: a.checkReload, Apply: a.apply}
+}
+
+// Reload checks and swaps in a new configuration; decisions in flight finish
+// with the old one.
 func (a *Actuator) Reload(cfg *config.Config) error {
-	if err := a.check(cfg); err != nil {
-		a.metrics.reloadOK.Set(0)
+	if err := a.checkReload(cfg); err != nil {
 		return err
 	}
+	a.apply(cfg)
+	return nil
+}
+
+func (a *Actuator) checkReload(cfg *config.Config) error {
+	if err := a.check(cfg); err != nil {
+		return err
+	}
+	if now := a.Config().Actuator.StateFile; cfg.Actuator.StateFile != now {
+		return fmt.Errorf("actuator: actuator.state_file changed from %q to %q: restart the actuator to apply it", now, cfg.Actuator.StateFile)
+	}
+	return nil
+}
+
+func (a *Actuator) apply(cfg *config.Config) {
 	a.mu.Lock()
 	a.cfg = cfg
 	a.mu.Unlock()
 	a.initSeries(cfg)
-	a.metrics.reloadOK.Set(1)
-	a.metrics.reloadSuccess.Set(float64(a.clock.Now().Unix()))
-	return nil
 }
-
-// ReloadFailed records a reload that did not get as far as Reload (a bad file).
-func (a *Actuator) ReloadFailed() { a.metrics.reloadOK.Set(0) }
 
 func (a *Actuator) groupLock(name string) *sync.Mutex {
 	a.mu.Lock()
@@ -170,8 +183,9 @@ func (a *Actuator) setCloud(name string, cs CloudState) {
 	a.mu.Unlock()
 }
 
-// TransientError says a retryable cloud error stopped a decision; the
-// webhook answers 5xx so Alertmanager retries, and the key was released.
+// TransientError says a retryable error stopped a decision before it changed
+// anything (a cloud error, or a failed write of the state file); the webhook
+// answers 503 so Alertmanager retries, and the key was released or never kept.
 type TransientError struct{ Err error }
 
 func (e *TransientError) Error() string { return "transient: " + e.Err.Error() }
@@ -244,6 +258,12 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		}
 		return rec, nil
 	}
+	// A state file that cannot be written stops the decision before the
+	// cloud is touched; the retry decides again.
+	storeFailed := func(err error) (Record, error) {
+		rec.Outcome, rec.Error, rec.Transient = OutcomeFailed, err.Error(), true
+		return rec, &TransientError{Err: err}
+	}
 
 	cloud, err := scaler.State(ctx, g, start)
 	if err != nil {
@@ -257,15 +277,14 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 	if rec.Outcome != OutcomeApplied {
 		local.Record(start, g, in, rec.Decision)
 		if err := a.store.PutGroup(g.Name, local); err != nil {
-			return rec, err
+			return storeFailed(err)
 		}
 		return rec, nil
 	}
 
 	if err := a.store.Begin(rec.Key, KeyEntry{Group: g.Name, Action: in.Action, Started: start,
 		Expires: start.Add(cfg.Actuator.IdempotencyTTL), To: rec.To, Goal: rec.Goal}); err != nil {
-		rec.Outcome, rec.Error = OutcomeFailed, err.Error()
-		return rec, err
+		return storeFailed(err)
 	}
 	res, err := scaler.SetDesired(ctx, g, cloud, rec.To, ClientToken(rec.Key))
 	end := a.clock.Now()
@@ -277,8 +296,10 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 			return rec, errors.Join(err, rerr)
 		}
 		local.Record(start, g, in, Decision{Outcome: OutcomeFailed})
-		_ = a.store.PutGroup(g.Name, local)
 		rec.Result = &res
+		if perr := a.store.PutGroup(g.Name, local); perr != nil {
+			return storeFailed(errors.Join(err, perr))
+		}
 		return failed(err)
 	}
 	rec.Result = &res

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -381,6 +382,47 @@ func TestTransientCloudErrors(t *testing.T) {
 			t.Fatalf("%d %s", code, outcomes(ans))
 		}
 	})
+}
+
+func TestStateWriteFailures(t *testing.T) {
+	tests := []struct {
+		name        string
+		alert       Alert
+		wantRetried string
+		wantWrites  int
+	}{
+		{name: "a key that cannot be written answers 503 and the retry of the same notification acts",
+			alert: alert("web", ScaleOut, "6", "a"), wantRetried: "web/scale_out:applied:6", wantWrites: 1},
+		{name: "a refusal that cannot be recorded answers 503 before anything changed",
+			alert: alert("web", ScaleOut, "3", "a"), wantRetried: "web/scale_out:noop:3", wantWrites: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "", "")
+			dir := filepath.Dir(h.state)
+			if err := os.RemoveAll(dir); err != nil { // every state write now fails, even as root
+				t.Fatal(err)
+			}
+			body := notification("gk", tc.alert)
+			code, ans := h.deliver(body)
+			if code != http.StatusServiceUnavailable {
+				t.Fatalf("status %d (%s), want 503 so Alertmanager retries", code, ans.Error)
+			}
+			if _, ups := h.cloud.Desired("asg-web"); len(ups) != 0 {
+				t.Fatalf("the cloud was written %d times although the state was not", len(ups))
+			}
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			code, ans = h.deliver(body)
+			if code != 200 || outcomes(ans) != tc.wantRetried {
+				t.Fatalf("retry: %d %s, want 200 %s", code, outcomes(ans), tc.wantRetried)
+			}
+			if _, ups := h.cloud.Desired("asg-web"); len(ups) != tc.wantWrites {
+				t.Errorf("%d cloud writes after the retry, want %d", len(ups), tc.wantWrites)
+			}
+		})
+	}
 }
 
 func TestScaleThroughECS(t *testing.T) {

@@ -10,6 +10,9 @@ import (
 
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/promslog"
+
+	"github.com/flexus-autoscaler/flexus/config"
 )
 
 var update = flag.Bool("update", false, "rewrite fixtures/metrics.txt from the actuator's /metrics")
@@ -30,6 +33,11 @@ var volatileFamilies = map[string]bool{
 func TestMetricsFixture(t *testing.T) {
 	h := newSimHarness(t, "", "")
 	h.reg.MustRegister(versioncollector.NewCollector("flexus"))
+	// The process's reloader publishes the reload gauges beside the actuator's series.
+	coord := config.NewCoordinator("flexus.yml", func(string) (*config.Config, error) { return h.cfg, nil }, "flexus", h.clock, promslog.NewNopLogger())
+	if _, err := coord.Load(); err != nil || coord.Register(h.reg) != nil {
+		t.Fatal("the reload coordinator does not start")
+	}
 	h.deliver(notification("gk1", alert("gpu-pool", ScaleOut, "4", "a")))
 	h.clock.Advance(time.Minute)
 	h.deliver(notification("gk2", alert("gpu-pool", ScaleOut, "6", "b")))

@@ -12,6 +12,8 @@ func FuzzDecodeWebhook(f *testing.F) {
 	f.Add(notification("gk", alert("web", ScaleOut, "5", "a")))
 	f.Add(notification("gk", alert("web", ScaleIn, "2.5", "a"), alert("web", ScaleIn, "3", "b")))
 	f.Add([]byte(`{"version":"4","status":"resolved","alerts":[]}`))
+	f.Add(notification("gk", alert("web", ScaleOut, "5_0", "a")))
+	f.Add(notification("gk", alert("web", ScaleOut, "0x1p3", "a")))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := DecodeWebhook(body)
 		if err != nil {
@@ -27,6 +29,17 @@ func FuzzDecodeWebhook(f *testing.F) {
 			}
 			if in.Target > maxCount || in.Step > maxCount {
 				t.Fatalf("count not bounded: %+v", in)
+			}
+		}
+		for i, a := range m.Alerts {
+			if _, ok := a.Labels[LabelAction]; !ok || a.Status != "firing" {
+				continue
+			}
+			if v := a.Annotations[AnnotationTarget]; v != "" && !plainDecimal.MatchString(v) {
+				t.Fatalf("alerts[%d]: target %q outside plain decimal syntax accepted", i, v)
+			}
+			if v := a.Annotations[AnnotationStep]; v != "" && !plainInteger.MatchString(v) {
+				t.Fatalf("alerts[%d]: step %q outside decimal digits accepted", i, v)
 			}
 		}
 		again, err := json.Marshal(m)

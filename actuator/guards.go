@@ -329,7 +329,8 @@ func Decide(now time.Time, g *config.Group, dryRun bool, cloud CloudState, local
 
 	d.CooldownRemaining = CooldownRemaining(now, g, in.Action, cloud, local)
 	if d.CooldownRemaining > 0 {
-		refuse(GuardCooldown, fmt.Sprintf("%s left", d.CooldownRemaining))
+		// Whole seconds, rounded up: a refusal never reads "0s left".
+		refuse(GuardCooldown, fmt.Sprintf("%s left", (d.CooldownRemaining+time.Second-1).Truncate(time.Second)))
 	} else {
 		pass(GuardCooldown, "")
 	}

@@ -6,13 +6,11 @@ import (
 
 // metrics are the actuator's own series (docs/metrics.md, Actuator).
 type metrics struct {
-	webhook       *prometheus.CounterVec
-	decisions     *prometheus.CounterVec
-	refusals      *prometheus.CounterVec
-	unknown       prometheus.Counter
-	duration      *prometheus.HistogramVec
-	reloadOK      prometheus.Gauge
-	reloadSuccess prometheus.Gauge
+	webhook   *prometheus.CounterVec
+	decisions *prometheus.CounterVec
+	refusals  *prometheus.CounterVec
+	unknown   prometheus.Counter
+	duration  *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -38,19 +36,11 @@ func newMetrics() *metrics {
 			Help:    "Time from taking a group's lock to the end of its decision, cloud calls included.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"group"}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flexus_config_last_reload_successful",
-			Help: "Whether the last configuration reload succeeded (1) or not (0).",
-		}),
-		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flexus_config_last_reload_success_timestamp_seconds",
-			Help: "Time of the last successful configuration reload.",
-		}),
 	}
 }
 
 func (m *metrics) register(reg prometheus.Registerer, state prometheus.Collector) error {
-	for _, c := range []prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, m.reloadOK, m.reloadSuccess, state} {
+	for _, c := range []prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, state} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +19,7 @@ import (
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 )
 
 // CheckAuth refuses a config that would run the webhook open by accident.
@@ -39,30 +40,18 @@ func ScalersFor(c *hwcloud.Clients) Scalers {
 
 // Routes is the actuator's HTTP surface: the webhook, the decisions, the
 // metrics of gatherer, health, readiness, reload and the landing page.
-// reload may be nil when reloading is not offered.
-func (a *Actuator) Routes(gatherer prometheus.Gatherer, reload func() error) (http.Handler, error) {
+// reload (config.Coordinator.Handler) may be nil when reloading is not offered.
+func (a *Actuator) Routes(gatherer prometheus.Gatherer, reload http.Handler) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(PathAlerts, a.WebhookHandler())
 	mux.Handle(PathDecisions, a.DecisionsHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("Healthy.\n")) })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("Ready.\n")) })
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "use POST", http.StatusMethodNotAllowed)
-			return
-		}
-		if reload == nil {
-			http.Error(w, "reload is not available", http.StatusNotImplemented)
-			return
-		}
-		if err := reload(); err != nil {
-			http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		_, _ = w.Write([]byte("Reloaded.\n"))
-	})
+	if reload == nil {
+		reload = http.NotFoundHandler()
+	}
+	mux.Handle("/-/reload", reload)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "Flexus actuator",
 		Description: "Alertmanager webhook that scales Flexus X groups under guards, exactly once.",
@@ -96,7 +85,9 @@ type RunOptions struct {
 	Logger     *slog.Logger
 	Clock      clock.Clock
 	// Reload delivers SIGHUP; nil when signals are not wired.
-	Reload <-chan struct{}
+	Reload <-chan os.Signal
+	// HTTP are the web server's limits and --web.enable-lifecycle.
+	HTTP webserver.Options
 	// ShutdownTimeout bounds the wait for the decision in flight (default 2m).
 	ShutdownTimeout time.Duration
 }
@@ -104,19 +95,22 @@ type RunOptions struct {
 // Run is the whole `flexus actuator`: load, build, serve until ctx ends,
 // then finish the decisions in flight and stop.
 func Run(ctx context.Context, o RunOptions) error {
-	cfg, err := loadConfig(o.ConfigFile)
+	coord := config.NewCoordinator(o.ConfigFile, func(path string) (*config.Config, error) {
+		return loadConfig(path, o.Getenv)
+	}, "flexus", o.Clock, o.Logger)
+	cfg, err := coord.Load()
 	if err != nil {
 		return err
 	}
 	if cfg.Actuator.InsecureNoAuth {
 		o.Logger.Warn("the webhook runs WITHOUT authentication (actuator.insecure_no_auth): anyone who reaches it can scale your groups")
 	}
-	if err := cfg.Cloud.Resolve(o.Getenv); err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector("flexus"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := coord.Register(reg); err != nil {
+		return err
+	}
 	clients, err := hwcloud.New(cfg.Cloud, reg, o.Logger)
 	if err != nil {
 		return err
@@ -129,56 +123,46 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	var reloadMu sync.Mutex
-	reload := func() error {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		next, err := loadConfig(o.ConfigFile)
-		if err == nil {
-			err = a.Reload(next)
-		}
-		if err != nil {
-			a.ReloadFailed()
-			o.Logger.Error("config reload failed; the previous config stays in force", "file", o.ConfigFile, "err", err)
-			return err
-		}
-		o.Logger.Info("config reloaded (cloud credentials and the state file are read at start only)", "file", o.ConfigFile)
-		return nil
-	}
-	h, err := a.Routes(reg, reload)
+	coord.Subscribe(a.Subscriber())
+	h, err := a.Routes(reg, coord.Handler(o.HTTP.EnableLifecycle))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// The webhook bounds its body by actuator.max_body_bytes as reloaded; the
+	// server bounds every body by the value at start.
+	limits := o.HTTP
+	limits.MaxBodyBytes = cfg.Actuator.MaxBodyBytes
+	srv := webserver.New(h, limits, o.Logger)
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, o.WebFlags, o.Logger) }()
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	defer stopReloads()
+	go coord.Run(reloadCtx, o.Reload)
 	o.Logger.Info("actuator started", "groups", len(cfg.Groups), "state_file", cfg.Actuator.StateFile, "dry_run", cfg.Actuator.DryRun)
-	for {
-		select {
-		case err := <-served:
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return err
-		case <-o.Reload:
-			_ = reload()
-		case <-ctx.Done():
-			timeout := o.ShutdownTimeout
-			if timeout <= 0 {
-				timeout = 2 * time.Minute
-			}
-			o.Logger.Info("shutting down: finishing the decisions in flight", "timeout", timeout)
-			sctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
-				return fmt.Errorf("actuator: shutdown: %w", err)
-			}
+	select {
+	case err := <-served:
+		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
+		return err
+	case <-ctx.Done():
+		timeout := o.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = 2 * time.Minute
+		}
+		o.Logger.Info("shutting down: finishing the decisions in flight", "timeout", timeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("actuator: shutdown: %w", err)
+		}
+		return nil
 	}
 }
 
-func loadConfig(path string) (*config.Config, error) {
+// loadConfig reads the file as the actuator uses it; the coordinator
+// compares the resolved cloud sections of two loads.
+func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
@@ -188,6 +172,9 @@ func loadConfig(path string) (*config.Config, error) {
 	}
 	if err := CheckAuth(cfg.Actuator); err != nil {
 		return nil, err
+	}
+	if err := cfg.Cloud.Resolve(getenv); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }

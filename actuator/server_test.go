@@ -29,6 +29,7 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 	"github.com/flexus-autoscaler/flexus/simcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
 )
@@ -44,6 +45,7 @@ type runEnv struct {
 	err    error
 	logs   *syncWriter
 	client *http.Client
+	http   webserver.Options
 }
 
 func writeRunConfig(t *testing.T, path, endpoint, actuatorExtra, gpuScaling string) {
@@ -62,8 +64,17 @@ func startRun(t *testing.T, actuatorExtra string) *runEnv {
 	return startRunWeb(t, actuatorExtra, "")
 }
 
-// startRunWeb starts Run with --web.config.file set to webConfig (TLS when not empty).
+// startRunWeb starts Run with --web.config.file set to webConfig (TLS when
+// not empty) and --web.enable-lifecycle.
 func startRunWeb(t *testing.T, actuatorExtra, webConfig string) *runEnv {
+	t.Helper()
+	limits := webserver.Defaults()
+	limits.EnableLifecycle = true
+	return startRunWith(t, actuatorExtra, webConfig, limits)
+}
+
+// startRunWith starts Run with the web limits given.
+func startRunWith(t *testing.T, actuatorExtra, webConfig string, limits webserver.Options) *runEnv {
 	t.Helper()
 	env := simcloudtest.Start(t, simcloudtest.Config(), clock.Real{})
 	dir := t.TempDir()
@@ -74,7 +85,7 @@ func startRunWeb(t *testing.T, actuatorExtra, webConfig string) *runEnv {
 	if actuatorExtra == "" {
 		actuatorExtra = "bearer_token_file: " + tokenFile
 	}
-	r := &runEnv{t: t, file: filepath.Join(dir, "flexus.yml"), env: env, done: make(chan struct{}), logs: &syncWriter{w: &bytes.Buffer{}}}
+	r := &runEnv{t: t, file: filepath.Join(dir, "flexus.yml"), env: env, done: make(chan struct{}), logs: &syncWriter{w: &bytes.Buffer{}}, http: limits}
 	writeRunConfig(t, r.file, env.URL, actuatorExtra, "")
 	addr := testenv.FreePort(t)
 	r.url, r.client = "http://"+addr, &http.Client{Timeout: 10 * time.Second}
@@ -91,7 +102,7 @@ func startRunWeb(t *testing.T, actuatorExtra, webConfig string) *runEnv {
 	}
 	logger := slog.New(slog.NewTextHandler(r.logs, nil))
 	go func() {
-		r.err = Run(ctx, RunOptions{ConfigFile: r.file, WebFlags: flags, Getenv: getenv, Logger: logger, Clock: clock.Real{}})
+		r.err = Run(ctx, RunOptions{ConfigFile: r.file, WebFlags: flags, Getenv: getenv, Logger: logger, Clock: clock.Real{}, HTTP: r.http})
 		close(r.done)
 	}()
 	t.Cleanup(func() {
@@ -180,34 +191,68 @@ func TestRunServes(t *testing.T) {
 	}
 }
 
+func (r *runEnv) reload() (int, string) {
+	r.t.Helper()
+	resp, err := r.client.Post(r.url+"/-/reload", "", nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestRunReloads(t *testing.T) {
 	r := startRun(t, "")
 	writeRunConfig(t, r.file, r.env.URL, "insecure_no_auth: true", "paused: true")
-	resp, err := r.client.Post(r.url+"/-/reload", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("reload: %d", resp.StatusCode)
+	if code, body := r.reload(); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
 	}
 	if _, body := r.get("/metrics"); !strings.Contains(body, `flexus_actuator_paused{group="gpu-pool"} 1`) || !strings.Contains(body, "flexus_config_last_reload_successful 1") {
 		t.Fatal("the reloaded config is not in force")
 	}
-	if err := os.WriteFile(r.file, []byte("groups: [\n"), 0o600); err != nil {
-		t.Fatal(err)
+	refused := []struct {
+		name, file, wantLog string
+	}{
+		{"a file that does not parse", "groups: [\n", "yaml"},
+		{"a changed cloud section", strings.Replace(readFile(t, r.file), "max_retries: 1", "max_retries: 2", 1), "the cloud section changed: restart"},
+		{"a changed state file", strings.Replace(readFile(t, r.file), "state.json", "other.json", 1), "actuator.state_file changed"},
 	}
-	resp, err = r.client.Post(r.url+"/-/reload", "", nil)
+	for _, tc := range refused {
+		good := readFile(t, r.file)
+		if err := os.WriteFile(r.file, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, body := r.reload()
+		if code != 500 || strings.Contains(body, tc.wantLog) {
+			t.Errorf("%s: %d %q, want 500 without the reason", tc.name, code, body)
+		}
+		if !strings.Contains(r.logs.String(), tc.wantLog) {
+			t.Errorf("%s: the reason %q is not logged", tc.name, tc.wantLog)
+		}
+		if _, body := r.get("/metrics"); !strings.Contains(body, "flexus_config_last_reload_successful 0") || !strings.Contains(body, `flexus_actuator_paused{group="gpu-pool"} 1`) {
+			t.Errorf("%s: a failed reload must be published and keep the previous config", tc.name)
+		}
+		if err := os.WriteFile(r.file, []byte(good), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRunReloadNeedsTheLifecycleFlag(t *testing.T) {
+	r := startRunWith(t, "", "", webserver.Defaults())
+	if code, body := r.reload(); code != 403 || body != "Forbidden\n" {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: %d %q, want a bare 403", code, body)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 500 {
-		t.Fatalf("bad reload: %d, want 500", resp.StatusCode)
-	}
-	if _, body := r.get("/metrics"); !strings.Contains(body, "flexus_config_last_reload_successful 0") || !strings.Contains(body, `flexus_actuator_paused{group="gpu-pool"} 1`) {
-		t.Fatal("a failed reload must be published and keep the previous config")
-	}
+	return string(b)
 }
 
 func TestRunFinishesTheDecisionInFlight(t *testing.T) {
@@ -261,6 +306,59 @@ func TestRunRefusesACorruptStateFile(t *testing.T) {
 	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: getenv, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
 	if err == nil || !strings.Contains(err.Error(), "is corrupt") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestRunRefusesAStateFileWithANullGroup(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flexus.yml")
+	writeRunConfig(t, file, "http://127.0.0.1:1", "insecure_no_auth: true", "")
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"version":1,"groups":{"web":null}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		return map[string]string{"HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}[k]
+	}
+	err := Run(context.Background(), RunOptions{ConfigFile: file, Getenv: getenv, Logger: promslog.NewNopLogger(), Clock: clock.Real{}})
+	if err == nil || !strings.Contains(err.Error(), `groups["web"] is null: remove the entry`) {
+		t.Fatalf("error %v, want the null group refused at start with the fix", err)
+	}
+}
+
+func TestRunCutsOffAWebhookBodySentOneByteAtATime(t *testing.T) {
+	limits := webserver.Defaults()
+	limits.ReadTimeout = 300 * time.Millisecond
+	r := startRunWith(t, "", "", limits)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const bodyLen = 2000
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", PathAlerts, testToken, bodyLen)
+	closed := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, conn); close(closed) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	sent := 0
+send:
+	for ; sent < bodyLen; sent++ {
+		select {
+		case <-closed:
+			break send
+		case <-tick.C:
+		}
+		if _, err := conn.Write([]byte{' '}); err != nil {
+			break
+		}
+	}
+	select {
+	case <-closed:
+	default:
+		t.Fatalf("the webhook kept a connection open while its body trickled in (%d of %d bytes sent)", sent, bodyLen)
+	}
+	if sent >= bodyLen {
+		t.Fatal("the whole trickled body was read: the read timeout did not apply")
 	}
 }
 

@@ -1,6 +1,7 @@
 package actuator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,9 +50,54 @@ type stateFile struct {
 
 const stateVersion = 1
 
+// clone copies the maps, so a change can be written before memory takes it.
+// Entries are values or replaced whole, never changed in place.
+func (st stateFile) clone() stateFile {
+	out := stateFile{Version: st.Version, Keys: make(map[string]KeyEntry, len(st.Keys)), Groups: make(map[string]*GroupState, len(st.Groups))}
+	for k, e := range st.Keys {
+		out.Keys[k] = e
+	}
+	for g, gs := range st.Groups {
+		out.Groups[g] = gs
+	}
+	return out
+}
+
+// validate refuses what the actuator could not act on, naming the entry and
+// the fix: a null group, a negative count, an unknown state or action.
+func (st *stateFile) validate() error {
+	for name, g := range st.Groups {
+		if g == nil {
+			return fmt.Errorf("groups[%q] is null: remove the entry (the group then starts without cooldowns) or restore the file from a backup", name)
+		}
+		if g.Desired < 0 || g.Desired > maxCount {
+			return fmt.Errorf("groups[%q].desired %d is not an instance count: set it to the group's desired count, or 0 when unknown", name, g.Desired)
+		}
+		for i, t := range g.Targets {
+			if t.Target < 0 || t.Target > maxCount {
+				return fmt.Errorf("groups[%q].targets[%d].target %d is not an instance count: remove the sample", name, i, t.Target)
+			}
+		}
+	}
+	for k, e := range st.Keys {
+		switch {
+		case e.Group == "":
+			return fmt.Errorf("keys[%q] names no group: remove the key", k)
+		case e.Action != ScaleOut && e.Action != ScaleIn:
+			return fmt.Errorf("keys[%q].action %q is neither scale_out nor scale_in: remove the key", k, e.Action)
+		case e.State != KeyInProgress && e.State != KeyDone:
+			return fmt.Errorf("keys[%q].state %q is neither %s nor %s: remove the key", k, e.State, KeyInProgress, KeyDone)
+		case e.To < 0 || e.To > maxCount || e.Goal < 0 || e.Goal > maxCount:
+			return fmt.Errorf("keys[%q]: to %d and goal %d must be instance counts: remove the key", k, e.To, e.Goal)
+		}
+	}
+	return nil
+}
+
 // Store is the actuator's persistent memory: idempotency keys, cooldown
 // stamps and recent targets. Every change is written atomically (temp file,
-// fsync, rename, fsync of the directory) before the call returns.
+// fsync, rename, fsync of the directory) before memory takes it and before
+// the call returns: a failed write changes nothing, so a retry acts.
 type Store struct {
 	path string
 	mu   sync.Mutex
@@ -78,7 +124,9 @@ func OpenStore(path string, now time.Time) (*Store, error) {
 		return nil, fmt.Errorf("actuator: state file: %w", err)
 	}
 	var st stateFile
-	if err := json.Unmarshal(b, &st); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
 		return nil, fmt.Errorf("actuator: state file %s is corrupt (%v): restore it from a backup, or move it away to start without cooldowns and idempotency keys", path, err)
 	}
 	if st.Version != stateVersion {
@@ -89,6 +137,9 @@ func OpenStore(path string, now time.Time) (*Store, error) {
 	}
 	if st.Groups == nil {
 		st.Groups = map[string]*GroupState{}
+	}
+	if err := st.validate(); err != nil {
+		return nil, fmt.Errorf("actuator: state file %s: %w", path, err)
 	}
 	for k, e := range st.Keys {
 		switch {
@@ -110,12 +161,12 @@ func OpenStore(path string, now time.Time) (*Store, error) {
 			delete(st.Keys, k)
 		}
 	}
-	s.st = st
 	if len(s.Reconciled) > 0 {
-		if err := s.saveLocked(); err != nil {
+		if err := s.save(st); err != nil {
 			return nil, err
 		}
 	}
+	s.st = st
 	return s, nil
 }
 
@@ -135,40 +186,34 @@ func (s *Store) Key(key string, now time.Time) (KeyEntry, bool) {
 
 // Begin persists a key as in progress; it must be on disk before the cloud is called.
 func (s *Store) Begin(key string, e KeyEntry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	e.State = KeyInProgress
-	s.st.Keys[key] = e
-	return s.saveLocked()
+	return s.update(func(st *stateFile) { st.Keys[key] = e })
 }
 
 // Release forgets a key whose effect did not happen (a transient failure),
 // so the sender's retry acts.
 func (s *Store) Release(key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.st.Keys, key)
-	return s.saveLocked()
+	return s.update(func(st *stateFile) { delete(st.Keys, key) })
 }
 
 // Finish marks a key done and stores the group's new state in one write.
 func (s *Store) Finish(key string, to int, group string, gs *GroupState, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e, ok := s.st.Keys[key]; ok {
-		e.State, e.To = KeyDone, to
-		s.st.Keys[key] = e
-	}
-	s.st.Groups[group] = gs.Clone()
-	s.expireLocked(now)
-	return s.saveLocked()
+	gs = gs.Clone()
+	return s.update(func(st *stateFile) {
+		if e, ok := st.Keys[key]; ok {
+			e.State, e.To = KeyDone, to
+			st.Keys[key] = e
+		}
+		st.Groups[group] = gs
+		expire(st, now)
+	})
 }
 
 // Group returns a copy of a group's local state (empty when unknown).
 func (s *Store) Group(name string) *GroupState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g, ok := s.st.Groups[name]; ok {
+	if g := s.st.Groups[name]; g != nil {
 		return g.Clone()
 	}
 	return &GroupState{}
@@ -176,10 +221,22 @@ func (s *Store) Group(name string) *GroupState {
 
 // PutGroup stores a group's local state.
 func (s *Store) PutGroup(name string, gs *GroupState) error {
+	gs = gs.Clone()
+	return s.update(func(st *stateFile) { st.Groups[name] = gs })
+}
+
+// update applies change to a copy of the state, writes the copy, and only
+// then keeps it: memory never holds what the file does not.
+func (s *Store) update(change func(st *stateFile)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.st.Groups[name] = gs.Clone()
-	return s.saveLocked()
+	next := s.st.clone()
+	change(&next)
+	if err := s.save(next); err != nil {
+		return err
+	}
+	s.st = next
+	return nil
 }
 
 // Keys returns a copy of every remembered key, for tests and inspection.
@@ -193,16 +250,16 @@ func (s *Store) Keys() map[string]KeyEntry {
 	return out
 }
 
-func (s *Store) expireLocked(now time.Time) {
-	for k, e := range s.st.Keys {
+func expire(st *stateFile, now time.Time) {
+	for k, e := range st.Keys {
 		if e.State == KeyDone && !e.Expires.After(now) {
-			delete(s.st.Keys, k)
+			delete(st.Keys, k)
 		}
 	}
 }
 
-func (s *Store) saveLocked() error {
-	b, err := json.MarshalIndent(s.st, "", " ")
+func (s *Store) save(st stateFile) error {
+	b, err := json.MarshalIndent(st, "", " ")
 	if err != nil {
 		return fmt.Errorf("actuator: encoding state: %w", err)
 	}

@@ -85,6 +85,7 @@ func TestStore(t *testing.T) {
 	for name, content := range map[string]string{
 		"a corrupt file is a clear error at start":  `{"version":1,"keys":`,
 		"another version is a clear error at start": `{"version":7}`,
+		"an unknown field is refused at start":      `{"version":1,"groups":{"web":{"desired":3,"colour":"blue"}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.json")
@@ -97,6 +98,31 @@ func TestStore(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a failed write changes nothing in memory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := OpenStore(filepath.Join(dir, "state.json"), t0)
+		if err := s.PutGroup("web", &GroupState{Desired: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(dir); err != nil { // every write now fails, even as root
+			t.Fatal(err)
+		}
+		if err := s.Begin("k1", KeyEntry{Group: "web", Action: ScaleOut, Started: t0, Expires: t0.Add(time.Hour)}); err == nil {
+			t.Fatal("Begin succeeded without a directory to write to")
+		}
+		if _, ok := s.Key("k1", t0); ok {
+			t.Error("a key whose write failed is remembered: the sender's retry would be a duplicate")
+		}
+		if err := s.PutGroup("web", &GroupState{Desired: 7}); err == nil {
+			t.Fatal("PutGroup succeeded without a directory to write to")
+		}
+		if g := s.Group("web"); g.Desired != 3 {
+			t.Errorf("desired %d after a failed write, want the 3 on disk", g.Desired)
+		}
+	})
 	t.Run("writes leave no temp files behind", func(t *testing.T) {
 		dir := t.TempDir()
 		s, _ := OpenStore(filepath.Join(dir, "state.json"), t0)
@@ -106,6 +132,44 @@ func TestStore(t *testing.T) {
 		entries, _ := os.ReadDir(dir)
 		if len(entries) != 1 {
 			t.Errorf("directory holds %d entries, want only the state file", len(entries))
+		}
+	})
+}
+
+func TestStoreRefusesAnEntryItCannotActOn(t *testing.T) {
+	key := func(fields string) string {
+		return `{"version":1,"keys":{"k1":{"group":"web","action":"scale_out","state":"done","started":"2026-11-27T08:00:00Z","expires":"2099-01-01T00:00:00Z",` + fields + `}}}`
+	}
+	tests := []struct {
+		name, content, wantWhere string
+	}{
+		{"a null group", `{"version":1,"groups":{"web":null}}`, `groups["web"] is null: remove the entry`},
+		{"a negative desired count", `{"version":1,"groups":{"web":{"desired":-1}}}`, `groups["web"].desired -1`},
+		{"a negative target sample", `{"version":1,"groups":{"web":{"desired":2,"targets":[{"at":"2026-11-27T08:00:00Z","target":-4}]}}}`, `groups["web"].targets[0].target -4`},
+		{"a negative key count", key(`"to":-2,"goal":3`), `keys["k1"]: to -2 and goal 3`},
+		{"an unknown key state", `{"version":1,"keys":{"k1":{"group":"web","action":"scale_out","state":"maybe"}}}`, `keys["k1"].state "maybe"`},
+		{"an unknown key action", `{"version":1,"keys":{"k1":{"group":"web","action":"explode","state":"done"}}}`, `keys["k1"].action "explode"`},
+		{"a key without a group", `{"version":1,"keys":{"k1":{"action":"scale_in","state":"done"}}}`, `keys["k1"] names no group`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+" is refused at start, naming where and the fix", func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenStore(path, t0)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.wantWhere) {
+				t.Fatalf("error %v, want it to name %s and %q", err, path, tc.wantWhere)
+			}
+		})
+	}
+	t.Run("a valid entry loads", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(path, []byte(key(`"to":2,"goal":3`)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenStore(path, t0); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

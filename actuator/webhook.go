@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,17 +137,28 @@ func (m *Message) Intents() ([]Intent, error) {
 	return out, nil
 }
 
+// Counts in annotations are plain decimals, as Prometheus renders
+// "{{ $value }}" ("5", "4.9999999", "1e+06"). Go's wider number syntax
+// ("5_0", "0x1p3", "+5", " 5") is refused: a template that writes it is
+// broken, and guessing what it meant could scale the wrong way.
+var (
+	plainDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+	plainInteger = regexp.MustCompile(`^[0-9]+$`)
+)
+
 // parseTarget reads a count written by a template such as "{{ $value }}":
 // "5", "5.0" or "4.9999999". It rounds up (with a small tolerance for float
 // noise) in both directions: for scale-out that gives enough capacity, for
 // scale-in it is the conservative side.
 func parseTarget(s string) (int, bool, error) {
-	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, false, nil
 	}
+	if !plainDecimal.MatchString(s) {
+		return 0, false, fmt.Errorf("%q is not a non-negative instance count in plain decimal digits", s)
+	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+	if err != nil || math.IsInf(v, 0) {
 		return 0, false, fmt.Errorf("%q is not a non-negative instance count", s)
 	}
 	v = math.Min(v, maxCount)
@@ -154,15 +166,14 @@ func parseTarget(s string) (int, bool, error) {
 }
 
 func parseStep(s string) (int, error) {
-	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || v < 1 || v > maxCount || v != math.Trunc(v) {
-		return 0, fmt.Errorf("%q is not a whole step of at least 1", s)
+	v, err := strconv.Atoi(s)
+	if !plainInteger.MatchString(s) || err != nil || v < 1 || v > maxCount {
+		return 0, fmt.Errorf("%q is not a whole step of at least 1 in decimal digits", s)
 	}
-	return int(v), nil
+	return v, nil
 }
 
 func labelsFingerprint(ls map[string]string) string {

@@ -96,6 +96,20 @@ func TestIntents(t *testing.T) {
 		{name: "NaN target is malformed", alerts: []Alert{alert("web", ScaleOut, "NaN", "a")}, wantErr: "flexus_target"},
 		{name: "a word target is malformed", alerts: []Alert{alert("web", ScaleOut, "five", "a")}, wantErr: "flexus_target"},
 		{name: "a fractional step is malformed", alerts: []Alert{func() Alert { a := alert("web", ScaleOut, "", "a"); a.Annotations[AnnotationStep] = "1.5"; return a }()}, wantErr: "flexus_step"},
+		{name: "an exponent as Prometheus renders a large value is a count", alerts: []Alert{alert("web", ScaleOut, "1e+06", "a")},
+			want: []Intent{{Group: "web", Action: ScaleOut, Target: maxCount, HasTarget: true}}},
+		{name: "a digit separator in a target is malformed", alerts: []Alert{alert("web", ScaleOut, "5_0", "a")}, wantErr: "flexus_target"},
+		{name: "a hex float target is malformed", alerts: []Alert{alert("web", ScaleOut, "0x1p3", "a")}, wantErr: "flexus_target"},
+		{name: "a signed target is malformed", alerts: []Alert{alert("web", ScaleOut, "+5", "a")}, wantErr: "flexus_target"},
+		{name: "a target with spaces is malformed", alerts: []Alert{alert("web", ScaleOut, " 5", "a")}, wantErr: "flexus_target"},
+		{name: "an infinite target is malformed", alerts: []Alert{alert("web", ScaleOut, "Inf", "a")}, wantErr: "flexus_target"},
+		{name: "a digit separator in a step is malformed", alerts: []Alert{stepAlert("5_0")}, wantErr: "flexus_step"},
+		{name: "a hex step is malformed", alerts: []Alert{stepAlert("0x2")}, wantErr: "flexus_step"},
+		{name: "a signed step is malformed", alerts: []Alert{stepAlert("+2")}, wantErr: "flexus_step"},
+		{name: "a step with spaces is malformed", alerts: []Alert{stepAlert(" 2")}, wantErr: "flexus_step"},
+		{name: "a step written as a float is malformed", alerts: []Alert{stepAlert("2.0")}, wantErr: "flexus_step"},
+		{name: "a zero step is malformed", alerts: []Alert{stepAlert("0")}, wantErr: "flexus_step"},
+		{name: "a step in decimal digits is read", alerts: []Alert{stepAlert("12")}, want: []Intent{{Group: "web", Action: ScaleOut, Step: 12}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,4 +177,11 @@ func TestIdempotencyKey(t *testing.T) {
 	if len(tok) != 36 || tok != ClientToken(base) || tok == ClientToken(key("gk", a)) {
 		t.Errorf("client token %q must be a stable UUID-shaped string per key", tok)
 	}
+}
+
+// stepAlert is a scale-out alert of web with only a flexus_step annotation.
+func stepAlert(step string) Alert {
+	a := alert("web", ScaleOut, "", "a")
+	a.Annotations[AnnotationStep] = step
+	return a
 }

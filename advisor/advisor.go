@@ -47,6 +47,7 @@ var (
 	ErrTimeout   = errors.New("advisor: the model did not answer within the timeout")
 	ErrThrottled = errors.New("advisor: the model endpoint is rate limiting (HTTP 429)")
 	ErrRequest   = errors.New("advisor: the request to the model failed")
+	ErrDisabled  = errors.New("advisor: disabled: no API key could be read")
 
 	errBodyTooLarge = fmt.Errorf("advisor: the response body exceeds %d bytes", maxResponseBytes)
 )
@@ -64,30 +65,41 @@ type Proposal struct {
 	Adjustments []Adjustment
 }
 
-// Advisor keeps the last good proposal per group and publishes it as metrics.
+// Advisor keeps the last good proposal per group and publishes it as metrics; in
+// mode apply it also holds the values applied per group (see apply.go).
 // It is safe for concurrent use: the exporter reads while the loop writes.
 type Advisor struct {
-	cfg    Config
-	client *openai.Client
-	logger *slog.Logger
-	secret string
+	logger   *slog.Logger
+	getenv   func(string) string
+	baseHTTP *http.Client
 
 	mu          sync.RWMutex
+	cfg         Config
+	client      *openai.Client // nil in mode off, or when the key could not be read
+	secret      string
+	keyErr      error
 	latest      map[string]Proposal
 	lastSuccess time.Time
+	applied     map[string]*groupAdvice
+	base        map[string]Settings // the config's own values, as the exporter last reported them
 
 	requests        *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
+	changes         *prometheus.CounterVec
 	thresholdDesc   *prometheus.Desc
 	weightDesc      *prometheus.Desc
 	lastSuccessDesc *prometheus.Desc
+	enabledDesc     *prometheus.Desc
 }
 
 // maxResponseBytes bounds what a lying endpoint can make us read.
 const maxResponseBytes = 1 << 20
 
-// New builds an advisor from a validated config. httpClient may be nil for a default
-// one; getenv resolves api_key_env. In mode off nothing is read and nothing is sent.
+// New builds an advisor from a validated config. Only httpClient's transport is used
+// (nil for the default one): the advisor's requests get their own client whose timeout
+// is the configured one. getenv resolves api_key_env. In mode off nothing is read and
+// nothing is sent. A key that cannot be read does not fail New: the advisor logs the
+// error, publishes flexus_advisor_enabled 0 and asks nothing, and the exporter runs on.
 func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger *slog.Logger) (*Advisor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -95,10 +107,17 @@ func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger
 	if logger == nil {
 		logger = promslog.NewNopLogger()
 	}
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
 	a := &Advisor{
-		cfg:    cfg,
-		logger: logger,
-		latest: map[string]Proposal{},
+		cfg:      cfg,
+		logger:   logger,
+		getenv:   getenv,
+		baseHTTP: httpClient,
+		latest:   map[string]Proposal{},
+		applied:  map[string]*groupAdvice{},
+		base:     map[string]Settings{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flexus_advisor_requests_total",
 			Help: "Requests to the advisor model, by result.",
@@ -107,6 +126,12 @@ func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger
 			Name: "flexus_advisor_rejected_proposals_total",
 			Help: "Advisor proposals rejected, or changed by the guardrails, by reason.",
 		}, []string{"reason"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_advisor_applied_changes_total",
+			Help: "Settings changed by an applied advisor proposal, by group, signal and field (scale_out, scale_in, weight).",
+		}, []string{"group", "signal", "field"}),
+		enabledDesc: prometheus.NewDesc("flexus_advisor_enabled",
+			"1 when the advisor asks the model, 0 when its mode needs the model but it cannot (no API key).", nil, nil),
 		thresholdDesc: prometheus.NewDesc("flexus_advisor_threshold",
 			"Threshold proposed by the advisor after the guardrails, in the signal's base unit.",
 			[]string{"group", "signal", "direction"}, nil),
@@ -122,37 +147,82 @@ func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger
 	for _, r := range Reasons() {
 		a.rejected.WithLabelValues(string(r))
 	}
-	if cfg.Mode == ModeOff {
-		return a, nil
+	if cfg.Mode != ModeOff {
+		a.connect()
 	}
-	key, err := cfg.apiKey(getenv)
-	if err != nil {
-		return nil, err
-	}
-	a.secret = key
-	if httpClient == nil {
-		httpClient = &http.Client{}
-	}
-	oc := openai.DefaultConfig(key)
-	oc.BaseURL = cfg.BaseURL
-	oc.HTTPClient = &http.Client{
-		Transport:     limitedTransport{next: transportOf(httpClient)},
-		CheckRedirect: httpClient.CheckRedirect,
-		Jar:           httpClient.Jar,
-		Timeout:       httpClient.Timeout,
-	}
-	a.client = openai.NewClientWithConfig(oc)
 	return a, nil
 }
 
+// connect builds the model client for a.cfg; the caller holds a.mu or owns a.
+func (a *Advisor) connect() {
+	a.client, a.secret, a.keyErr = nil, "", nil
+	key, err := a.cfg.apiKey(a.getenv)
+	if err != nil {
+		a.keyErr = err
+		a.logger.Error("advisor disabled: the exporter runs on without it; fix the key and reload", "mode", string(a.cfg.Mode), "err", err)
+		return
+	}
+	a.secret = key
+	oc := openai.DefaultConfig(key)
+	oc.BaseURL = a.cfg.BaseURL
+	oc.HTTPClient = &http.Client{
+		Transport:     limitedTransport{next: transportOf(a.baseHTTP)},
+		CheckRedirect: a.baseHTTP.CheckRedirect,
+		Jar:           a.baseHTTP.Jar,
+		// The configured timeout is the real one: a shared client's shorter one would cut long answers.
+		Timeout: a.cfg.Timeout,
+	}
+	a.client = openai.NewClientWithConfig(oc)
+}
+
+// Reconfigure takes a reloaded config: the mode and every other field may change.
+// Leaving mode apply drops every applied value; a new endpoint, key or timeout
+// builds a new client. Like New, it fails only on an invalid config.
+func (a *Advisor) Reconfigure(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.cfg
+	a.cfg = cfg
+	if cfg.Mode != ModeApply && len(a.applied) > 0 {
+		a.logger.Info("advisor left mode apply: the config's values return", "mode", string(cfg.Mode))
+		clear(a.applied)
+	}
+	switch {
+	case cfg.Mode == ModeOff:
+		a.client, a.keyErr = nil, nil
+	case a.client == nil || old.BaseURL != cfg.BaseURL || old.Timeout != cfg.Timeout ||
+		old.APIKey != cfg.APIKey || old.APIKeyFile != cfg.APIKeyFile || old.APIKeyEnv != cfg.APIKeyEnv:
+		a.connect()
+	}
+	return nil
+}
+
 // Mode is the configured mode.
-func (a *Advisor) Mode() Mode { return a.cfg.Mode }
+func (a *Advisor) Mode() Mode {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg.Mode
+}
+
+// snapshot returns what one request needs, read once under the lock.
+func (a *Advisor) snapshot() (Config, *openai.Client, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg, a.client, a.keyErr
+}
 
 // Advise asks the model about one group, applies the guardrails and, on success,
 // keeps the proposal as the group's latest. It returns within the configured timeout.
 func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposal, error) {
-	if a.cfg.Mode == ModeOff {
+	cfg, client, keyErr := a.snapshot()
+	if cfg.Mode == ModeOff {
 		return Proposal{}, ErrOff
+	}
+	if client == nil {
+		return Proposal{}, fmt.Errorf("%w: %v", ErrDisabled, keyErr)
 	}
 	if !s.hasData() {
 		return Proposal{}, fmt.Errorf("%w (group %q)", ErrNoHistory, s.Group)
@@ -161,21 +231,22 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 	if err != nil {
 		return Proposal{}, fmt.Errorf("advisor: group %q: encoding the summary: %w", s.Group, err)
 	}
+	enabled := enabledSignals(s.Current)
 	req := openai.ChatCompletionRequest{
-		Model: a.cfg.Model,
+		Model: cfg.Model,
 		Messages: []openai.ChatCompletionMessage{
-			{Role: openai.ChatMessageRoleSystem, Content: systemPrompt(tunedWeightTotal(s.Current))},
+			{Role: openai.ChatMessageRoleSystem, Content: systemPrompt(tunedWeightTotal(s.Current), enabled)},
 			{Role: openai.ChatMessageRoleUser, Content: userPrompt(data)},
 		},
-		MaxTokens: a.cfg.MaxTokens,
+		MaxTokens: cfg.MaxTokens,
 	}
-	if a.cfg.JSONMode {
+	if cfg.JSONMode {
 		req.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
 	}
 
-	rctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	resp, err := a.client.CreateChatCompletion(rctx, req)
+	resp, err := client.CreateChatCompletion(rctx, req)
 	if err != nil {
 		return Proposal{}, a.failed(ctx, s.Group, err)
 	}
@@ -183,11 +254,11 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 		return Proposal{}, a.rejectedAnswer(s.Group, reject(ReasonEmptyAnswer, "the answer has no choices"))
 	}
 	// Redact before parsing so that no excerpt of the answer, cut anywhere, can carry the key.
-	ans, err := parseAnswer(a.redact(resp.Choices[0].Message.Content))
+	ans, err := parseAnswer(a.redact(resp.Choices[0].Message.Content), enabled)
 	if err != nil {
 		return Proposal{}, a.rejectedAnswer(s.Group, err)
 	}
-	settings, adj, err := applyGuardrails(ans, s.Current)
+	settings, adj, err := applyGuardrails(ans, s.Current, enabled)
 	if err != nil {
 		return Proposal{}, a.rejectedAnswer(s.Group, err)
 	}
@@ -203,8 +274,11 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 	a.mu.Lock()
 	a.latest[s.Group] = p
 	a.lastSuccess = now
+	if a.cfg.Mode == ModeApply {
+		a.apply(now, s, settings)
+	}
 	a.mu.Unlock()
-	a.logger.Info("advisor proposal accepted", "group", s.Group, "mode", string(a.cfg.Mode),
+	a.logger.Info("advisor proposal accepted", "group", s.Group, "mode", string(cfg.Mode),
 		"adjustments", describe(adj), "rationale", p.Rationale)
 	return p, nil
 }
@@ -245,10 +319,13 @@ func (a *Advisor) rejectedAnswer(group string, err error) error {
 }
 
 func (a *Advisor) redact(s string) string {
-	if a.secret == "" {
+	a.mu.RLock()
+	secret := a.secret
+	a.mu.RUnlock()
+	if secret == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, a.secret, "<secret>")
+	return strings.ReplaceAll(s, secret, "<secret>")
 }
 
 func describe(adj []Adjustment) string {
@@ -266,6 +343,9 @@ func describe(adj []Adjustment) string {
 // Step asks about every group with history, one after the other. Each request is
 // bounded by the timeout, so a step takes at most len(summaries) × timeout.
 func (a *Advisor) Step(ctx context.Context, now time.Time, summaries []Summary) {
+	if cfg, client, _ := a.snapshot(); cfg.Mode == ModeOff || client == nil {
+		return
+	}
 	for _, s := range summaries {
 		if ctx.Err() != nil {
 			return
@@ -279,33 +359,25 @@ func (a *Advisor) Step(ctx context.Context, now time.Time, summaries []Summary) 
 }
 
 // Run calls Step after the initial delay and then every interval, until ctx ends.
-// summaries is called with the step's now and must not block for long.
+// summaries is called with the step's now and must not block for long. It runs in
+// every mode, so that a reload can turn the advisor on; while off it asks nothing.
 func (a *Advisor) Run(ctx context.Context, clk clock.Clock, summaries func(now time.Time) []Summary) error {
-	if a.cfg.Mode == ModeOff {
-		return nil
-	}
-	t := time.NewTimer(a.cfg.InitialDelay)
+	cfg, _, _ := a.snapshot()
+	t := time.NewTimer(cfg.InitialDelay)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			now := clk.Now()
-			a.Step(ctx, now, summaries(now))
-			t.Reset(a.cfg.Interval)
+			if cfg, client, _ := a.snapshot(); cfg.Mode != ModeOff && client != nil {
+				now := clk.Now()
+				a.Step(ctx, now, summaries(now))
+			}
+			cfg, _, _ := a.snapshot()
+			t.Reset(cfg.Interval)
 		}
 	}
-}
-
-// Effective returns the thresholds the exporter must use for group: the last good,
-// clamped proposal in mode apply, and false in every other mode or before the first.
-func (a *Advisor) Effective(group string) (Settings, bool) {
-	if a.cfg.Mode != ModeApply {
-		return Settings{}, false
-	}
-	p, ok := a.Latest(group)
-	return p.Settings, ok
 }
 
 // Latest returns the last good proposal for group in any mode, for display.
@@ -330,36 +402,47 @@ func (a *Advisor) Retain(groups ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	maps.DeleteFunc(a.latest, func(g string, _ Proposal) bool { return !keep[g] })
+	maps.DeleteFunc(a.applied, func(g string, _ *groupAdvice) bool { return !keep[g] })
+	maps.DeleteFunc(a.base, func(g string, _ Settings) bool { return !keep[g] })
 }
 
 func (s Settings) clone() Settings {
 	return Settings{Thresholds: maps.Clone(s.Thresholds), Weights: maps.Clone(s.Weights), TrendWeight: s.TrendWeight}
 }
 
-// Describe implements prometheus.Collector. In mode off the advisor publishes nothing.
+// Describe implements prometheus.Collector. It describes every series in every mode,
+// since a reload may change the mode; in mode off Collect publishes nothing.
 func (a *Advisor) Describe(ch chan<- *prometheus.Desc) {
-	if a.cfg.Mode == ModeOff {
-		return
-	}
 	a.requests.Describe(ch)
 	a.rejected.Describe(ch)
+	a.changes.Describe(ch)
 	ch <- a.thresholdDesc
 	ch <- a.weightDesc
 	ch <- a.lastSuccessDesc
+	ch <- a.enabledDesc
 }
 
 // Collect implements prometheus.Collector from memory; it never waits on the model.
 func (a *Advisor) Collect(ch chan<- prometheus.Metric) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
 	if a.cfg.Mode == ModeOff {
 		return
 	}
 	a.requests.Collect(ch)
 	a.rejected.Collect(ch)
-	a.mu.RLock()
-	defer a.mu.RUnlock()
+	a.changes.Collect(ch)
+	enabled := 0.0
+	if a.client != nil {
+		enabled = 1
+	}
+	ch <- prometheus.MustNewConstMetric(a.enabledDesc, prometheus.GaugeValue, enabled)
 	for g, p := range a.latest {
 		for _, s := range Signals() {
-			b := p.Settings.Thresholds[s]
+			b, on := p.Settings.Thresholds[s]
+			if !on {
+				continue // disabled for the group: nothing was proposed
+			}
 			ch <- prometheus.MustNewConstMetric(a.thresholdDesc, prometheus.GaugeValue, b.Out, g, string(s), string(Out))
 			ch <- prometheus.MustNewConstMetric(a.thresholdDesc, prometheus.GaugeValue, b.In, g, string(s), string(In))
 			ch <- prometheus.MustNewConstMetric(a.weightDesc, prometheus.GaugeValue, p.Settings.Weights[s], g, string(s))

@@ -403,6 +403,56 @@ func TestAdviseJudgesEachAnswer(t *testing.T) {
 			},
 		},
 		{
+			name: "a duplicate top-level key is rejected, not resolved to its last value",
+			content: func(t *testing.T) string {
+				return with(t, `"rationale"`, `"weights":{"cpu":1,"memory":0,"response_time":0,"queue":0},"rationale"`)
+			},
+			wantReason: ReasonDuplicateKey,
+		},
+		{
+			name: "a duplicate signal among the weights is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"weights":{"cpu":0.35,`, `"weights":{"cpu":0.35,"cpu":0.9,`)
+			},
+			wantReason: ReasonDuplicateKey,
+		},
+		{
+			name: "a duplicate key inside a band is rejected",
+			content: func(t *testing.T) string {
+				return with(t, `"cpu":{"scale_out":0.75,`, `"cpu":{"scale_out":0.75,"scale_out":0.6,`)
+			},
+			wantReason: ReasonDuplicateKey,
+		},
+		{
+			name:       "a top-level key in another case is rejected",
+			content:    func(t *testing.T) string { return with(t, `"weights"`, `"Weights"`) },
+			wantReason: ReasonUnknownField,
+		},
+		{
+			name:       "a signal in another case is rejected",
+			content:    func(t *testing.T) string { return with(t, `"cpu":{"scale_out"`, `"CPU":{"scale_out"`) },
+			wantReason: ReasonUnknownField,
+		},
+		{
+			name:       "a band key in another case is rejected",
+			content:    func(t *testing.T) string { return with(t, `"cpu":{"scale_out"`, `"cpu":{"Scale_Out"`) },
+			wantReason: ReasonUnknownField,
+		},
+		{
+			name: "a zero weight is honoured: the signal's vote is off, the others share the total",
+			content: func(t *testing.T) string {
+				return with(t, `"weights":{"cpu":0.35,"memory":0.2,"response_time":0.25,"queue":0.15}`, `"weights":{"cpu":0.4,"memory":0.3,"response_time":0.25,"queue":0}`)
+			},
+			check: func(t *testing.T, p Proposal) {
+				if w := p.Settings.Weights[Queue]; w != 0 {
+					t.Errorf("queue weight = %g, want the proposed 0", w)
+				}
+				if sum := p.Settings.Weights[CPU] + p.Settings.Weights[Memory] + p.Settings.Weights[ResponseTime]; !near(sum, 0.95) {
+					t.Errorf("the others sum to %g, want the 0.95 the four held", sum)
+				}
+			},
+		},
+		{
 			name: "injected extra fields that claim to widen the guardrails are rejected",
 			content: func(t *testing.T) string {
 				return with(t, `"rationale"`, `"guardrails":{"cpu":{"scale_out":[0,1]}},"mode":"apply","rationale"`)
@@ -609,8 +659,13 @@ func TestModes(t *testing.T) {
 			if _, ok := a.Latest("web"); !ok {
 				t.Error("Latest has no proposal")
 			}
-			// 8 thresholds + 4 weights + 1 timestamp + 5 results + 14 reasons.
-			if n := testutil.CollectAndCount(a); n != 8+4+1+len(Results())+len(Reasons()) {
+			// Only mode apply changes settings, and counts each change.
+			changes := testutil.CollectAndCount(a, "flexus_advisor_applied_changes_total")
+			if (changes > 0) != tt.wantEffective {
+				t.Errorf("%d applied-change series in mode %s", changes, tt.mode)
+			}
+			// 8 thresholds + 4 weights + 1 timestamp + 1 enabled + results + reasons + changes.
+			if n := testutil.CollectAndCount(a); n != 8+4+1+1+len(Results())+len(Reasons())+changes {
 				t.Errorf("collected %d series", n)
 			}
 		})
@@ -626,9 +681,7 @@ func TestModeOffSendsNothingAndPublishesNothing(t *testing.T) {
 	if _, err := a.Advise(context.Background(), t0, testSummary("web")); !errors.Is(err, ErrOff) {
 		t.Errorf("Advise err = %v, want ErrOff", err)
 	}
-	if err := a.Run(context.Background(), clock.NewFake(t0), func(time.Time) []Summary { t.Error("summaries called"); return nil }); err != nil {
-		t.Errorf("Run = %v", err)
-	}
+	a.Step(context.Background(), t0, []Summary{testSummary("web")})
 	if n := testutil.CollectAndCount(a); n != 0 {
 		t.Errorf("collected %d series, want 0", n)
 	}

@@ -5,22 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 )
 
-// answer is the only shape of reply we accept. Pointers tell a missing field from a zero.
+// answer is the only shape of reply we accept. Pointers tell a missing field from a
+// zero; the signal maps hold exactly the group's enabled tuned signals (complete checks).
 type answer struct {
-	Thresholds *answerThresholds `json:"thresholds"`
-	Weights    *answerWeights    `json:"weights"`
-	Rationale  *string           `json:"rationale"`
-}
-
-type answerThresholds struct {
-	CPU          *answerBand `json:"cpu"`
-	Memory       *answerBand `json:"memory"`
-	ResponseTime *answerBand `json:"response_time"`
-	Queue        *answerBand `json:"queue"`
+	Thresholds map[Signal]*answerBand `json:"thresholds"`
+	Weights    map[Signal]*float64    `json:"weights"`
+	Rationale  *string                `json:"rationale"`
 }
 
 type answerBand struct {
@@ -28,30 +23,27 @@ type answerBand struct {
 	ScaleIn  *float64 `json:"scale_in"`
 }
 
-type answerWeights struct {
-	CPU          *float64 `json:"cpu"`
-	Memory       *float64 `json:"memory"`
-	ResponseTime *float64 `json:"response_time"`
-	Queue        *float64 `json:"queue"`
-}
-
 func (a answer) band(s Signal) Band {
-	b := map[Signal]*answerBand{CPU: a.Thresholds.CPU, Memory: a.Thresholds.Memory, ResponseTime: a.Thresholds.ResponseTime, Queue: a.Thresholds.Queue}[s]
+	b := a.Thresholds[s]
 	return Band{Out: *b.ScaleOut, In: *b.ScaleIn}
 }
 
-func (a answer) weight(s Signal) float64 {
-	return *map[Signal]*float64{CPU: a.Weights.CPU, Memory: a.Weights.Memory, ResponseTime: a.Weights.ResponseTime, Queue: a.Weights.Queue}[s]
-}
+func (a answer) weight(s Signal) float64 { return *a.Weights[s] }
 
 // maxRationale bounds what a model's prose can put into our logs.
 const maxRationale = 300
 
 // parseAnswer decodes a model's reply strictly: one JSON object, optionally inside a
-// single ```json fence, no unknown fields, no text around it, every number present.
-func parseAnswer(content string) (answer, error) {
+// single ```json fence, keys exactly as specified (case-sensitive, none twice, none
+// unknown), no text around it, every number of every enabled signal present.
+func parseAnswer(content string, enabled []Signal) (answer, error) {
 	body, err := unfence(content)
 	if err != nil {
+		return answer{}, err
+	}
+	// encoding/json matches struct keys case-insensitively and lets a duplicate key
+	// overwrite the first: walk the tokens first so neither slips through.
+	if err := checkKeys(body, enabled); err != nil {
 		return answer{}, err
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
@@ -63,7 +55,7 @@ func parseAnswer(content string) (answer, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return answer{}, reject(ReasonTextAroundJSON, "text follows the JSON object")
 	}
-	if err := a.complete(); err != nil {
+	if err := a.complete(enabled); err != nil {
 		return answer{}, err
 	}
 	if a.Rationale != nil {
@@ -71,6 +63,67 @@ func parseAnswer(content string) (answer, error) {
 		a.Rationale = &r
 	}
 	return a, nil
+}
+
+// checkKeys walks body's tokens and refuses a duplicate key anywhere, and any key
+// not spelled exactly as the schema has it. Malformed JSON is left to the decoder.
+func checkKeys(body string, enabled []Signal) error {
+	signals := make([]string, 0, len(enabled))
+	for _, s := range enabled {
+		signals = append(signals, string(s))
+	}
+	schema := func(path []string) []string {
+		switch {
+		case len(path) == 0:
+			return []string{"thresholds", "weights", "rationale"}
+		case len(path) == 1 && (path[0] == "thresholds" || path[0] == "weights"):
+			return signals
+		case len(path) == 2 && path[0] == "thresholds":
+			return []string{"scale_out", "scale_in"}
+		}
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	var walk func(path []string) error
+	walk = func(path []string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the decoder reports it with its own reason
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			known := schema(path)
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil
+				}
+				k, _ := kt.(string)
+				at := strings.Join(append(slices.Clone(path), k), ".")
+				if seen[k] {
+					return reject(ReasonDuplicateKey, "key %s appears twice", at)
+				}
+				seen[k] = true
+				if known != nil && !slices.Contains(known, k) {
+					return reject(ReasonUnknownField, "unknown field %s (keys are case-sensitive: use %s)", at, strings.Join(known, ", "))
+				}
+				if err := walk(append(slices.Clone(path), k)); err != nil {
+					return err
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(path); err != nil {
+					return err
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return nil
+	}
+	return walk(nil)
 }
 
 func unfence(content string) (string, error) {
@@ -117,31 +170,42 @@ func classifyDecodeError(err error) error {
 	return reject(ReasonNotJSON, "%v", err)
 }
 
-func (a answer) complete() error {
+func (a answer) complete(enabled []Signal) error {
 	if a.Thresholds == nil {
 		return reject(ReasonMissingField, "thresholds is missing")
 	}
 	if a.Weights == nil {
 		return reject(ReasonMissingField, "weights is missing")
 	}
-	t, w := a.Thresholds, a.Weights
-	for _, f := range []struct {
-		s Signal
-		b *answerBand
-		w *float64
-	}{{CPU, t.CPU, w.CPU}, {Memory, t.Memory, w.Memory}, {ResponseTime, t.ResponseTime, w.ResponseTime}, {Queue, t.Queue, w.Queue}} {
+	for _, s := range enabled {
+		b, w := a.Thresholds[s], a.Weights[s]
 		switch {
-		case f.b == nil:
-			return reject(ReasonMissingField, "thresholds.%s is missing", f.s)
-		case f.b.ScaleOut == nil:
-			return reject(ReasonMissingField, "thresholds.%s.scale_out is missing", f.s)
-		case f.b.ScaleIn == nil:
-			return reject(ReasonMissingField, "thresholds.%s.scale_in is missing", f.s)
-		case f.w == nil:
-			return reject(ReasonMissingField, "weights.%s is missing", f.s)
+		case b == nil:
+			return reject(ReasonMissingField, "thresholds.%s is missing", s)
+		case b.ScaleOut == nil:
+			return reject(ReasonMissingField, "thresholds.%s.scale_out is missing", s)
+		case b.ScaleIn == nil:
+			return reject(ReasonMissingField, "thresholds.%s.scale_in is missing", s)
+		case w == nil:
+			return reject(ReasonMissingField, "weights.%s is missing", s)
+		}
+	}
+	for _, m := range []map[Signal]bool{keysOf(a.Thresholds), keysOf(a.Weights)} {
+		for s := range m {
+			if !slices.Contains(enabled, s) {
+				return reject(ReasonUnknownField, "signal %s is not enabled for this group: leave it out", s)
+			}
 		}
 	}
 	return nil
+}
+
+func keysOf[V any](m map[Signal]V) map[Signal]bool {
+	out := make(map[Signal]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // cleanRationale keeps the rationale a short single line: it is logged, never acted on.

@@ -9,11 +9,11 @@ import (
 func BenchmarkParseAndGuardrails(b *testing.B) {
 	seed := SeedSettings()
 	for b.Loop() {
-		a, err := parseAnswer("```json\n" + goodAnswer + "\n```")
+		a, err := parseAnswer("```json\n"+goodAnswer+"\n```", Signals())
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := applyGuardrails(a, seed); err != nil {
+		if _, _, err := applyGuardrails(a, seed, Signals()); err != nil {
 			b.Fatal(err)
 		}
 	}

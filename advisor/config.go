@@ -34,6 +34,11 @@ const (
 	DefaultInitialDelay = 5 * time.Minute
 	DefaultTimeout      = 30 * time.Second
 	DefaultMaxTokens    = 600
+	// In mode apply: a signal's setting changes at most every 6 h, only by 5 % or more,
+	// and an applied value lasts a day unless the model proposes it again.
+	DefaultMinChange         = 0.05
+	DefaultMinChangeInterval = 6 * time.Hour
+	DefaultExpireAfter       = 24 * time.Hour
 )
 
 // Config is the advisor's block of the configuration file. It is a plain struct:
@@ -53,6 +58,15 @@ type Config struct {
 	MaxTokens    int           `yaml:"max_tokens"`
 	// JSONMode sends response_format json_object; turn it off for endpoints that refuse it.
 	JSONMode bool `yaml:"json_mode"`
+	// MinChange is the smallest change applied, as a fraction of the value in force
+	// (of the enabled signals' total for weights): smaller proposals are noise.
+	MinChange float64 `yaml:"min_change"`
+	// MinChangeInterval is the least time between two applied changes of one signal's
+	// thresholds, and between two changes of the weights.
+	MinChangeInterval time.Duration `yaml:"min_change_interval"`
+	// ExpireAfter is how long an applied value lasts; the config's value then returns.
+	// A proposal that repeats the value in force renews it.
+	ExpireAfter time.Duration `yaml:"expire_after"`
 }
 
 // DefaultConfig returns the defaults: mode off, DeepSeek endpoint and model.
@@ -66,6 +80,10 @@ func DefaultConfig() Config {
 		Timeout:      DefaultTimeout,
 		MaxTokens:    DefaultMaxTokens,
 		JSONMode:     true,
+
+		MinChange:         DefaultMinChange,
+		MinChangeInterval: DefaultMinChangeInterval,
+		ExpireAfter:       DefaultExpireAfter,
 	}
 }
 
@@ -172,6 +190,15 @@ func (c Config) Validate() error {
 	if c.MaxTokens <= 0 {
 		errs = append(errs, fmt.Errorf("advisor: max_tokens %d must be above 0: use e.g. %d", c.MaxTokens, DefaultMaxTokens))
 	}
+	if !(c.MinChange >= 0 && c.MinChange < 1) {
+		errs = append(errs, fmt.Errorf("advisor: min_change %g must be in [0, 1): use e.g. %g (5 %% of the value in force)", c.MinChange, DefaultMinChange))
+	}
+	if c.MinChangeInterval < 0 {
+		errs = append(errs, fmt.Errorf("advisor: min_change_interval %s is negative: use 0 or more, e.g. %s", c.MinChangeInterval, DefaultMinChangeInterval))
+	}
+	if c.ExpireAfter < c.Interval {
+		errs = append(errs, fmt.Errorf("advisor: expire_after %s is below interval %s: applied values would lapse between two proposals; use e.g. %s", c.ExpireAfter, c.Interval, DefaultExpireAfter))
+	}
 	return errors.Join(errs...)
 }
 
@@ -188,6 +215,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_key_source", c.keySource()),
 		slog.Duration("interval", c.Interval),
 		slog.Duration("timeout", c.Timeout),
+		slog.Float64("min_change", c.MinChange),
+		slog.Duration("min_change_interval", c.MinChangeInterval),
+		slog.Duration("expire_after", c.ExpireAfter),
 	)
 }
 

@@ -51,6 +51,14 @@ func TestValidate(t *testing.T) {
 			wantErr: "advisor: initial_delay -1s is negative"},
 		{name: "zero max_tokens is refused", mutate: func(c *Config) { c.MaxTokens = 0 },
 			wantErr: "advisor: max_tokens 0 must be above 0"},
+		{name: "min_change 0 applies every change", mutate: func(c *Config) { c.MinChange = 0 }},
+		{name: "a min_change of 1 is refused", mutate: func(c *Config) { c.MinChange = 1 },
+			wantErr: "advisor: min_change 1 must be in [0, 1): use e.g. 0.05"},
+		{name: "min_change_interval 0 removes the rate limit", mutate: func(c *Config) { c.MinChangeInterval = 0 }},
+		{name: "a negative min_change_interval is refused", mutate: func(c *Config) { c.MinChangeInterval = -time.Minute },
+			wantErr: "advisor: min_change_interval -1m0s is negative"},
+		{name: "an expire_after below the interval is refused", mutate: func(c *Config) { c.ExpireAfter = 30 * time.Minute },
+			wantErr: "advisor: expire_after 30m0s is below interval 1h0m0s: applied values would lapse between two proposals"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,14 +229,14 @@ func TestAPIKeySources(t *testing.T) {
 			c.APIKeyEnv = ""
 			tt.mutate(&c)
 			a, err := New(c, nil, env, nil)
+			if err != nil {
+				t.Fatalf("New err = %v: a key that cannot be read disables the advisor, it does not fail New", err)
+			}
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("New err = %v, want %q", err, tt.wantErr)
+				if a.keyErr == nil || !strings.Contains(a.keyErr.Error(), tt.wantErr) || a.client != nil {
+					t.Fatalf("advisor disabled by %v, want %q", a.keyErr, tt.wantErr)
 				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if a.secret != testKey {
 				t.Errorf("key = %q, want the trimmed key", a.secret)

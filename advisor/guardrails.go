@@ -3,20 +3,31 @@ package advisor
 import (
 	"fmt"
 	"math"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 // Signal is a signal the advisor tunes; the names match the `signal` label of docs/metrics.md.
 type Signal string
 
+// The tuned signals, named after scoring's table.
 const (
-	CPU          Signal = "cpu"           // ratio 0..1
-	Memory       Signal = "memory"        // ratio 0..1
-	ResponseTime Signal = "response_time" // seconds
-	Queue        Signal = "queue"         // items
+	CPU          = Signal(scoring.CPU)          // ratio 0..1
+	Memory       = Signal(scoring.Memory)       // ratio 0..1
+	ResponseTime = Signal(scoring.ResponseTime) // seconds
+	Queue        = Signal(scoring.Queue)        // items
 )
 
-// Signals lists the tuned signals in a fixed order.
-func Signals() []Signal { return []Signal{CPU, Memory, ResponseTime, Queue} }
+// Signals lists the tuned signals (those scoring.SignalTable marks Tuned) in a fixed order.
+func Signals() []Signal {
+	var out []Signal
+	for _, r := range scoring.SignalTable() {
+		if r.Tuned {
+			out = append(out, Signal(r.Signal))
+		}
+	}
+	return out
+}
 
 // Direction is the `direction` label: out for scale-out thresholds, in for scale-in.
 type Direction string
@@ -41,39 +52,40 @@ type Settings struct {
 	TrendWeight float64
 }
 
-// SeedSettings are the seed article's defaults (DESIGN.md) in base units.
+// SeedSettings are the seed article's defaults (scoring.SignalTable) in base
+// units, for the tuned signals.
 func SeedSettings() Settings {
-	return Settings{
-		Thresholds: map[Signal]Band{
-			CPU:          {Out: 0.70, In: 0.30},
-			Memory:       {Out: 0.80, In: 0.40},
-			ResponseTime: {Out: 2.0, In: 0.5},
-			Queue:        {Out: 100, In: 50},
-		},
-		Weights:     map[Signal]float64{CPU: 0.30, Memory: 0.25, ResponseTime: 0.25, Queue: 0.15},
-		TrendWeight: 0.05,
+	out := Settings{
+		Thresholds:  map[Signal]Band{},
+		Weights:     map[Signal]float64{},
+		TrendWeight: scoring.DefaultTrendWeight,
 	}
+	for _, r := range scoring.SignalTable() {
+		if r.Tuned {
+			out.Thresholds[Signal(r.Signal)] = Band{Out: r.Threshold.Out, In: r.Threshold.In}
+			out.Weights[Signal(r.Signal)] = r.Weight
+		}
+	}
+	return out
 }
 
 // Range is a closed interval a threshold is clamped into.
-type Range struct{ Min, Max float64 }
+type Range = scoring.Range
 
-// Guardrail bounds one signal's thresholds. Domain is what the unit allows at all:
-// a value outside it is a misunderstanding (a percentage for a ratio), not a bold proposal.
-type Guardrail struct {
-	Out, In Range
-	Domain  Range
-}
+// Guardrail bounds one signal's thresholds (see scoring.Guardrail).
+type Guardrail = scoring.Guardrail
 
-// Guardrails are DESIGN.md's advisor bounds in base units. They are not configurable on
-// purpose: a config cannot widen what a model may set.
+// Guardrails are DESIGN.md's advisor bounds in base units, from scoring's
+// table. They are not configurable on purpose: a config cannot widen what a
+// model may set.
 func Guardrails() map[Signal]Guardrail {
-	return map[Signal]Guardrail{
-		CPU:          {Out: Range{0.60, 0.90}, In: Range{0.10, 0.40}, Domain: Range{0, 1}},
-		Memory:       {Out: Range{0.70, 0.95}, In: Range{0.20, 0.50}, Domain: Range{0, 1}},
-		ResponseTime: {Out: Range{1.0, 5.0}, In: Range{0.2, 1.0}, Domain: Range{0, math.MaxFloat64}},
-		Queue:        {Out: Range{50, 200}, In: Range{10, 100}, Domain: Range{0, math.MaxFloat64}},
+	out := map[Signal]Guardrail{}
+	for _, r := range scoring.SignalTable() {
+		if r.Tuned {
+			out[Signal(r.Signal)] = r.Guardrail
+		}
 	}
+	return out
 }
 
 // Reason says why a proposal was rejected or changed; it is the `reason` label of
@@ -82,21 +94,25 @@ type Reason string
 
 const (
 	// Rejections: the whole proposal is dropped and the last good one stays.
-	ReasonEmptyAnswer    Reason = "empty_answer"
-	ReasonNotJSON        Reason = "not_json"
-	ReasonTextAroundJSON Reason = "text_around_json"
-	ReasonWrongType      Reason = "wrong_type"
-	ReasonUnknownField   Reason = "unknown_field"
-	ReasonMissingField   Reason = "missing_field"
-	ReasonNonFinite      Reason = "non_finite"
-	ReasonOutOfDomain    Reason = "out_of_domain"
-	ReasonOutNotAboveIn  Reason = "scale_out_not_above_scale_in"
-	ReasonNegativeWeight Reason = "negative_weight"
-	ReasonZeroWeights    Reason = "zero_weights"
+	ReasonEmptyAnswer     Reason = "empty_answer"
+	ReasonNotJSON         Reason = "not_json"
+	ReasonTextAroundJSON  Reason = "text_around_json"
+	ReasonWrongType       Reason = "wrong_type"
+	ReasonUnknownField    Reason = "unknown_field"
+	ReasonMissingField    Reason = "missing_field"
+	ReasonNonFinite       Reason = "non_finite"
+	ReasonOutOfDomain     Reason = "out_of_domain"
+	ReasonOutNotAboveIn   Reason = "scale_out_not_above_scale_in"
+	ReasonNegativeWeight  Reason = "negative_weight"
+	ReasonZeroWeights     Reason = "zero_weights"
+	ReasonDuplicateKey    Reason = "duplicate_key"
+	ReasonWeightsAboveOne Reason = "weights_above_one"
 	// Adjustments: the proposal is kept, changed as stated.
 	ReasonClampedHigh       Reason = "threshold_above_guardrail"
 	ReasonClampedLow        Reason = "threshold_below_guardrail"
 	ReasonWeightsNormalised Reason = "weights_normalised"
+	// In mode apply: a change held back by min_change_interval.
+	ReasonRateLimited Reason = "rate_limited"
 )
 
 // Reasons lists every reason, so the counter starts at 0 for each.
@@ -104,8 +120,8 @@ func Reasons() []Reason {
 	return []Reason{
 		ReasonEmptyAnswer, ReasonNotJSON, ReasonTextAroundJSON, ReasonWrongType, ReasonUnknownField,
 		ReasonMissingField, ReasonNonFinite, ReasonOutOfDomain, ReasonOutNotAboveIn,
-		ReasonNegativeWeight, ReasonZeroWeights,
-		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised,
+		ReasonNegativeWeight, ReasonZeroWeights, ReasonDuplicateKey, ReasonWeightsAboveOne,
+		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised, ReasonRateLimited,
 	}
 }
 
@@ -136,9 +152,10 @@ const weightTolerance = 0.01
 
 // applyGuardrails turns a parsed answer into Settings: reject what is malformed or
 // contradictory, clamp what is merely too bold, normalise the weights to the total the
-// four tuned signals hold now. Signals the advisor does not tune, and the trend weight,
-// are copied from current unchanged, so the result can replace current as a whole.
-func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error) {
+// enabled tuned signals hold now. Signals the advisor does not tune or that are disabled,
+// and the trend weight, are copied from current unchanged, so the result can replace
+// current as a whole; a result the scoring would refuse is rejected.
+func applyGuardrails(a answer, current Settings, enabled []Signal) (Settings, []Adjustment, error) {
 	rails := Guardrails()
 	out := current.clone()
 	if out.Thresholds == nil {
@@ -148,7 +165,7 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 		out.Weights = make(map[Signal]float64, 4)
 	}
 	var adj []Adjustment
-	for _, s := range Signals() {
+	for _, s := range enabled {
 		b := a.band(s)
 		g := rails[s]
 		for _, v := range []struct {
@@ -174,7 +191,7 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 
 	target := tunedWeightTotal(current)
 	sum := 0.0
-	for _, s := range Signals() {
+	for _, s := range enabled {
 		w := a.weight(s)
 		if math.IsNaN(w) || math.IsInf(w, 0) {
 			return Settings{}, nil, reject(ReasonNonFinite, "weight of %s is %v", s, w)
@@ -190,11 +207,23 @@ func applyGuardrails(a answer, current Settings) (Settings, []Adjustment, error)
 	if sum <= 0 {
 		return Settings{}, nil, reject(ReasonZeroWeights, "weights sum to %g: give at least one signal a weight", sum)
 	}
-	for _, s := range Signals() {
+	for _, s := range enabled {
 		out.Weights[s] = a.weight(s) / sum * target
 	}
 	if math.Abs(sum-target) > weightTolerance {
 		adj = append(adj, Adjustment{Reason: ReasonWeightsNormalised, From: sum, To: target})
+	}
+	// The exporter refuses a group whose weights exceed 1: its score would vanish.
+	// Accelerator weights are renormalised while present, so, as in
+	// scoring.Params.Validate, they are not part of that sum.
+	all := 0.0
+	for s, w := range out.Weights {
+		if !scoring.IsAccelerator(scoring.Signal(s)) {
+			all += w
+		}
+	}
+	if all > 1+1e-9 {
+		return Settings{}, nil, reject(ReasonWeightsAboveOne, "the weights of all signals would sum to %g, above 1", all)
 	}
 	return out, adj, nil
 }
@@ -211,11 +240,11 @@ func clamp(x float64, r Range, s Signal, d Direction, adj *[]Adjustment) float64
 	return x
 }
 
-// tunedWeightTotal is the weight the four tuned signals hold in current: the advisor
+// tunedWeightTotal is the weight the enabled tuned signals hold in current: the advisor
 // redistributes it among them and leaves the trend's and other signals' shares alone.
 func tunedWeightTotal(current Settings) float64 {
 	total := 0.0
-	for _, s := range Signals() {
+	for _, s := range enabledSignals(current) {
 		if w := current.Weights[s]; w > 0 && !math.IsInf(w, 0) {
 			total += w
 		}

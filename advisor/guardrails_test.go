@@ -13,15 +13,16 @@ import (
 func answerOf(t map[Signal]Band, w map[Signal]float64) answer {
 	f := func(x float64) *float64 { return &x }
 	b := func(s Signal) *answerBand { return &answerBand{ScaleOut: f(t[s].Out), ScaleIn: f(t[s].In)} }
-	return answer{
-		Thresholds: &answerThresholds{CPU: b(CPU), Memory: b(Memory), ResponseTime: b(ResponseTime), Queue: b(Queue)},
-		Weights:    &answerWeights{CPU: f(w[CPU]), Memory: f(w[Memory]), ResponseTime: f(w[ResponseTime]), Queue: f(w[Queue])},
+	a := answer{Thresholds: map[Signal]*answerBand{}, Weights: map[Signal]*float64{}}
+	for _, s := range Signals() {
+		a.Thresholds[s], a.Weights[s] = b(s), f(w[s])
 	}
+	return a
 }
 
 func TestSeedSettingsAreInsideTheGuardrails(t *testing.T) {
 	seed := SeedSettings()
-	got, adj, err := applyGuardrails(answerOf(seed.Thresholds, seed.Weights), seed)
+	got, adj, err := applyGuardrails(answerOf(seed.Thresholds, seed.Weights), seed, Signals())
 	if err != nil || len(adj) != 0 {
 		t.Fatalf("the seed's own numbers: err %v, adjustments %+v", err, adj)
 	}
@@ -63,8 +64,8 @@ func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 		}
 		current := SeedSettings()
 		current.TrendWeight = rapid.Float64Range(0, 0.5).Draw(rt, "trend")
-		current.Weights["gpu"] = 0.1 // a signal the advisor does not tune
-		got, _, err := applyGuardrails(answerOf(th, ws), current)
+		current.Weights["gpu"] = 0.05 // a signal the advisor does not tune; all weights sum to 1
+		got, _, err := applyGuardrails(answerOf(th, ws), current, Signals())
 		if err != nil {
 			var rej *RejectedError
 			if !errors.As(err, &rej) {
@@ -87,7 +88,7 @@ func TestGuardrailsHoldForAnyNumbers(t *testing.T) {
 			}
 			sum += w
 		}
-		if math.Abs(sum-0.95) > 1e-9 || got.TrendWeight != current.TrendWeight || got.Weights["gpu"] != 0.1 {
+		if math.Abs(sum-0.95) > 1e-9 || got.TrendWeight != current.TrendWeight || got.Weights["gpu"] != 0.05 {
 			rt.Fatalf("tuned weights sum to %g, want the 0.95 they held; trend %g, gpu %g, want both kept", sum, got.TrendWeight, got.Weights["gpu"])
 		}
 		accepted++

@@ -15,8 +15,8 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/actuator"
 	"github.com/flexus-autoscaler/flexus/clock"
-	"github.com/flexus-autoscaler/flexus/collector"
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/metricnames"
 	"github.com/flexus-autoscaler/flexus/scoring"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
 	"github.com/flexus-autoscaler/flexus/trace"
@@ -151,7 +151,7 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 		r.series = Series{InService: make([]float64, 0, steps), Desired: make([]float64, 0, steps), Violation: make([]bool, 0, steps)}
 	}
 	if p == PolicyTarget || p == PolicyPredictive || p == PolicySeed {
-		sc, err := scoring.NewGroup(collector.ScoringParams(opts.Config, g, nil))
+		sc, err := scoring.NewGroup(g.ScoringParams(opts.Config.Exporter))
 		if err != nil {
 			return nil, fmt.Errorf("backtest: scoring: %w", err)
 		}
@@ -425,47 +425,49 @@ func (r *runner) exported(st world.GroupState, res scoring.Result, vals map[stri
 		}
 	}
 	add("up", 1)
-	add("flexus_group_desired_instances", float64(st.Desired))
-	add("flexus_group_current_instances", float64(st.Current))
+	add(metricnames.GroupDesired, float64(st.Desired))
+	add(metricnames.GroupCurrent, float64(st.Current))
 	lo, hi := actuator.Bounds(r.g, actuator.CloudState{Min: st.Min, Max: st.Max, HasBounds: true})
-	add("flexus_group_min_instances", float64(lo))
-	add("flexus_group_max_instances", float64(hi))
-	add("flexus_group_instances", float64(st.InService), "state", "in_service")
-	add("flexus_group_instances", float64(st.Pending), "state", "pending")
-	add("flexus_group_instances", float64(st.Removing), "state", "removing")
+	add(metricnames.GroupMin, float64(lo))
+	add(metricnames.GroupMax, float64(hi))
+	add(metricnames.GroupInstances, float64(st.InService), "state", "in_service")
+	add(metricnames.GroupInstances, float64(st.Pending), "state", "pending")
+	add(metricnames.GroupInstances, float64(st.Removing), "state", "removing")
 	for _, name := range r.g.SignalNames() {
 		if v, ok := vals[name]; ok {
-			add("flexus_signal", v, "signal", name)
-			add("flexus_signal_age_seconds", ages[name].Seconds(), "signal", name)
+			add(metricnames.Signal, v, "signal", name)
+			add(metricnames.SignalAge, ages[name].Seconds(), "signal", name)
 		}
 	}
 	for _, s := range res.Signals {
 		sig := string(s.Signal)
-		if s.HasThreshold {
-			add("flexus_threshold", s.Threshold.Out, "signal", sig, "direction", "out")
-			add("flexus_threshold", s.Threshold.In, "signal", sig, "direction", "in")
+		// As the exporter: thresholds only for the configured signals, so an
+		// accelerator the group does not name cannot block scale-in.
+		if _, configured := r.g.Signals[sig]; s.HasThreshold && configured {
+			add(metricnames.Threshold, s.Threshold.Out, "signal", sig, "direction", "out")
+			add(metricnames.Threshold, s.Threshold.In, "signal", sig, "direction", "in")
 		}
 		if !s.Fresh {
 			continue
 		}
-		add("flexus_score", s.Score, "signal", sig)
-		add("flexus_trend", s.Trend, "signal", sig)
+		add(metricnames.Score, s.Score, "signal", sig)
+		add(metricnames.Trend, s.Trend, "signal", sig)
 		for _, f := range s.Forecasts {
 			if !math.IsNaN(f.Value) && !math.IsInf(f.Value, 0) {
-				add("flexus_forecast", f.Value, "signal", sig, "horizon", horizonLabel(f.Horizon), "model", string(f.Model))
+				add(metricnames.Forecast, f.Value, "signal", sig, "horizon", horizonLabel(f.Horizon), "model", string(f.Model))
 			}
 		}
 	}
-	add("flexus_scaling_score", res.Composite)
+	add(metricnames.ScalingScore, res.Composite)
 	for _, p := range scoring.Policies() {
-		add("flexus_recommended_instances", float64(res.Recommended[p]), "policy", string(p))
+		add(metricnames.Recommended, float64(res.Recommended[p]), "policy", string(p))
 		on := 0.0
 		if string(p) == string(r.policy) {
 			on = 1
 		}
-		add("flexus_scaling_policy_info", on, "policy", string(p))
+		add(metricnames.PolicyInfo, on, "policy", string(p))
 	}
-	add("flexus_lead_time_seconds", res.LeadTime.Seconds())
+	add(metricnames.LeadTime, res.LeadTime.Seconds())
 	return out
 }
 

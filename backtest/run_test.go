@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flexus-autoscaler/flexus/collector"
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/trace"
 )
@@ -238,7 +237,7 @@ func TestTunedConfigSetsItsTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _ := c.Group("backtest")
-	p := collector.ScoringParams(c, g, nil)
+	p := g.ScoringParams(c.Exporter)
 	if p.Targets["cpu"] != 0.75 || p.Targets["queue"] != 100 || p.Weights["cpu"] != 0.30 {
 		t.Fatalf("targets %v weights %v: want cpu 0.75, queue 100 and the seed's weights", p.Targets, p.Weights)
 	}

@@ -329,7 +329,7 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	// from Cloud Eye history before its first evaluation.
 	for _, name := range c.groupNames() {
 		st := c.groups[name]
-		if err := st.refreshScorer(c.cfg, c.advice); err != nil {
+		if err := st.refreshScorer(now, c.cfg, c.advice, c.logger); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
 	"github.com/flexus-autoscaler/flexus/hwcloud/hwcloudtest"
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 const unitConfig = `
@@ -311,7 +312,7 @@ type fixedAdvice struct{ s advisor.Settings }
 
 func (f *fixedAdvice) Effective(string) (advisor.Settings, bool) { return f.s, f.s.Thresholds != nil }
 
-func TestAppliedAdviceMovesThresholdsAndRebuildsTheScorer(t *testing.T) {
+func TestAppliedAdviceMovesThresholdsAndKeepsTheScorer(t *testing.T) {
 	f := newCloud(clock.NewFake(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)))
 	adv := &fixedAdvice{}
 	c, err := New(Options{Config: mustParse(t, unitConfig), Clients: f.Clients(), Logger: promslog.NewNopLogger(), Advice: adv})
@@ -335,8 +336,11 @@ func TestAppliedAdviceMovesThresholdsAndRebuildsTheScorer(t *testing.T) {
 	if err := h.step(); err != nil {
 		t.Fatal(err)
 	}
-	if c.groups["gpu-pool"].scorer == before {
-		t.Error("the scorer kept the old thresholds after the advisor applied new ones")
+	// SetParams, not a new scorer: the forecasters and the stabilisation window stay.
+	if sc := c.groups["gpu-pool"].scorer; sc != before {
+		t.Error("the scorer was rebuilt for an applied proposal: its forecasts and stabilisation window are lost")
+	} else if th := sc.Params().Thresholds[scoring.CPU]; th != (scoring.Threshold{Out: 0.65, In: 0.25}) {
+		t.Errorf("the scorer scores against cpu %+v, want the applied 0.65/0.25", th)
 	}
 	got := gatherLines(t, h.reg, "flexus_threshold")
 	for _, w := range []string{`flexus_threshold{direction="out",group="gpu-pool",signal="cpu"} 0.65`, `flexus_threshold{direction="in",group="gpu-pool",signal="cpu"} 0.25`} {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/promslog"
 
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 )
 
 var update = flag.Bool("update", false, "rewrite collector/fixtures/e2e-output.txt from the current output")
@@ -43,7 +44,7 @@ func filterVolatile(b []byte) []byte {
 func startServer(t *testing.T, s *sim, configText string) (*Server, string, string) {
 	t.Helper()
 	path := writeConfig(t, t.TempDir(), configText)
-	srv, err := NewServer(ServerOptions{ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger()})
+	srv, err := NewServer(ServerOptions{ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger(), HTTP: webserver.Options{EnableLifecycle: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

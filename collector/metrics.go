@@ -10,6 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/flexus-autoscaler/flexus/metricnames"
 )
 
 // descs are every series the collection publishes; names and labels follow
@@ -24,12 +26,18 @@ type descs struct {
 
 	threshold, weight, score, trend, scalingScore, forecast, forecastModel, forecastError *prometheus.Desc
 	recommended, policyInfo, leadTime                                                     *prometheus.Desc
+	// forecastQuantile shares flexus_forecast's name: the point forecast has
+	// no quantile label, so `flexus_forecast{quantile=""}` selects it alone.
+	forecastQuantile *prometheus.Desc
 
 	budgetWait, duration, success, lastSuccess, exportedSeries, discoveryLag *prometheus.Desc
 
 	// info holds each desc's name and help, for encoding snapshots.
 	info map[*prometheus.Desc][2]string
 }
+
+const forecastHelp = "Forecast of the signal at horizon by model (auto = the model chosen for this series); " +
+	"without a quantile label the point forecast, with one the quantile from the model's own recent errors at that horizon."
 
 func newDescs() *descs {
 	info := map[*prometheus.Desc][2]string{}
@@ -40,11 +48,11 @@ func newDescs() *descs {
 	}
 	return &descs{
 		info:           info,
-		groupDesired:   d("flexus_group_desired_instances", "Desired instance count of the group (AS desired count, or the managed ECS server count).", "group"),
-		groupCurrent:   d("flexus_group_current_instances", "Instances of the group that exist, in any state.", "group"),
-		groupMin:       d("flexus_group_min_instances", "Lower bound in force: the tighter of config and cloud.", "group"),
-		groupMax:       d("flexus_group_max_instances", "Upper bound in force: the tighter of config and cloud.", "group"),
-		groupInstances: d("flexus_group_instances", "Instances of the group by state (in_service, pending, removing).", "group", "state"),
+		groupDesired:   d(metricnames.GroupDesired, "Desired instance count of the group (AS desired count, or the managed ECS server count).", "group"),
+		groupCurrent:   d(metricnames.GroupCurrent, "Instances of the group that exist, in any state.", "group"),
+		groupMin:       d(metricnames.GroupMin, "Lower bound in force: the tighter of config and cloud.", "group"),
+		groupMax:       d(metricnames.GroupMax, "Upper bound in force: the tighter of config and cloud.", "group"),
+		groupInstances: d(metricnames.GroupInstances, "Instances of the group by state (in_service, pending, removing).", "group", "state"),
 		instanceInfo:   d("flexus_instance_info", "1 for every discovered instance of the group.", "group", "instance_id", "flavor", "state"),
 
 		cpu:           d("flexus_cpu_utilization_ratio", "CPU utilisation of the instance (0..1), from SYS.ECS cpu_util or AGT.ECS cpu_usage.", "group", "instance_id", "namespace"),
@@ -60,21 +68,25 @@ func newDescs() *descs {
 		cloudeyeValue: d("flexus_cloudeye_value", "Extra Cloud Eye metric named in config, in its raw Cloud Eye unit.", "group", "instance_id", "namespace", "metric"),
 		sampleAge:     d("flexus_cloudeye_sample_age_seconds", "Age of the oldest newest datapoint across the group's instances.", "group", "namespace", "metric"),
 
-		signal:     d("flexus_signal", "Group-level value of a signal: mean utilisation over in-service instances (ratio), queue length (items), response time (seconds), error rate (ratio). Absent while stale.", "group", "signal"),
-		signalAge:  d("flexus_signal_age_seconds", "Age of the data behind flexus_signal.", "group", "signal"),
+		signal:     d(metricnames.Signal, "Group-level value of a signal: mean utilisation over in-service instances (ratio), queue length (items), response time (seconds), error rate (ratio). Absent while stale.", "group", "signal"),
+		signalAge:  d(metricnames.SignalAge, "Age of the data behind flexus_signal.", "group", "signal"),
 		queueDepth: d("flexus_queue_depth", "Raw queue depth of the group by source.", "group", "source"),
 
-		threshold:     d("flexus_threshold", "Scale-out (out) and scale-in (in) threshold in force, in the signal's base unit.", "group", "signal", "direction"),
-		weight:        d("flexus_signal_weight", "Weight of the signal in the composite score.", "group", "signal"),
-		score:         d("flexus_score", "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),
-		trend:         d("flexus_trend", "tanh(slope/10) of the signal's last 10 samples.", "group", "signal"),
-		scalingScore:  d("flexus_scaling_score", "Composite weighted score in [-1, 1].", "group"),
-		forecast:      d("flexus_forecast", "Forecast of the signal at horizon by model (auto = the model chosen for this series).", "group", "signal", "horizon", "model"),
-		forecastModel: d("flexus_forecast_model_info", "1 for the model the auto forecast stands for.", "group", "signal", "model"),
-		forecastError: d("flexus_forecast_error_ratio", "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
-		recommended:   d("flexus_recommended_instances", "Recommended instance count by policy.", "group", "policy"),
-		policyInfo:    d("flexus_scaling_policy_info", "1 for the policy that drives scaling (config).", "group", "policy"),
-		leadTime:      d("flexus_lead_time_seconds", "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
+		threshold:     d(metricnames.Threshold, "Scale-out (out) and scale-in (in) threshold in force, in the signal's base unit.", "group", "signal", "direction"),
+		weight:        d(metricnames.Weight, "Weight of the signal in the composite score.", "group", "signal"),
+		score:         d(metricnames.Score, "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),
+		trend:         d(metricnames.Trend, "tanh(slope/10) of the signal's last 10 samples.", "group", "signal"),
+		scalingScore:  d(metricnames.ScalingScore, "Composite weighted score in [-1, 1].", "group"),
+		forecast:      d(metricnames.Forecast, forecastHelp, "group", "signal", "horizon", "model"),
+		forecastModel: d(metricnames.ForecastModel, "1 for the model the auto forecast stands for.", "group", "signal", "model"),
+		forecastError: d(metricnames.ForecastError, "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
+		recommended:   d(metricnames.Recommended, "Recommended instance count by policy.", "group", "policy"),
+		policyInfo:    d(metricnames.PolicyInfo, "1 for the policy that drives scaling (config).", "group", "policy"),
+		leadTime:      d(metricnames.LeadTime, "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
+
+		// Published for auto only: five levels for each of five models would
+		// add 25 series per signal and horizon.
+		forecastQuantile: d(metricnames.Forecast, forecastHelp, "group", "signal", "horizon", "model", "quantile"),
 
 		budgetWait:     d("flexus_cloudeye_budget_wait_seconds_total", "Time spent waiting on the Cloud Eye request budget."),
 		duration:       d("flexus_collection_duration_seconds", "Duration of the last collection by source.", "source"),

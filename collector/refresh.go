@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,9 @@ type Loop struct {
 	clk   clock.Clock
 	snap  atomic.Pointer[Snapshot]
 	ready atomic.Bool
+	// collected is closed by the first completed collection.
+	collected     chan struct{}
+	collectedOnce sync.Once
 	// textOnly drops each snapshot's metric objects once it is rendered: the
 	// server serves the text, and tens of thousands of objects cost memory.
 	textOnly bool
@@ -24,11 +28,14 @@ type Loop struct {
 
 // NewLoop wraps a collector; register the Loop to serve its snapshots.
 func NewLoop(c *Collector, clk clock.Clock) *Loop {
-	return &Loop{c: c, clk: clk}
+	return &Loop{c: c, clk: clk, collected: make(chan struct{})}
 }
 
 // Ready reports whether a first collection has completed.
 func (l *Loop) Ready() bool { return l.ready.Load() }
+
+// Collected is closed once a first collection has completed.
+func (l *Loop) Collected() <-chan struct{} { return l.collected }
 
 // Step runs one collection at the clock's now and swaps its snapshot in.
 func (l *Loop) Step(ctx context.Context) (Stats, error) {
@@ -39,6 +46,7 @@ func (l *Loop) Step(ctx context.Context) (Stats, error) {
 	if snap != nil && ctx.Err() == nil {
 		l.snap.Store(snap)
 		l.ready.Store(true)
+		l.collectedOnce.Do(func() { close(l.collected) })
 	}
 	return stats, err
 }

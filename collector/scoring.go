@@ -2,8 +2,11 @@ package collector
 
 import (
 	"fmt"
+	"log/slog"
+	"maps"
 	"math"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -19,51 +22,25 @@ type Advice interface {
 	Effective(group string) (advisor.Settings, bool)
 }
 
-// paramsFor turns a group's config (and the advisor's applied proposal, if
-// any) into scoring parameters.
+// ScoringParams is the group's scoring parameters (config's meaning of the
+// group) with the advisor's applied proposal, if any, laid over them.
 func ScoringParams(cfg *config.Config, g *config.Group, advice Advice) scoring.Params {
-	p := scoring.Defaults()
-	p.Thresholds = map[scoring.Signal]scoring.Threshold{}
-	p.Weights = map[scoring.Signal]float64{}
-	p.Targets = map[scoring.Signal]float64{}
-	sum := 0.0
-	// Stable order: the sum, and so the trend weight, must not depend on map order.
-	for _, name := range g.SignalNames() {
-		s := g.Signals[name]
-		sig := scoring.Signal(name)
-		p.Thresholds[sig] = scoring.Threshold{Out: s.ScaleOut, In: s.ScaleIn}
-		if s.Weight > 0 {
-			p.Weights[sig] = s.Weight
-			sum += s.Weight
-		}
-		if s.Target > 0 {
-			p.Targets[sig] = s.Target
+	p := g.ScoringParams(cfg.Exporter)
+	a, ok := adviceFor(advice, g.Name)
+	if !ok {
+		return p
+	}
+	for sig, b := range a.Thresholds {
+		if _, on := p.Thresholds[scoring.Signal(sig)]; on {
+			p.Thresholds[scoring.Signal(sig)] = scoring.Threshold{Out: b.Out, In: b.In}
 		}
 	}
-	if a, ok := adviceFor(advice, g.Name); ok {
-		for sig, b := range a.Thresholds {
-			if _, on := p.Thresholds[scoring.Signal(sig)]; on {
-				p.Thresholds[scoring.Signal(sig)] = scoring.Threshold{Out: b.Out, In: b.In}
-			}
+	for sig, w := range a.Weights {
+		if _, on := p.Thresholds[scoring.Signal(sig)]; on && w > 0 {
+			p.Weights[scoring.Signal(sig)] = w
 		}
-		for sig, w := range a.Weights {
-			if _, on := p.Thresholds[scoring.Signal(sig)]; on && w > 0 {
-				p.Weights[scoring.Signal(sig)] = w
-			}
-		}
-		sum = 0
-		for _, sig := range scoring.Signals() {
-			sum += p.Weights[sig]
-		}
-		p.TrendWeight = a.TrendWeight
 	}
-	// The trend takes what the signals leave, up to the seed's 0.05.
-	p.TrendWeight = math.Max(0, math.Min(p.TrendWeight, 1-sum))
-	p.ScaleInStabilization = g.Scaling.ScaleInStabilization
-	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, AlertDelay: g.Scaling.PipelineDelay}
-	p.StaleAfter = cfg.Exporter.StaleAfter
-	p.Forecast.Horizons = append([]time.Duration(nil), cfg.Exporter.ForecastHorizons...)
-	p.Forecast.Step = forecastStep(cfg.Exporter.Interval, p.Forecast.CoarseStep)
+	p.TrendWeight = config.TrendWeight(a.TrendWeight, p.Weights)
 	return p
 }
 
@@ -83,20 +60,82 @@ func forecastStep(interval, coarse time.Duration) time.Duration {
 	return time.Minute
 }
 
-// refreshScorer (re)builds the group's scorer when its parameters changed (a
-// reload, or an applied advisor proposal). A new scorer is warm-started again.
-func (st *groupState) refreshScorer(cfg *config.Config, advice Advice) error {
-	p := ScoringParams(cfg, &st.cfg, advice)
+// adviceApplier is what the advisor (advisor.Advisor) offers in mode apply: the
+// settings in force given the config's own values now, so that an operator's edit
+// wins and an expired value gives the config's back.
+type adviceApplier interface {
+	Apply(group string, now time.Time, base advisor.Settings) (advisor.Settings, bool)
+}
+
+// refreshScorer brings the group's scorer to its parameters (a reload, an applied
+// or lapsed advisor proposal). A change goes through SetParams, which keeps the
+// forecasters and the scale-in stabilisation window; only the first scorer, or one
+// after an invalid config, is built new and warm-started.
+func (st *groupState) refreshScorer(now time.Time, cfg *config.Config, advice Advice, logger *slog.Logger) error {
+	p := ScoringParams(cfg, &st.cfg, nil)
+	if ap, ok := advice.(adviceApplier); ok && !reflect.ValueOf(advice).IsNil() {
+		if eff, on := ap.Apply(st.cfg.Name, now, settingsOf(p)); on {
+			q := withAdvice(p, eff)
+			if err := q.Validate(); err != nil {
+				// The advisor refuses such proposals; this guards the score should one slip through.
+				logger.Error("applied advice refused: the config's values stay in force", "group", st.cfg.Name, "err", err)
+			} else {
+				p = q
+			}
+		}
+	} else if advice != nil {
+		p = ScoringParams(cfg, &st.cfg, advice)
+	}
 	if st.scorer != nil && reflect.DeepEqual(p, st.params) {
+		return nil
+	}
+	if st.scorer != nil {
+		if err := st.scorer.SetParams(p); err != nil {
+			st.scorer = nil
+			return fmt.Errorf("group %q: %w", st.cfg.Name, err)
+		}
+		// SetParams empties the forecasters when their settings change: warm them again.
+		if !reflect.DeepEqual(p.Forecast, st.params.Forecast) || p.TrendSamples != st.params.TrendSamples {
+			st.warmed = false
+		}
+		st.params = p
 		return nil
 	}
 	sc, err := scoring.NewGroup(p)
 	if err != nil {
-		st.scorer = nil
 		return fmt.Errorf("group %q: %w", st.cfg.Name, err)
 	}
 	st.scorer, st.params, st.warmed = sc, p, false
 	return nil
+}
+
+// withAdvice lays the advisor's settings over the group's configured parameters:
+// thresholds and weights (a weight of 0 included) of the enabled tuned signals only.
+// The trend keeps what the signals leave, up to its configured share.
+func withAdvice(p scoring.Params, eff advisor.Settings) scoring.Params {
+	p.Thresholds, p.Weights = maps.Clone(p.Thresholds), maps.Clone(p.Weights)
+	for _, sig := range advisor.Signals() {
+		s := scoring.Signal(sig)
+		if _, on := p.Thresholds[s]; !on {
+			continue
+		}
+		if b, ok := eff.Thresholds[sig]; ok {
+			p.Thresholds[s] = scoring.Threshold{Out: b.Out, In: b.In}
+		}
+		if w, ok := eff.Weights[sig]; ok {
+			if w > 0 {
+				p.Weights[s] = w
+			} else {
+				delete(p.Weights, s)
+			}
+		}
+	}
+	sum := 0.0
+	for _, s := range scoring.Signals() { // stable order, as in ScoringParams
+		sum += p.Weights[s]
+	}
+	p.TrendWeight = math.Max(0, math.Min(p.TrendWeight, 1-sum))
+	return p
 }
 
 // evaluate feeds this cycle's fresh signals to the group's scorer and returns
@@ -135,8 +174,18 @@ func (b *builder) publishComputed(d *descs, group string, g *config.Group, p sco
 		}
 		b.group(d.trend, r.Trend, group, sig)
 		for _, f := range r.Forecasts {
-			if finite(f.Value) {
-				b.group(d.forecast, f.Value, group, sig, horizonLabel(f.Horizon), string(f.Model))
+			if !finite(f.Value) {
+				continue
+			}
+			h := horizonLabel(f.Horizon)
+			b.group(d.forecast, f.Value, group, sig, h, string(f.Model))
+			if f.Model != scoring.ModelAuto {
+				continue
+			}
+			for j, l := range scoring.QuantileLevels() {
+				if q := f.Quantiles[j]; finite(q) {
+					b.group(d.forecastQuantile, q, group, sig, h, string(f.Model), strconv.FormatFloat(l, 'g', -1, 64))
+				}
 			}
 		}
 		if r.Model != "" {
@@ -177,13 +226,3 @@ func (b *builder) publishConfigured(d *descs, g *config.Group) {
 func horizonLabel(h time.Duration) string { return model.Duration(h).String() }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-// scoringParamsCheck reports a group whose settings scoring refuses, so
-// check-config catches it before the exporter runs.
-func scoringParamsCheck(cfg *config.Config, g *config.Group) (scoring.Params, error) {
-	p := ScoringParams(cfg, g, nil)
-	if err := p.Validate(); err != nil {
-		return p, fmt.Errorf("group %q: %w", g.Name, err)
-	}
-	return p, nil
-}

@@ -8,13 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
-	"os/signal"
-	"reflect"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +24,7 @@ import (
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 )
 
 // ServerOptions configure the exporter process.
@@ -40,10 +37,11 @@ type ServerOptions struct {
 	// HTTPClient reads response-time endpoints and talks to the advisor; nil
 	// means a default client.
 	HTTPClient *http.Client
-	// Reload receives a value for every SIGHUP; nil installs the signal handler.
+	// Reload receives a value for every SIGHUP (the caller wires the signal);
+	// nil means reloads come only through POST /-/reload.
 	Reload <-chan os.Signal
-	// Ready, if set, is closed once the first collection has completed (tests).
-	Ready chan<- struct{}
+	// HTTP are the web server's limits and --web.enable-lifecycle.
+	HTTP webserver.Options
 }
 
 // Server is the exporter process: config, cloud clients, the collection loop,
@@ -55,10 +53,7 @@ type Server struct {
 	coll    *Collector
 	advisor *advisor.Advisor
 
-	mu  sync.Mutex // serialises reloads
-	cfg *config.Config
-
-	reloadOK, reloadTime prometheus.Gauge
+	coord *config.Coordinator
 }
 
 // loadConfig reads, validates and resolves the file the way the exporter uses it.
@@ -102,24 +97,21 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: httpTimeout}
 	}
-	cfg, err := loadConfig(o.ConfigFile, o.Getenv)
+	s := &Server{o: o, reg: prometheus.NewRegistry()}
+	s.coord = config.NewCoordinator(o.ConfigFile, func(path string) (*config.Config, error) {
+		return loadConfig(path, o.Getenv)
+	}, "flexus", o.Clock, o.Logger)
+	cfg, err := s.coord.Load()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, cfg: cfg, reg: prometheus.NewRegistry()}
-	s.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "flexus_config_last_reload_successful", Help: "1 when the last configuration reload succeeded.",
-	})
-	s.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "flexus_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful configuration reload.",
-	})
-	s.reloadOK.Set(1)
-	s.reloadTime.Set(float64(o.Clock.Now().UnixMilli()) / 1e3)
+	if err := s.coord.Register(s.reg); err != nil {
+		return nil, err
+	}
 	s.reg.MustRegister(
 		versioncollector.NewCollector("flexus"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		s.reloadOK, s.reloadTime,
 	)
 	clients, err := hwcloud.New(cfg.Cloud, s.reg, o.Logger)
 	if err != nil {
@@ -133,15 +125,35 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ac.Mode != advisor.ModeOff {
-		s.reg.MustRegister(s.advisor)
-	}
+	s.reg.MustRegister(s.advisor) // publishes nothing in mode off; a reload may change the mode
 	s.coll, err = New(Options{Config: cfg, Clients: clients, HTTPClient: o.HTTPClient, Logger: o.Logger, Advice: s.advisor})
 	if err != nil {
 		return nil, err
 	}
 	s.loop = NewLoop(s.coll, o.Clock)
 	s.loop.textOnly = true
+	s.coord.Subscribe(
+		// The advisor takes its new block, mode included (docs/advisor.md).
+		config.Subscriber{Name: "advisor", Check: func(next *config.Config) error {
+			nextAC, err := advisorConfig(next)
+			if err != nil {
+				return err
+			}
+			return nextAC.Validate()
+		}, Apply: func(next *config.Config) {
+			if nextAC, err := advisorConfig(next); err == nil {
+				if err := s.advisor.Reconfigure(nextAC); err != nil {
+					o.Logger.Error("advisor: reconfigure after a checked reload", "err", err)
+				}
+			}
+			names := make([]string, 0, len(next.Groups))
+			for _, g := range next.Groups {
+				names = append(names, g.Name)
+			}
+			s.advisor.Retain(names...)
+		}},
+		config.Subscriber{Name: "collector", Check: checkGroups, Apply: s.coll.SetConfig},
+	)
 	return s, nil
 }
 
@@ -151,49 +163,9 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // Loop is the collection loop, for tests and benchmarks.
 func (s *Server) Loop() *Loop { return s.loop }
 
-// Reload re-reads the config file. A bad file keeps the config in force.
-// The cloud section and the advisor block need a restart: their clients and
-// metrics are built once.
-func (s *Server) Reload() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.reload()
-	if err != nil {
-		s.reloadOK.Set(0)
-		s.o.Logger.Error("config reload failed: keeping the config in force", "file", s.o.ConfigFile, "err", err)
-		return err
-	}
-	s.reloadOK.Set(1)
-	s.reloadTime.Set(float64(s.o.Clock.Now().UnixMilli()) / 1e3)
-	s.o.Logger.Info("config reloaded", "file", s.o.ConfigFile)
-	return nil
-}
-
-func (s *Server) reload() error {
-	cfg, err := loadConfig(s.o.ConfigFile, s.o.Getenv)
-	if err != nil {
-		return err
-	}
-	if !reflect.DeepEqual(cfg.Cloud, s.cfg.Cloud) {
-		return errors.New("config: the cloud section changed: restart the exporter to apply it")
-	}
-	oldAC, _ := advisorConfig(s.cfg)
-	newAC, err := advisorConfig(cfg)
-	if err != nil {
-		return err
-	}
-	if !reflect.DeepEqual(oldAC, newAC) {
-		return errors.New("config: the advisor section changed: restart the exporter to apply it")
-	}
-	s.coll.SetConfig(cfg)
-	names := make([]string, 0, len(cfg.Groups))
-	for _, g := range cfg.Groups {
-		names = append(names, g.Name)
-	}
-	s.advisor.Retain(names...)
-	s.cfg = cfg
-	return nil
-}
+// Reload re-reads the config file; a refused file keeps the config in force
+// (config.Coordinator: the cloud section needs a restart).
+func (s *Server) Reload() error { return s.coord.Reload() }
 
 // Handler serves /metrics, the landing page, health, readiness and reload.
 func (s *Server) Handler() (http.Handler, error) {
@@ -209,18 +181,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		}
 		fmt.Fprintln(w, "Ready")
 	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost && r.Method != http.MethodPut {
-			w.Header().Set("Allow", "POST, PUT")
-			http.Error(w, "use POST to reload the config", http.StatusMethodNotAllowed)
-			return
-		}
-		if err := s.Reload(); err != nil {
-			http.Error(w, fmt.Sprintf("reload failed, the config in force is unchanged: %v", err), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "Reloaded")
-	})
+	mux.Handle("/-/reload", s.coord.Handler(s.o.HTTP.EnableLifecycle))
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "Flexus exporter",
 		Description: "Cloud Eye, queue and scaling signals of Huawei Cloud scaling groups",
@@ -297,25 +258,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hup := s.o.Reload
-	if hup == nil {
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGHUP)
-		defer signal.Stop(ch)
-		hup = ch
-	}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				_ = s.Reload()
-			}
-		}
+		s.coord.Run(ctx, s.o.Reload)
 	}()
 	go func() {
 		defer wg.Done()
@@ -325,25 +272,8 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		_ = s.advisor.Run(ctx, s.o.Clock, s.coll.Summaries)
 	}()
-	if s.o.Ready != nil {
-		go func() {
-			t := time.NewTicker(20 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if s.loop.Ready() {
-						close(s.o.Ready)
-						return
-					}
-				}
-			}
-		}()
-	}
 
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := webserver.New(h, s.o.HTTP, s.o.Logger)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(srv, s.o.Web, s.o.Logger) }()
 	select {
@@ -375,39 +305,33 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // CheckConfig validates a config file as the exporter reads it, without
-// credentials or any cloud call: the shared file, then the advisor block.
+// credentials or any cloud call: everything config.Check checks, then the
+// advisor block and the ELB sources as the exporter will build them.
 func CheckConfig(path string) error {
-	cfg, err := config.Load(path)
+	cfg, err := config.Check(path)
 	if err != nil {
 		return err
 	}
 	if _, err := advisorConfig(cfg); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	for i := range cfg.Groups {
-		g := &cfg.Groups[i]
-		if _, err := scoringParamsCheck(cfg, g); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := checkResponseTimeURL(g.ResponseTime); err != nil {
-			return fmt.Errorf("%s: group %q: %w", path, g.Name, err)
-		}
+	if err := checkGroups(cfg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
 
-// checkResponseTimeURL accepts an http(s) endpoint of the service, or Cloud
-// Eye ELB metrics (cloudeye:SYS.ELB?lbaas_instance_id=ID).
-func checkResponseTimeURL(src *config.HTTPSource) error {
-	if src == nil {
-		return nil
-	}
-	if elb, err := parseELB(src); elb != nil || err != nil {
-		return err
-	}
-	u, err := url.Parse(src.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("response_time.url %q must be an http(s) URL of the service's metrics, or cloudeye:SYS.ELB?lbaas_instance_id=<ELB id>", src.URL)
+// checkGroups checks what the exporter needs of each group beyond the shared
+// file's validation: its scoring parameters and its response-time source.
+func checkGroups(cfg *config.Config) error {
+	for i := range cfg.Groups {
+		g := &cfg.Groups[i]
+		if err := g.ScoringParams(cfg.Exporter).Validate(); err != nil {
+			return fmt.Errorf("group %q: %w", g.Name, err)
+		}
+		if _, err := parseELB(g.ResponseTime); err != nil {
+			return fmt.Errorf("group %q: %w", g.Name, err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 )
 
 func post(t *testing.T, url string) (int, string) {
@@ -69,8 +71,8 @@ func TestReloadGoodAndBad(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body := post(t, url+"/-/reload")
-	if code != http.StatusInternalServerError || !strings.Contains(body, "bogus_key") {
-		t.Errorf("bad reload: %d %q, want 500 naming bogus_key", code, body)
+	if code != http.StatusInternalServerError || strings.Contains(body, "bogus_key") {
+		t.Errorf("bad reload: %d %q, want 500 that leaves the reason to the log", code, body)
 	}
 	if got := testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")); got != 0 {
 		t.Errorf("flexus_config_last_reload_successful = %v after a bad reload, want 0", got)
@@ -82,16 +84,42 @@ func TestReloadGoodAndBad(t *testing.T) {
 	if code, _ := get(t, url+"/-/reload"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /-/reload: %d, want 405", code)
 	}
+
+	// A changed cloud section is refused, as the actuator refuses it.
+	if err := os.WriteFile(path, []byte(strings.Replace(withoutWeb, "max_retries: 3", "max_retries: 2", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload(); err == nil || !strings.Contains(err.Error(), "the cloud section changed: restart") {
+		t.Errorf("reload with a changed cloud section: %v, want it refused", err)
+	}
+}
+
+func TestReloadNeedsTheLifecycleFlag(t *testing.T) {
+	s := startSim(t)
+	path := writeConfig(t, t.TempDir(), s.config(t))
+	srv, err := NewServer(ServerOptions{ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.coll.Close)
+	h, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	if w.Code != http.StatusForbidden || w.Body.String() != "Forbidden\n" {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: %d %q, want a bare 403", w.Code, w.Body.String())
+	}
 }
 
 func TestRunServesReloadsOnHUPAndShutsDown(t *testing.T) {
 	s := startSim(t)
 	path := writeConfig(t, t.TempDir(), s.config(t))
 	addr := testenv.FreePort(t)
-	hup := make(chan os.Signal, 1)
-	ready := make(chan struct{})
+	hup := make(chan os.Signal) // unbuffered: a send returns once the reloader has taken it
 	srv, err := NewServer(ServerOptions{
-		ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger(), Reload: hup, Ready: ready,
+		ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger(), Reload: hup, HTTP: webserver.Defaults(),
 		Web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
 	})
 	if err != nil {
@@ -101,7 +129,7 @@ func TestRunServesReloadsOnHUPAndShutsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	select {
-	case <-ready:
+	case <-srv.Loop().Collected():
 	case <-time.After(20 * time.Second):
 		t.Fatal("no first collection within 20s")
 	}
@@ -119,13 +147,7 @@ func TestRunServesReloadsOnHUPAndShutsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup <- syscall.SIGHUP
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")) == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	hup <- syscall.SIGHUP // taken only once the first reload has finished
 	if got := testutil.ToFloat64(gaugeOf(t, srv.Registry(), "flexus_config_last_reload_successful", "", "")); got != 0 {
 		t.Errorf("after SIGHUP with a broken file, reload_successful = %v", got)
 	}

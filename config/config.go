@@ -20,23 +20,29 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/flexus-autoscaler/flexus/hwcloud"
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
-// Signal names, shared with the metric contract (docs/metrics.md).
+// Signal names, shared with the metric contract (docs/metrics.md); the
+// signals themselves and their defaults are scoring.SignalTable.
 const (
-	SignalCPU          = "cpu"
-	SignalMemory       = "memory"
-	SignalGPU          = "gpu"
-	SignalGPUMemory    = "gpu_memory"
-	SignalNPU          = "npu"
-	SignalQueue        = "queue"
-	SignalResponseTime = "response_time"
-	SignalErrorRate    = "error_rate"
+	SignalCPU          = string(scoring.CPU)
+	SignalMemory       = string(scoring.Memory)
+	SignalGPU          = string(scoring.GPU)
+	SignalGPUMemory    = string(scoring.GPUMemory)
+	SignalNPU          = string(scoring.NPU)
+	SignalQueue        = string(scoring.Queue)
+	SignalResponseTime = string(scoring.ResponseTime)
+	SignalErrorRate    = string(scoring.ErrorRate)
 )
 
-// Signals lists every known signal in a stable order.
+// Signals lists every known signal in the table's order.
 func Signals() []string {
-	return []string{SignalCPU, SignalMemory, SignalGPU, SignalGPUMemory, SignalNPU, SignalQueue, SignalResponseTime, SignalErrorRate}
+	var out []string
+	for _, s := range scoring.Signals() {
+		out = append(out, string(s))
+	}
+	return out
 }
 
 // Backends and policies.
@@ -125,6 +131,10 @@ type Group struct {
 	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
 	Scaling          Scaling       `yaml:"scaling"`
 	ECS              *ECSTemplate  `yaml:"ecs"`
+
+	// disabled names the signals the file disabled, so that an accelerator
+	// it turned off is not added back by ScoringParams.
+	disabled map[string]bool
 }
 
 // Discovery says how a group's instances are found.
@@ -147,7 +157,7 @@ type Signal struct {
 	ScaleOut float64 `yaml:"scale_out"`
 	ScaleIn  float64 `yaml:"scale_in"`
 	// Hold is how long a threshold must be crossed before its alert fires. It is
-	// not read from the file: the rule files are generated from DefaultHolds.
+	// not read from the file: the rule files are generated from scoring.SignalTable.
 	Hold   time.Duration `yaml:"-"`
 	Weight float64       `yaml:"weight"`
 	// Target is the level target tracking aims for (per instance for queue).
@@ -239,34 +249,6 @@ type ECSTemplate struct {
 // ManagedTagKey marks servers the ecs backend created; it never touches others.
 const ManagedTagKey = "flexus.managed"
 
-// DefaultHolds is how long each signal must stay beyond a threshold before its
-// alert fires: the seed's table, with accelerators held like CPU. It is the one
-// source the rule generator (rules/gen) writes every `for:` of these alerts from.
-func DefaultHolds() map[string]time.Duration {
-	return map[string]time.Duration{
-		SignalCPU:          5 * time.Minute,
-		SignalMemory:       5 * time.Minute,
-		SignalGPU:          5 * time.Minute,
-		SignalGPUMemory:    5 * time.Minute,
-		SignalNPU:          5 * time.Minute,
-		SignalResponseTime: 3 * time.Minute,
-		SignalQueue:        3 * time.Minute,
-		SignalErrorRate:    2 * time.Minute,
-	}
-}
-
-// DefaultSignals is the seed article's table (DESIGN.md) in base units.
-func DefaultSignals() map[string]Signal {
-	h := DefaultHolds()
-	return map[string]Signal{
-		SignalCPU:          {ScaleOut: 0.70, ScaleIn: 0.30, Hold: h[SignalCPU], Weight: 0.30, Target: 0.60},
-		SignalMemory:       {ScaleOut: 0.80, ScaleIn: 0.40, Hold: h[SignalMemory], Weight: 0.25, Target: 0.70},
-		SignalResponseTime: {ScaleOut: 2.0, ScaleIn: 0.5, Hold: h[SignalResponseTime], Weight: 0.25, Target: 1.0},
-		SignalQueue:        {ScaleOut: 100, ScaleIn: 50, Hold: h[SignalQueue], Weight: 0.15, Target: 20},
-		SignalErrorRate:    {ScaleOut: 0.05, ScaleIn: 0.01, Hold: h[SignalErrorRate], Weight: 0},
-	}
-}
-
 // Load reads and validates a file.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -292,122 +274,11 @@ func Parse(b []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c.setDefaults()
+	c.fillDerived()
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
-}
-
-func (c *Config) setDefaults() {
-	c.Cloud.SetDefaults()
-	ce := &c.CloudEye
-	orDefault(&ce.Delay, 2*time.Minute)
-	orDefault(&ce.Period, "1")
-	orDefault(&ce.RequestsPerSecond, 10)
-	orDefault(&ce.Burst, 20)
-	orDefault(&ce.Concurrency, 4)
-	orDefault(&ce.MetricsPerRequest, 500)
-	orDefault(&ce.WarmStart, 24*time.Hour)
-
-	e := &c.Exporter
-	orDefault(&e.Interval, 60*time.Second)
-	orDefault(&e.StaleAfter, 5*time.Minute)
-	if len(e.ForecastHorizons) == 0 {
-		e.ForecastHorizons = []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour}
-	}
-
-	a := &c.Actuator
-	orDefault(&a.StateFile, "flexus-actuator-state.json")
-	orDefault(&a.IdempotencyTTL, 24*time.Hour)
-	orDefault(&a.MaxBodyBytes, 1<<20)
-	orDefault(&a.DecisionLogSize, 1000)
-
-	for i := range c.Groups {
-		c.Groups[i].setDefaults()
-	}
-}
-
-func (g *Group) setDefaults() {
-	if g.Backend == "" {
-		if g.Discovery.Tag != nil {
-			g.Backend = BackendECS
-		} else {
-			g.Backend = BackendAS
-		}
-	}
-	orDefault(&g.Policy, PolicyPredictive)
-	if g.MinInstances == 0 && g.MaxInstances == 0 {
-		g.MinInstances, g.MaxInstances = 1, 20
-	}
-	orDefault(&g.InstanceCapacity, 100)
-	// A group's signals start from the seed table; the file overrides field by field.
-	merged := DefaultSignals()
-	for name, s := range g.Signals {
-		d, ok := merged[name]
-		if !ok {
-			s.Hold = DefaultHolds()[name]
-			merged[name] = s
-			continue
-		}
-		if s.ScaleOut != 0 {
-			d.ScaleOut = s.ScaleOut
-		}
-		if s.ScaleIn != 0 {
-			d.ScaleIn = s.ScaleIn
-		}
-		if s.Weight != 0 {
-			d.Weight = s.Weight
-		}
-		if s.Target != 0 {
-			d.Target = s.Target
-		}
-		d.Disabled = s.Disabled
-		merged[name] = d
-	}
-	for name, s := range merged {
-		if s.Disabled {
-			delete(merged, name)
-		}
-	}
-	g.Signals = merged
-
-	sc := &g.Scaling
-	orDefault(&sc.CooldownOut, 300*time.Second)
-	orDefault(&sc.CooldownIn, 300*time.Second)
-	orDefault(&sc.MaxStepOut, 10)
-	orDefault(&sc.MaxStepIn, 5)
-	orDefault(&sc.MaxStepOutPercent, 100)
-	orDefault(&sc.MaxStepInPercent, 50)
-	orDefault(&sc.ScaleInStabilization, 5*time.Minute)
-	orDefault(&sc.BootTime, 60*time.Second)
-	orDefault(&sc.PipelineDelay, 90*time.Second)
-
-	if g.Queue != nil && g.Queue.Redis != nil {
-		r := g.Queue.Redis
-		orDefault(&r.Type, "list")
-		orDefault(&r.Timeout, 2*time.Second)
-	}
-	if g.Queue != nil && g.Queue.DMS != nil {
-		d := g.Queue.DMS
-		switch {
-		case d.Kind == "kafka" && d.Namespace == "":
-			d.Namespace = "SYS.DMS"
-			orDefault(&d.Metric, "group_msgs")
-		case d.Kind == "rabbitmq" && d.Namespace == "":
-			d.Namespace = "SYS.DMS"
-			orDefault(&d.Metric, "queue_messages")
-		}
-	}
-	if g.ResponseTime != nil {
-		orDefault(&g.ResponseTime.Timeout, 5*time.Second)
-	}
-	if g.ECS != nil {
-		orDefault(&g.ECS.TerminationPolicy, "newest")
-		orDefault(&g.ECS.NamePrefix, "flexus-"+g.Name)
-		orDefault(&g.ECS.RootVolumeType, "GPSSD")
-		orDefault(&g.ECS.RootVolumeSizeGB, 40)
-	}
 }
 
 var groupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
@@ -422,7 +293,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: cloudeye.delay %s is negative", ce.Delay)
 	case !contains([]string{"1", "300", "1200", "3600", "14400", "86400"}, ce.Period):
 		return fmt.Errorf("config: cloudeye.period %q is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400", ce.Period)
-	case ce.RequestsPerSecond < 0 || math.IsNaN(ce.RequestsPerSecond):
+	case !(ce.RequestsPerSecond > 0) || math.IsInf(ce.RequestsPerSecond, 0):
 		return fmt.Errorf("config: cloudeye.requests_per_second %v must be positive", ce.RequestsPerSecond)
 	case ce.Burst < 1:
 		return fmt.Errorf("config: cloudeye.burst %d must be at least 1", ce.Burst)
@@ -437,6 +308,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: exporter.interval %s is below 1s", e.Interval)
 	case e.StaleAfter <= 0:
 		return fmt.Errorf("config: exporter.stale_after %s must be positive", e.StaleAfter)
+	case len(e.ForecastHorizons) == 0:
+		return errors.New("config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]")
+	case ce.WarmStart < 0:
+		return fmt.Errorf("config: cloudeye.warm_start %s is negative: use 0 for no warm start", ce.WarmStart)
 	}
 	for i, h := range e.ForecastHorizons {
 		if h <= 0 {
@@ -449,6 +324,8 @@ func (c *Config) validate() error {
 		return errors.New("config: actuator: set bearer_token or bearer_token_file, not both")
 	case a.InsecureNoAuth && (a.BearerTokenFile != "" || a.BearerToken != ""):
 		return errors.New("config: actuator: insecure_no_auth is set together with a bearer token: remove one")
+	case a.StateFile == "":
+		return errors.New("config: actuator.state_file is empty: name the file that keeps cooldowns and idempotency keys")
 	case a.IdempotencyTTL < time.Minute:
 		return fmt.Errorf("config: actuator.idempotency_ttl %s is below 1m: Alertmanager retries would act twice", a.IdempotencyTTL)
 	case a.MaxBodyBytes < 1024:
@@ -532,10 +409,12 @@ func (g *Group) validate() error {
 		if err := s.validate(n); err != nil {
 			return fmt.Errorf("signals.%s: %w", n, err)
 		}
-		weights += s.Weight
+		if !scoring.IsAccelerator(scoring.Signal(n)) { // renormalised while present
+			weights += s.Weight
+		}
 	}
 	if weights > 1.0001 {
-		return fmt.Errorf("signals: weights add up to %.2f, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend)", weights)
+		return fmt.Errorf("signals: weights add up to %.2f, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted)", weights)
 	}
 	if g.Queue != nil {
 		if err := g.Queue.validate(); err != nil {
@@ -554,8 +433,10 @@ func (g *Group) validate() error {
 	switch {
 	case sc.CooldownOut < 0 || sc.CooldownIn < 0:
 		return errors.New("scaling: cooldowns must not be negative")
-	case sc.MaxStepOut < 1 || sc.MaxStepIn < 1:
-		return errors.New("scaling: max_step_out and max_step_in must be at least 1")
+	case sc.MaxStepOut < 1:
+		return fmt.Errorf("scaling: max_step_out %d must be at least 1: a smaller step never scales out (pause the group with paused: true)", sc.MaxStepOut)
+	case sc.MaxStepIn < 1:
+		return fmt.Errorf("scaling: max_step_in %d must be at least 1: a smaller step never scales in (pause the group with paused: true)", sc.MaxStepIn)
 	case sc.MaxStepOutPercent <= 0 || sc.MaxStepInPercent <= 0 || sc.MaxStepInPercent > 100:
 		return errors.New("scaling: max_step_out_percent must be positive and max_step_in_percent in (0, 100]")
 	case sc.ScaleInStabilization < 0 || sc.BootTime < 0 || sc.PipelineDelay < 0:
@@ -573,8 +454,7 @@ func (s Signal) validate(name string) error {
 	if s.ScaleOut <= s.ScaleIn {
 		return fmt.Errorf("scale_out %v must be above scale_in %v", s.ScaleOut, s.ScaleIn)
 	}
-	ratio := name != SignalQueue && name != SignalResponseTime
-	if ratio && s.ScaleOut > 1 {
+	if scoring.KindOf(scoring.Signal(name)) == scoring.Ratio && s.ScaleOut > 1 {
 		return fmt.Errorf("scale_out %v is above 1: %s is a ratio (0.7 means 70%%)", s.ScaleOut, name)
 	}
 	return nil
@@ -683,14 +563,6 @@ func readSecret(path string) (commoncfg.Secret, error) {
 		return "", fmt.Errorf("%s is empty", path)
 	}
 	return commoncfg.Secret(s), nil
-}
-
-// orDefault sets a field the file left at its zero value.
-func orDefault[T comparable](field *T, def T) {
-	var zero T
-	if *field == zero {
-		*field = def
-	}
 }
 
 func contains(list []string, s string) bool {

@@ -3,9 +3,14 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 func TestFullExampleLoadsWithDefaults(t *testing.T) {
@@ -62,7 +67,7 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 }
 
 func TestSeedDefaultsMatchTheArticle(t *testing.T) {
-	s := DefaultSignals()
+	s := defaultSignals()
 	want := map[string][4]float64{ // out, in, hold minutes, weight
 		SignalCPU:          {0.70, 0.30, 5, 0.30},
 		SignalMemory:       {0.80, 0.40, 5, 0.25},
@@ -80,7 +85,7 @@ func TestSeedDefaultsMatchTheArticle(t *testing.T) {
 
 func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 	want := map[string]string{
-		"unknown_key":          "config: yaml: unmarshal errors:\n  line 5: field max_instance not found in type config.Group",
+		"unknown_key":          "config: yaml: unmarshal errors:\n  line 5: field max_instance not found in type config.group",
 		"no_groups":            "config: groups is empty: configure at least one scaling group",
 		"max_below_min":        `config: group "gpu-pool": max_instances 1 is below min_instances 3`,
 		"bad_name":             `config: groups[0]: name "GPU_Pool" must be 1-64 lowercase letters, digits or dashes`,
@@ -94,7 +99,9 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"duplicate_group":      `config: group "a" is defined twice: group names must be unique`,
 		"redis_type":           `config: group "a": queue.redis.type "hash" is unknown: use list, stream or zset`,
 		"no_region":            "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",
-		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend)`,
+		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted)`,
+		"max_step_out_zero":    `config: group "a": scaling: max_step_out 0 must be at least 1: a smaller step never scales out (pause the group with paused: true)`,
+		"no_horizons":          "config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]",
 		"empty":                "config: the file is empty: at least one group is needed under groups:",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
@@ -114,6 +121,146 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 			}
 			if err.Error() != want[name] {
 				t.Fatalf("error\n  %q\nwant\n  %q", err.Error(), want[name])
+			}
+		})
+	}
+}
+
+func TestAZeroTheFileWritesStaysZero(t *testing.T) {
+	for _, tc := range []struct {
+		file      string
+		got       func(g *Group) any
+		want, def any
+	}{
+		{"cooldown_out", func(g *Group) any { return g.Scaling.CooldownOut }, time.Duration(0), 5 * time.Minute},
+		{"weight", func(g *Group) any { return g.Signals[SignalMemory].Weight }, 0.0, 0.25},
+		{"scale_in", func(g *Group) any { return g.Signals[SignalCPU].ScaleIn }, 0.0, 0.30},
+		{"min_instances", func(g *Group) any { return g.MinInstances }, 0, 1},
+		{"target", func(g *Group) any { return g.Signals[SignalCPU].Target }, 0.0, 0.6},
+	} {
+		t.Run(tc.file+" written as 0 stays 0", func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", "zero", tc.file+".yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.got(&c.Groups[0]); got != tc.want {
+				t.Errorf("%s = %v, want the file's %v", tc.file, got, tc.want)
+			}
+			unset, err := Parse([]byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.got(&unset.Groups[0]); got != tc.def {
+				t.Errorf("%s left out = %v, want the default %v", tc.file, got, tc.def)
+			}
+		})
+	}
+}
+
+func TestZeroWeightsAndTargetsReachScoring(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		check func(p scoring.Params) bool
+	}{
+		{"weight", func(p scoring.Params) bool { _, ok := p.Weights[scoring.Memory]; return !ok }},
+		{"scale_in", func(p scoring.Params) bool { return p.Thresholds[scoring.CPU].In == 0 }},
+		{"target", func(p scoring.Params) bool { _, ok := p.Targets[scoring.CPU]; return !ok }},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", "zero", tc.file+".yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := c.Groups[0].ScoringParams(c.Exporter)
+			if !tc.check(p) {
+				t.Errorf("the zero did not reach scoring: %+v", p)
+			}
+			if err := p.Validate(); err != nil {
+				t.Errorf("scoring refuses the zero: %v", err)
+			}
+		})
+	}
+}
+
+func TestEffectiveConfigShowsDefaultsAndParsesBack(t *testing.T) {
+	for _, file := range []string{"testdata/full.yml", "testdata/zero/cooldown_out.yml"} {
+		t.Run(file, func(t *testing.T) {
+			c, err := Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := c.Effective(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"cooldown_out: ", "max_step_out: 10", "stale_after: 5m0s", "weight: 0.3"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("the effective config lacks %q:\n%s", want, out)
+				}
+			}
+			back, err := Parse(out)
+			if err != nil {
+				t.Fatalf("the effective config does not parse back: %v\n%s", err, out)
+			}
+			back.Advisor, c.Advisor = yaml.Node{}, yaml.Node{}
+			if c.Actuator.BearerToken != "" {
+				back.Actuator.BearerToken = c.Actuator.BearerToken
+			}
+			if !reflect.DeepEqual(back, c) {
+				t.Errorf("parsed back differs:\n got %+v\nwant %+v", back, c)
+			}
+		})
+	}
+}
+
+func TestEffectiveConfigKeepsAZeroCooldownAndHidesSecrets(t *testing.T) {
+	c, err := Parse([]byte("cloud: {region: r, access_key: AKIDEXAMPLE}\nactuator: {bearer_token: hunter2}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n    scaling: {cooldown_out: 0s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Effective(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.Contains(s, "cooldown_out: 0s\n") || !strings.Contains(s, "cooldown_in: 5m0s\n") {
+		t.Errorf("want cooldown_out: 0s next to the default cooldown_in: 5m0s:\n%s", s)
+	}
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "AKIDEXAMPLE") || !strings.Contains(s, "<secret>") {
+		t.Errorf("secrets must print as <secret>:\n%s", s)
+	}
+}
+
+func TestCheckRefusesWhatTheActuatorCouldNotUse(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	group := "groups:\n  - name: a\n    discovery: {as_group_id: g}\n"
+	for _, tc := range []struct {
+		name, actuator, wantErr string
+	}{
+		{"readable token and writable state directory pass", "{bearer_token_file: " + token + ", state_file: " + filepath.Join(dir, "state.json") + "}", ""},
+		{"a missing token file is named", "{bearer_token_file: " + filepath.Join(dir, "nope") + "}", "actuator.bearer_token_file: open"},
+		{"an empty token file is named", "{bearer_token_file: " + empty + "}", "actuator.bearer_token_file: " + empty + " is empty"},
+		{"a state file in a missing directory is named", "{insecure_no_auth: true, state_file: " + filepath.Join(dir, "gone", "state.json") + "}", "actuator.state_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, "flexus.yml")
+			if err := os.WriteFile(p, []byte("cloud: {region: r}\nactuator: "+tc.actuator+"\n"+group), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Check(p)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -4,11 +4,13 @@
 // source through the `datasource` variable; no uid is written in.
 package dashboards
 
-//go:generate go run ../rules/gen
+//go:generate go run ./gen
 
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/flexus-autoscaler/flexus/internal/genfile"
 )
 
 // Datasource references the dashboard's `datasource` variable.
@@ -164,10 +166,7 @@ type Transformation struct {
 }
 
 // File is one rendered dashboard.
-type File struct {
-	Path    string // relative to the repository root
-	Content []byte
-}
+type File = genfile.File
 
 // All returns every dashboard, keyed by file name.
 func All() map[string]*Dashboard {

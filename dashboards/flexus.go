@@ -1,6 +1,10 @@
 package dashboards
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
+)
 
 // groupSel is the label matcher every per-group query carries.
 const groupSel = `group=~"$group"`
@@ -10,16 +14,14 @@ type signal struct {
 	name, title, unit string
 }
 
+// signals are scoring's signal table, each with the Grafana unit of its kind.
 func signals() []signal {
-	return []signal{
-		{"cpu", "CPU utilisation", "percentunit"},
-		{"memory", "Memory utilisation", "percentunit"},
-		{"response_time", "Response time", "s"},
-		{"queue", "Queue length", "short"},
-		{"error_rate", "Error rate", "percentunit"},
-		{"gpu", "GPU utilisation", "percentunit"},
-		{"npu", "NPU utilisation", "percentunit"},
+	unit := map[scoring.Kind]string{scoring.Ratio: "percentunit", scoring.Seconds: "s", scoring.Items: "short"}
+	var out []signal
+	for _, r := range scoring.SignalTable() {
+		out = append(out, signal{string(r.Signal), r.Title, unit[r.Kind]})
 	}
+	return out
 }
 
 func overview() *Dashboard {
@@ -128,8 +130,8 @@ func group() *Dashboard {
 	forecast := timeseries("Forecast of $signal against what happened",
 		"The actual value and the auto forecast made one horizon earlier for the same moment (offset by the horizon), so the gap is the forecast error.", "none",
 		q(`group:flexus_signal:max{`+groupSel+`,signal=~"$signal"}`, "actual"),
-		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m"} offset 5m)`, "forecast made 5m earlier"),
-		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m"} offset 15m)`, "forecast made 15m earlier"),
+		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m",quantile=""} offset 5m)`, "forecast made 5m earlier"),
+		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m",quantile=""} offset 15m)`, "forecast made 15m earlier"),
 		q(`group:flexus_threshold:max{`+groupSel+`,signal=~"$signal",direction="out"}`, "scale out"),
 	)
 	forecast.Repeat, forecast.RepeatDirection, forecast.MaxPerRow = "signal", "h", 2

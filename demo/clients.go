@@ -141,9 +141,15 @@ func (d Decision) Why() string {
 		parts = append(parts, firstLine(d.Error))
 	}
 	for _, g := range d.Guards {
-		if g.Detail != "" && (d.Applied() || !g.Pass) {
-			parts = append(parts, g.Guard+": "+g.Detail)
+		if g.Detail == "" || (!d.Applied() && g.Pass) {
+			continue
 		}
+		// A refusal's reason is its guard's name: say it once, with the detail.
+		if len(parts) > 0 && parts[0] == g.Guard {
+			parts[0] = g.Guard + ": " + g.Detail
+			continue
+		}
+		parts = append(parts, g.Guard+": "+g.Detail)
 	}
 	if len(parts) == 0 && d.Requested != 0 {
 		parts = append(parts, fmt.Sprintf("asked for %d, every guard passed", d.Requested))

@@ -244,7 +244,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// (no instance served yet, a queue, 30s responses); Prometheus and
 	// Alertmanager start once the exporter has moved past them.
 	fmt.Fprintf(o.Out, "waiting for the exporter to see the world at rest (at least %s) before Prometheus starts…\n", o.Settle)
-	if err := settle(ctx, Simcloud{Base: "http://" + sim.Addr, Client: client}, client, "http://"+exp.Addr, simStarted, o.Settle, o.Settle+time.Minute); err != nil {
+	if err := settle(ctx, Simcloud{Base: "http://" + sim.Addr, Client: client}, client, "http://"+exp.Addr, simStarted, o.Settle, o.Settle+time.Minute, sup.Crashed()); err != nil {
 		return nil, err
 	}
 
@@ -277,7 +277,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	st.Actuator = Actuator{Base: "http://" + act.Addr, Token: token, Client: client}
 	st.Prom = Prometheus{Base: "http://" + prom.Addr, Client: client}
 	st.Links = Links{Prometheus: "http://" + prom.Addr, Alertmanager: "http://" + am.Addr, Exporter: "http://" + exp.Addr,
-		Actuator: "http://" + act.Addr, Simcloud: "http://" + sim.Addr}
+		Actuator: "http://" + act.Addr, ActuatorToken: token, Simcloud: "http://" + sim.Addr}
 	return st, nil
 }
 
@@ -355,8 +355,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	view := View{W: o.Out, TTY: o.TTY, Links: st.Links, Scenario: o.Scenario}
 	if !o.TTY {
-		fmt.Fprintf(o.Out, "Prometheus %s, Alertmanager %s, exporter %s, actuator %s, simcloud %s\n",
-			st.Links.Prometheus, st.Links.Alertmanager, st.Links.Exporter, st.Links.Actuator, st.Links.Simcloud)
+		fmt.Fprintf(o.Out, "Prometheus %s, Alertmanager %s, exporter %s, actuator %s, simcloud %s\nthe actuator's decisions: %s\n",
+			st.Links.Prometheus, st.Links.Alertmanager, st.Links.Exporter, st.Links.Actuator, st.Links.Simcloud, st.Links.DecisionsCurl())
 	}
 	tick := time.NewTicker(o.Refresh)
 	defer tick.Stop()

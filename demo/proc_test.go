@@ -19,7 +19,8 @@ import (
 
 // The test binary doubles as the child program: FLEXUS_DEMO_HELPER says what
 // to be. "serve ADDR" answers HTTP; "stubborn ADDR" also ignores SIGTERM and
-// leaves a grandchild behind; "crash" writes a log and exits 3.
+// leaves a grandchild behind; "crash" writes a log and exits 3; "serve-then-crash
+// ADDR" answers HTTP for half a second, then writes a log and exits 3.
 func TestMain(m *testing.M) {
 	switch os.Getenv("FLEXUS_DEMO_HELPER") {
 	case "":
@@ -36,6 +37,11 @@ func TestMain(m *testing.M) {
 	case "crash":
 		fmt.Println("loading config")
 		fmt.Println("fatal: the config names a group that does not exist")
+		os.Exit(3)
+	case "serve-then-crash":
+		go serve(os.Args[len(os.Args)-1])
+		time.Sleep(500 * time.Millisecond)
+		fmt.Println("fatal: lost the cloud")
 		os.Exit(3)
 	case "taken":
 		fmt.Println("listen tcp: bind: address already in use")
@@ -208,5 +214,27 @@ func isClosed(c <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+func TestSettleReportsADeadChildAtOnceWithItsLog(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := helperSup(t, "serve-then-crash", time.Second)
+	defer s.StopAll()
+	// Ready during its first half second, dead after.
+	if _, err := s.Start(context.Background(), Spec{Name: "exporter", Bin: self, Args: []string{"{{addr}}"}, Ready: "/"}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// An hour of minimum age and two of limit: only the crash can end the wait
+	// before the context's minute, which is there so a regression fails, not hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := &http.Client{Timeout: time.Second}
+	err = settle(ctx, Simcloud{Base: "http://127.0.0.1:1", Client: c}, c, "http://127.0.0.1:1", time.Now(), time.Hour, 2*time.Hour, s.Crashed())
+	if err == nil || !strings.Contains(err.Error(), "exporter exited unexpectedly") || !strings.Contains(err.Error(), "fatal: lost the cloud") {
+		t.Fatalf("settle returned %v, want the exporter's crash with its log's tail", err)
 	}
 }

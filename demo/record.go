@@ -193,7 +193,7 @@ type Poller struct {
 // Queries the poller runs against Prometheus, keyed by group.
 const (
 	queryScore       = `max by (group) (flexus_scaling_score)`
-	queryForecast    = `max by (group) (flexus_forecast{signal="cpu", model="auto", horizon="5m"})`
+	queryForecast    = `max by (group) (flexus_forecast{signal="cpu", model="auto", horizon="5m", quantile=""})`
 	queryRecommended = `max by (group) (group:flexus_recommended_instances:active)`
 )
 

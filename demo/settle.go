@@ -90,12 +90,16 @@ func exporterPressure(ctx context.Context, c *http.Client, exporterURL string) (
 // world that was just switched on), then until the exporter's
 // recommendation of every group is at most its desired count, twice in a
 // row. Prometheus starts only then, so no alert fires on start-up noise.
-func settle(ctx context.Context, sim Simcloud, c *http.Client, exporterURL string, started time.Time, minAge, limit time.Duration) error {
+// A child reported on crashed ends the wait at once with its log's tail: a dead
+// exporter would otherwise look like one that has not settled yet.
+func settle(ctx context.Context, sim Simcloud, c *http.Client, exporterURL string, started time.Time, minAge, limit time.Duration, crashed <-chan *Process) error {
 	deadline := time.Now().Add(limit)
 	if d := time.Until(started.Add(minAge)); d > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case p := <-crashed:
+			return CrashError(p)
 		case <-time.After(d):
 		}
 	}
@@ -108,6 +112,8 @@ func settle(ctx context.Context, sim Simcloud, c *http.Client, exporterURL strin
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case p := <-crashed:
+			return CrashError(p)
 		case <-time.After(2 * time.Second):
 		}
 		states, err := sim.State(ctx)

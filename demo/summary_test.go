@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"encoding/json"
 	"image/png"
 	"math"
 	"strings"
@@ -177,5 +178,38 @@ func TestFiredAtIsTheFirstEvaluationAfterTheHold(t *testing.T) {
 				t.Errorf("fired after %s, want %s", got, c.want)
 			}
 		})
+	}
+}
+
+func TestViewAfterTheLastPhaseNamesItDoneWithItsDemand(t *testing.T) {
+	s := story()
+	var b bytes.Buffer
+	v := View{W: &b, Scenario: SpikeScenario(5*time.Minute, 3)}
+	v.Draw(s, s.Start.Add(5*time.Minute+2*time.Second))
+	out := b.String()
+	if !strings.Contains(out, "phase 3/3: calm again, done (demand ×1.0)") || strings.Contains(out, "phase 0/") {
+		t.Errorf("final frame does not name the last phase as done:\n%s", out)
+	}
+}
+
+func TestViewOnATerminalPrintsTheCurlLineForDecisions(t *testing.T) {
+	var b bytes.Buffer
+	v := View{W: &b, TTY: true, Scenario: SpikeScenario(5*time.Minute, 3),
+		Links: Links{Actuator: "http://127.0.0.1:9848", ActuatorToken: "s3cret"}}
+	v.Draw(story(), story().Start)
+	if want := `curl -H "Authorization: Bearer s3cret" http://127.0.0.1:9848/api/v1/decisions`; !strings.Contains(b.String(), want) {
+		t.Errorf("view lacks %q:\n%s", want, b.String())
+	}
+}
+
+func TestDecisionWhyNamesTheRefusingGuardOnce(t *testing.T) {
+	var d Decision
+	line := `{"outcome":"refused","reason":"cooldown","from":6,"requested":3,"to":6,` +
+		`"guards":[{"guard":"bounds","pass":true,"detail":"2..12"},{"guard":"cooldown","pass":false,"detail":"17s left"}]}`
+	if err := json.Unmarshal([]byte(line), &d); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Why(), "cooldown: 17s left"; got != want {
+		t.Errorf("Why() = %q, want %q", got, want)
 	}
 }

@@ -13,6 +13,13 @@ import (
 // Links are the pages a user can open while the demo runs.
 type Links struct {
 	Prometheus, Alertmanager, Exporter, Actuator, Simcloud string
+	// ActuatorToken is the bearer token the actuator's API asks for.
+	ActuatorToken string
+}
+
+// DecisionsCurl is the command line that lists the actuator's decisions.
+func (l Links) DecisionsCurl() string {
+	return fmt.Sprintf("curl -H \"Authorization: Bearer %s\" %s/api/v1/decisions", l.ActuatorToken, l.Actuator)
 }
 
 // View draws the live terminal view. On a terminal it redraws in place;
@@ -34,14 +41,17 @@ func (v View) Draw(s Snapshot, now time.Time) {
 	total := v.Scenario.Length()
 	phase, idx := v.Scenario.At(elapsed)
 	name := phase.Name
-	if idx < 0 {
-		name = "done"
+	if idx < 0 && len(v.Scenario.Phases) > 0 {
+		// Past the end: the last phase's demand still holds.
+		idx = len(v.Scenario.Phases) - 1
+		phase = v.Scenario.Phases[idx]
+		name = phase.Name + ", done"
 	}
 	fmt.Fprintf(&b, "flexus demo  %s / %s  %s  phase %d/%d: %s (demand ×%.1f)\n",
 		fmtClock(elapsed), fmtClock(total), bar(elapsed, total, 30), idx+1, len(v.Scenario.Phases), name, phase.Multiplier)
 	if v.TTY {
-		fmt.Fprintf(&b, "  Prometheus   %s/alerts\n  Alertmanager %s\n  exporter     %s/metrics\n  actuator     %s/api/v1/decisions\n  simcloud     %s/-/sim/state\n\n",
-			v.Links.Prometheus, v.Links.Alertmanager, v.Links.Exporter, v.Links.Actuator, v.Links.Simcloud)
+		fmt.Fprintf(&b, "  Prometheus   %s/alerts\n  Alertmanager %s\n  exporter     %s/metrics\n  actuator     %s\n  simcloud     %s/-/sim/state\n\n",
+			v.Links.Prometheus, v.Links.Alertmanager, v.Links.Exporter, v.Links.DecisionsCurl(), v.Links.Simcloud)
 	}
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

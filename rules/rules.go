@@ -17,7 +17,8 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/internal/genfile"
+	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
 //go:embed src/*.tmpl
@@ -59,29 +60,26 @@ type thresholdSignal struct {
 
 // thresholdSignals is the seed article's table (CPU, memory, response time,
 // queue, error rate) plus the accelerators. Hold times come from
-// config.DefaultHolds, the one place they are written.
+// scoring.SignalTable, the one place they are written.
 func thresholdSignals() []thresholdSignal {
-	holds := config.DefaultHolds()
-	hold := func(signal string) string { return model.Duration(holds[signal]).String() }
+	hold := func(d time.Duration) string { return model.Duration(d).String() }
 	row := func(signal, alert, noun, format string) thresholdSignal {
-		return thresholdSignal{Signal: signal, Alert: alert, Noun: noun, Format: format, HoldOut: hold(signal), HoldIn: hold(signal)}
+		spec, _ := scoring.Spec(scoring.Signal(signal))
+		return thresholdSignal{Signal: signal, Alert: alert, Noun: noun, Format: format, HoldOut: hold(spec.HoldOut), HoldIn: hold(spec.HoldIn)}
 	}
 	return []thresholdSignal{
-		row(config.SignalCPU, "CPU", "CPU utilisation", "humanizePercentage"),
-		row(config.SignalMemory, "Memory", "memory utilisation", "humanizePercentage"),
-		row(config.SignalGPU, "GPU", "GPU utilisation", "humanizePercentage"),
-		row(config.SignalNPU, "NPU", "NPU utilisation", "humanizePercentage"),
-		row(config.SignalResponseTime, "ResponseTime", "response time", "humanizeDuration"),
-		row(config.SignalQueue, "Queue", "queue length", "humanize"),
-		row(config.SignalErrorRate, "ErrorRate", "error rate", "humanizePercentage"),
+		row(string(scoring.CPU), "CPU", "CPU utilisation", "humanizePercentage"),
+		row(string(scoring.Memory), "Memory", "memory utilisation", "humanizePercentage"),
+		row(string(scoring.GPU), "GPU", "GPU utilisation", "humanizePercentage"),
+		row(string(scoring.NPU), "NPU", "NPU utilisation", "humanizePercentage"),
+		row(string(scoring.ResponseTime), "ResponseTime", "response time", "humanizeDuration"),
+		row(string(scoring.Queue), "Queue", "queue length", "humanize"),
+		row(string(scoring.ErrorRate), "ErrorRate", "error rate", "humanizePercentage"),
 	}
 }
 
 // File is one rendered rule file.
-type File struct {
-	Path    string // relative to the repository root
-	Content []byte
-}
+type File = genfile.File
 
 // Render renders every template in src/ for the profile: src/NAME.tmpl becomes
 // Dir/NAME.

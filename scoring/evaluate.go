@@ -22,6 +22,17 @@ type EvalScore struct {
 	SMAPE   float64 `json:"smape"` // mean of 2|f-a|/(|f|+|a|), 0..2
 	MASE    float64 `json:"mase"`  // MAE over the in-sample one-step naive MAE
 	Origins int     `json:"origins"`
+	// Pinball is the mean pinball (quantile) loss over QuantileLevels, in the
+	// trace's unit; lower is better, and for one level it is the absolute error
+	// weighted by the level on the side the actual fell.
+	Pinball float64 `json:"pinball"`
+	// IntervalCoverage90 is the share of actuals inside the central 90%
+	// interval (quantiles 0.05 to 0.95); 0.9 is calibrated.
+	IntervalCoverage90 float64 `json:"interval_coverage_90"`
+	// QuantileOrigins are the origins with quantiles (the model had been
+	// graded often enough); Pinball and IntervalCoverage90 are over them, and
+	// 0 when there are none.
+	QuantileOrigins int `json:"quantile_origins"`
 }
 
 // EvalHorizon is the evaluation at one horizon.
@@ -102,7 +113,11 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 	scale /= float64(len(values) - 1)
 
 	models := append(Models(), ModelAuto)
-	type acc struct{ smape, abs float64 }
+	type acc struct {
+		smape, abs, pinball float64
+		covered, qn         int
+	}
+	levels := QuantileLevels()
 	sums := make([][]acc, len(fp.Horizons))
 	counts := make([]int, len(fp.Horizons))
 	choices := make([]map[Model]int, len(fp.Horizons))
@@ -112,6 +127,7 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 	}
 	st := newSeries(newForecastConfig(fp, 10))
 	var f [numVariants]float64
+	var q [NumQuantiles]float64
 	for i, v := range values {
 		t := start.Add(time.Duration(i) * step)
 		st.observe(t, v)
@@ -133,8 +149,20 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 					fv = f[st.bestInFamily(h, m)]
 				}
 				fv = math.Max(fv, 0)
-				sums[h][k].smape += smapeTerm(fv, actual)
-				sums[h][k].abs += math.Abs(fv - actual)
+				a := &sums[h][k]
+				a.smape += smapeTerm(fv, actual)
+				a.abs += math.Abs(fv - actual)
+				if st.quantiles(h, modelIndex(m), fv, &q); !math.IsNaN(q[0]) {
+					a.qn++
+					var pl float64
+					for j, l := range levels {
+						pl += pinball(q[j], actual, l)
+					}
+					a.pinball += pl / NumQuantiles
+					if q[iP05] <= actual && actual <= q[iP95] {
+						a.covered++
+					}
+				}
 			}
 			choices[h][variantModel(st.chosen[h])]++
 			counts[h]++
@@ -157,10 +185,24 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 			if scale > 0 {
 				mase = sums[h][k].abs / n / scale
 			}
-			eh.Scores[m] = EvalScore{SMAPE: sums[h][k].smape / n, MASE: mase, Origins: counts[h]}
+			a := sums[h][k]
+			sc := EvalScore{SMAPE: a.smape / n, MASE: mase, Origins: counts[h], QuantileOrigins: a.qn}
+			if a.qn > 0 {
+				sc.Pinball = a.pinball / float64(a.qn)
+				sc.IntervalCoverage90 = float64(a.covered) / float64(a.qn)
+			}
+			eh.Scores[m] = sc
 		}
 	}
 	return rep, nil
+}
+
+// pinball is the quantile loss of quantile forecast q at level l against actual a.
+func pinball(q, a, l float64) float64 {
+	if a >= q {
+		return l * (a - q)
+	}
+	return (1 - l) * (q - a)
 }
 
 // coarseStepFor is the smallest multiple of step, at least 15m, that divides 24h.

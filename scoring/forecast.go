@@ -139,6 +139,7 @@ type pending struct {
 	due  int64
 	f    [numVariants]float32
 	auto float32
+	fam  [numModels - 1]int8 // each family's best variant when issued
 }
 
 // series is the forecasting state of one signal of one group. Memory is
@@ -174,6 +175,9 @@ type series struct {
 	dropped  int64
 	repeated int64
 	restarts int64
+
+	res       []residuals // per horizon, per modelIndex: graded log residuals
+	meanLevel float64     // running mean of the samples, for the log offset
 }
 
 func newSeries(c *forecastConfig) *series {
@@ -193,6 +197,10 @@ func newSeries(c *forecastConfig) *series {
 	s.smapeN = make([]int64, h)
 	s.chosen = make([]int, h)
 	s.top = make([][autoTop]int8, h)
+	s.res = make([]residuals, h*numModels)
+	for i := range s.res {
+		s.res[i].reset()
+	}
 	for i := range s.chosen {
 		s.chosen[i] = vHoltMid
 		for k := range s.top[i] {
@@ -208,7 +216,7 @@ func (s *series) Bytes() int {
 	for _, p := range s.pend {
 		n += cap(p) * pendingSize
 	}
-	return n + len(s.errs)*perHorizonSize
+	return n + len(s.errs)*perHorizonSize + len(s.res)*residualsSize
 }
 
 // maxBytes is what Bytes reaches once every lazily built season exists.
@@ -219,7 +227,7 @@ func (c *forecastConfig) maxBytes() int {
 		n += 8 * int(7*24*time.Hour/time.Duration(c.weekStep))
 	}
 	for _, pc := range c.pendCap {
-		n += pc*pendingSize + perHorizonSize
+		n += pc*pendingSize + perHorizonSize + numModels*residualsSize
 	}
 	return n
 }
@@ -227,9 +235,9 @@ func (c *forecastConfig) maxBytes() int {
 // The fixed parts of a series: struct and slice headers, and per horizon the
 // running errors, counters and choices.
 const (
-	seriesOverhead = 400
+	seriesOverhead = 432
 	perHorizonSize = numVariants*8 + 8 + 8 + 8 + 8 + autoTop
-	pendingSize    = 8 + 4*numVariants + 4
+	pendingSize    = 8 + 4*numVariants + 4 + numModels - 1
 )
 
 // maxMagnitude bounds accepted values: the buffers are float32, and no signal
@@ -287,6 +295,7 @@ func (s *series) restart() {
 func (s *series) push(tn int64, v float64) {
 	s.cur++
 	s.grade(v)
+	s.meanLevel += max(levelWeight, 1/float64(s.cur+1)) * (v - s.meanLevel)
 	s.ring[s.cur%int64(len(s.ring))] = float32(v)
 	s.ringN = min(s.ringN+1, len(s.ring))
 	for i := range s.holt {
@@ -407,6 +416,9 @@ func (s *series) issue(tn int64) {
 			p.f[v] = float32(max(f[v], 0))
 		}
 		p.auto = float32(s.auto(h, &f))
+		for m, model := range Models() {
+			p.fam[m] = int8(s.bestInFamily(h, model))
+		}
 		s.pend[h] = append(s.pend[h], p)
 	}
 }
@@ -441,6 +453,10 @@ func (s *series) grade(actual float64) {
 				s.smape[h] += w * (sm - s.smape[h])
 			}
 			s.smapeN[h]++
+			for m := range p.fam {
+				s.res[h*numModels+m].add(s.residual(float64(p.f[p.fam[m]]), actual))
+			}
+			s.res[h*numModels+autoIndex].add(s.residual(float64(p.auto), actual))
 		}
 		if drop > 0 {
 			s.pend[h] = append(q[:0], q[drop:]...)

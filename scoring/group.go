@@ -140,6 +140,9 @@ type Forecast struct {
 	Horizon time.Duration
 	Model   Model // a concrete model, or ModelAuto
 	Value   float64
+	// Quantiles are at QuantileLevels, from the model's own recent errors at
+	// this horizon; NaN until it has been graded often enough.
+	Quantiles [NumQuantiles]float64
 }
 
 // SignalResult is what scoring computed for one signal.
@@ -204,9 +207,17 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 	leadH := g.fc.horizonFor(lead)
 	var f [numVariants]float64
 	composite := 0.0
+	// inForce is the weight behind the composite: every weight except the
+	// accelerators without fresh data. Above 1 (a GPU pool) the composite is
+	// divided by it, so accelerators count without the sum exceeding 1, and a
+	// pool without accelerators scores exactly as the article's formula.
+	inForce := p.TrendWeight
 	for i, sig := range Signals() {
 		st := g.series[i]
 		w := p.Weights[sig]
+		if !IsAccelerator(sig) {
+			inForce += w
+		}
 		if st == nil && w == 0 {
 			continue
 		}
@@ -228,18 +239,21 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 			g.trendWS = st.last(p.TrendSamples, g.trendWS)
 			r.Trend = Trend(sig, g.trendWS, p.TrendSamples)
 			composite += w * r.Score
+			if IsAccelerator(sig) {
+				inForce += w
+			}
 			if sig == p.TrendSignal {
 				res.Trend = r.Trend
 			}
 			g.forecasts(st, now, &r, &f)
 
 			target := p.Targets[sig]
-			if ratio, ok := usageRatio(sig, r.Value, n, target, th); ok {
+			if ratio, ok := usageRatio(sig, r.Value, n, target); ok {
 				targetRaw = max(targetRaw, TargetDesired(n, ratio, p.Tolerance))
 			}
 			st.forecastAll(now.Add(lead).UnixNano(), &f)
 			fv := st.auto(leadH, &f)
-			if ratio, ok := usageRatio(sig, fv, n, target, th); ok {
+			if ratio, ok := usageRatio(sig, fv, n, target); ok {
 				predRaw = max(predRaw, TargetDesired(n, ratio, p.Tolerance))
 			}
 			r.Model = variantModel(st.chosen[leadH])
@@ -247,6 +261,9 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 		res.Signals = append(res.Signals, r)
 	}
 	composite += p.TrendWeight * res.Trend
+	if inForce > 1 {
+		composite /= inForce
+	}
 	res.Composite = math.Max(-1, math.Min(1, composite))
 
 	res.Recommended[PolicySeed] = SeedRecommend(n, res.Composite, p, lo, hi)
@@ -273,10 +290,14 @@ func (g *Group) forecasts(st *series, now time.Time, r *SignalResult, f *[numVar
 	r.ErrorRatio = make([]float64, len(hs))
 	for h, d := range hs {
 		st.forecastAll(now.Add(d).UnixNano(), f)
-		for _, m := range Models() {
-			r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: m, Value: math.Max(f[st.bestInFamily(h, m)], 0)})
+		for m, model := range Models() {
+			fc := Forecast{Horizon: d, Model: model, Value: math.Max(f[st.bestInFamily(h, model)], 0)}
+			st.quantiles(h, m, fc.Value, &fc.Quantiles)
+			r.Forecasts = append(r.Forecasts, fc)
 		}
-		r.Forecasts = append(r.Forecasts, Forecast{Horizon: d, Model: ModelAuto, Value: st.auto(h, f)})
+		fc := Forecast{Horizon: d, Model: ModelAuto, Value: st.auto(h, f)}
+		st.quantiles(h, autoIndex, fc.Value, &fc.Quantiles)
+		r.Forecasts = append(r.Forecasts, fc)
 		r.Models[h] = variantModel(st.chosen[h])
 		r.ErrorRatio[h] = math.NaN()
 		if st.smapeN[h] > 0 {

@@ -4,64 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 )
-
-// Signal names a group-level signal, as in the `signal` label of docs/metrics.md.
-type Signal string
-
-// The signals scoring knows. Values are in base units: ratios 0..1, seconds, items.
-const (
-	CPU          Signal = "cpu"
-	Memory       Signal = "memory"
-	GPU          Signal = "gpu"
-	GPUMemory    Signal = "gpu_memory"
-	NPU          Signal = "npu"
-	Queue        Signal = "queue"
-	ResponseTime Signal = "response_time"
-	ErrorRate    Signal = "error_rate"
-)
-
-// Signals returns every known signal in a fixed order.
-func Signals() []Signal {
-	return []Signal{CPU, Memory, GPU, GPUMemory, NPU, Queue, ResponseTime, ErrorRate}
-}
-
-const numSignals = 8
-
-func signalIndex(s Signal) (int, bool) {
-	i := slices.Index(Signals(), s)
-	return i, i >= 0
-}
-
-// signalKind says which family of seed formulas a signal uses.
-type signalKind int
-
-const (
-	kindRatio   signalKind = iota // utilisation or error ratio, 0..1
-	kindSeconds                   // response time
-	kindItems                     // queue length
-)
-
-func kindOf(s Signal) signalKind {
-	switch s {
-	case Queue:
-		return kindItems
-	case ResponseTime:
-		return kindSeconds
-	default:
-		return kindRatio
-	}
-}
 
 // articleUnits converts a base-unit value to the unit the seed article's trend
 // uses (percent, milliseconds, items), so tanh(slope/10) means what it meant there.
 func articleUnits(s Signal) float64 {
-	switch kindOf(s) {
-	case kindRatio:
+	switch KindOf(s) {
+	case Ratio:
 		return 100
-	case kindSeconds:
+	case Seconds:
 		return 1000
 	default:
 		return 1
@@ -111,7 +63,9 @@ type ForecastParams struct {
 // They are plain data: the config package converts YAML into them.
 type Params struct {
 	Thresholds map[Signal]Threshold
-	Weights    map[Signal]float64
+	// Weights of the composite score. An accelerator's weight (IsAccelerator)
+	// counts only while its signal is fresh; see Evaluate.
+	Weights map[Signal]float64
 	// TrendWeight is the composite's weight on the trend of TrendSignal.
 	TrendWeight  float64
 	TrendSignal  Signal
@@ -124,8 +78,8 @@ type Params struct {
 	OutFactor     float64
 	InFactor      float64
 
-	// Target tracking: per-signal targets. Ratios for utilisation signals, items
-	// per instance for queue, a fraction of the out threshold for response time.
+	// Target tracking: per-signal targets in base units. Ratios for utilisation
+	// signals, items per instance for queue, seconds for response time.
 	// A signal without a target (or 0) is not tracked.
 	Targets map[Signal]float64
 	// Tolerance is the HPA band: no change while |current/target - 1| <= Tolerance.
@@ -140,34 +94,20 @@ type Params struct {
 	Forecast ForecastParams
 }
 
-// Defaults returns the seed article's table (DESIGN.md) in base units, with our
-// defaults for what the article leaves open.
+// Defaults returns the seed article's table (DESIGN.md, SignalTable) in base
+// units, with our defaults for what the article leaves open.
 func Defaults() Params {
-	return Params{
-		Thresholds: map[Signal]Threshold{
-			CPU:          {Out: 0.70, In: 0.30},
-			Memory:       {Out: 0.80, In: 0.40},
-			ResponseTime: {Out: 2.0, In: 0.5},
-			Queue:        {Out: 100, In: 50},
-			ErrorRate:    {Out: 0.05, In: 0.01},
-			GPU:          {Out: 0.70, In: 0.30},
-			GPUMemory:    {Out: 0.80, In: 0.40},
-			NPU:          {Out: 0.70, In: 0.30},
-		},
-		Weights: map[Signal]float64{
-			CPU: 0.30, Memory: 0.25, ResponseTime: 0.25, Queue: 0.15,
-		},
-		TrendWeight:   0.05,
-		TrendSignal:   CPU,
-		TrendSamples:  10,
-		ScaleOutScore: 0.3,
-		ScaleInScore:  -0.3,
-		OutFactor:     0.5,
-		InFactor:      0.3,
-		Targets: map[Signal]float64{
-			CPU: 0.6, Memory: 0.7, GPU: 0.6, GPUMemory: 0.8, NPU: 0.6,
-			Queue: 20, ResponseTime: 0.5,
-		},
+	p := Params{
+		Thresholds:           map[Signal]Threshold{},
+		Weights:              map[Signal]float64{},
+		Targets:              map[Signal]float64{},
+		TrendWeight:          DefaultTrendWeight,
+		TrendSignal:          CPU,
+		TrendSamples:         10,
+		ScaleOutScore:        0.3,
+		ScaleInScore:         -0.3,
+		OutFactor:            0.5,
+		InFactor:             0.3,
 		Tolerance:            0.1,
 		ScaleInStabilization: 5 * time.Minute,
 		Lead:                 Lead{BootDelay: 60 * time.Second, WarmUp: 30 * time.Second, AlertDelay: 90 * time.Second},
@@ -183,6 +123,16 @@ func Defaults() Params {
 			ErrorWeight:  0.02,
 		},
 	}
+	for _, r := range table {
+		p.Thresholds[r.Signal] = r.Threshold
+		if r.Weight > 0 {
+			p.Weights[r.Signal] = r.Weight
+		}
+		if r.Target > 0 {
+			p.Targets[r.Signal] = r.Target
+		}
+	}
+	return p
 }
 
 // Validate reports the first problem, naming the field and the fix.
@@ -197,11 +147,11 @@ func (p Params) Validate() error {
 		switch {
 		case !finite(th.Out) || !finite(th.In):
 			errs = append(errs, fmt.Errorf("%s: thresholds must be finite numbers", name))
-		case th.In <= 0:
-			errs = append(errs, fmt.Errorf("%s: in %g must be above 0", name, th.In))
+		case th.In < 0:
+			errs = append(errs, fmt.Errorf("%s: in %g must not be negative (0 means this signal never asks to scale in)", name, th.In))
 		case th.Out <= th.In:
 			errs = append(errs, fmt.Errorf("%s: out %g must be above in %g", name, th.Out, th.In))
-		case kindOf(s) == kindRatio && th.Out >= 1:
+		case KindOf(s) == Ratio && th.Out >= 1:
 			errs = append(errs, fmt.Errorf("%s: out %g must be below 1 (ratios run 0..1, not percent)", name, th.Out))
 		}
 	}
@@ -222,13 +172,19 @@ func (p Params) Validate() error {
 		if _, ok := p.Thresholds[s]; !ok && w > 0 {
 			errs = append(errs, fmt.Errorf("weights.%s: weighted signal has no thresholds: add thresholds.%s", s, s))
 		}
+		if IsAccelerator(s) {
+			if w > 1 {
+				errs = append(errs, fmt.Errorf("weights.%s: %g must be at most 1", s, w))
+			}
+			continue // renormalised while present, so not part of the fixed sum
+		}
 		sum += w
 	}
 	if !finite(p.TrendWeight) || p.TrendWeight < 0 {
 		errs = append(errs, fmt.Errorf("trend_weight: %g must be 0 or more", p.TrendWeight))
 	}
 	if sum > 1+1e-9 {
-		errs = append(errs, fmt.Errorf("weights: sum %g (trend included) must not exceed 1", sum))
+		errs = append(errs, fmt.Errorf("weights: sum %g (trend included, accelerators excluded) must not exceed 1", sum))
 	}
 	if _, ok := signalIndex(p.TrendSignal); !ok {
 		errs = append(errs, fmt.Errorf("trend_signal: %q is unknown: use one of %v", p.TrendSignal, Signals()))
@@ -253,7 +209,7 @@ func (p Params) Validate() error {
 		if !finite(v) || v < 0 {
 			errs = append(errs, fmt.Errorf("targets.%s: %g must be 0 (off) or more", s, v))
 		}
-		if kindOf(s) == kindRatio && s != ErrorRate && v > 1 {
+		if KindOf(s) == Ratio && s != ErrorRate && v > 1 {
 			errs = append(errs, fmt.Errorf("targets.%s: %g must be at most 1 (a ratio)", s, v))
 		}
 	}

@@ -42,21 +42,15 @@ func SeedRecommend(n int, score float64, p Params, lo, hi int) int {
 }
 
 // usageRatio is current/target for one signal in the HPA sense, with n
-// instances: utilisation over its target; queue items per instance over the
-// per-instance target; response time as a fraction of its out threshold over
-// the target fraction. ok is false when the signal is not tracked.
-func usageRatio(s Signal, v float64, n int, target float64, th Threshold) (float64, bool) {
+// instances: queue items per instance over the per-instance target; any other
+// signal (utilisation, response time in seconds) over its target in the same
+// unit. ok is false when the signal is not tracked.
+func usageRatio(s Signal, v float64, n int, target float64) (float64, bool) {
 	if target <= 0 || !finite(v) {
 		return 0, false
 	}
-	switch kindOf(s) {
-	case kindItems:
+	if KindOf(s) == Items {
 		return v / (target * float64(max(n, 1))), true
-	case kindSeconds:
-		if th.Out <= 0 {
-			return 0, false
-		}
-		return v / th.Out / target, true
 	}
 	return v / target, true
 }

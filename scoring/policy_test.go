@@ -57,7 +57,6 @@ func TestTargetDesiredIsTheHPAFormula(t *testing.T) {
 }
 
 func TestUsageRatioPerSignal(t *testing.T) {
-	th := Defaults().Thresholds
 	for _, tc := range []struct {
 		name   string
 		sig    Signal
@@ -68,16 +67,16 @@ func TestUsageRatioPerSignal(t *testing.T) {
 	}{
 		{"utilisation over its target", CPU, 0.9, 4, 0.6, 1.5},
 		{"queue items per instance over the per-instance target", Queue, 400, 10, 20, 2},
-		{"response time as a fraction of its out threshold over the target fraction", ResponseTime, 1.5, 10, 0.5, 1.5},
+		{"response time in seconds over the target in seconds", ResponseTime, 1.5, 10, 1.0, 1.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := usageRatio(tc.sig, tc.v, tc.n, tc.target, th[tc.sig])
+			got, ok := usageRatio(tc.sig, tc.v, tc.n, tc.target)
 			if !ok || !near(got, tc.want) {
 				t.Errorf("usageRatio = %v, %v; want %v", got, ok, tc.want)
 			}
 		})
 	}
-	if _, ok := usageRatio(ErrorRate, 0.5, 10, 0, th[ErrorRate]); ok {
+	if _, ok := usageRatio(ErrorRate, 0.5, 10, 0); ok {
 		t.Error("a signal without a target must not be tracked")
 	}
 }

@@ -28,12 +28,12 @@ func Score(s Signal, v float64, th Threshold) float64 {
 	switch {
 	case v > th.Out:
 		var x float64
-		switch kindOf(s) {
-		case kindRatio:
+		switch KindOf(s) {
+		case Ratio:
 			x = (v - th.Out) / (1 - th.Out)
-		case kindSeconds:
+		case Seconds:
 			x = (v - th.Out) / (1.5 * th.Out)
-		case kindItems:
+		case Items:
 			x = v / (2 * th.Out)
 		}
 		return math.Min(x, 1)

@@ -1,24 +1,30 @@
 // Package trace loads recorded workload traces into evenly spaced series for the
 // backtest, the simcloud world model and forecast evaluation.
 //
-// Two formats are read, told apart by their header line:
+// Two kinds of CSV are read, told apart by their header line:
 //
-//   - NAB (Numenta Anomaly Benchmark): `timestamp,value`, one row per sample,
-//     timestamps `YYYY-MM-DD HH:MM:SS` (fractional seconds accepted), read as UTC.
+//   - A time column and a numeric column, one row per sample (NAB's
+//     `timestamp,value` is one). The columns are found by their header names
+//     (time, timestamp, ts, date, datetime, period, ... and value, count,
+//     requests, ...) or named in Options.TimeColumn and Options.ValueColumn;
+//     other columns are ignored. Times are RFC 3339, `YYYY-MM-DD hh:mm[:ss]`
+//     (fractional seconds accepted, read as UTC) or epoch seconds or
+//     milliseconds.
 //   - Azure LLM inference: `TIMESTAMP,ContextTokens,GeneratedTokens`, one row per
 //     request. Requests are binned into counts per bin (1 minute by default), or
 //     token sums per bin when asked. Bins with no request are a real 0. The
 //     first and last bins are dropped because the trace covers them only in part.
 //
-// Bad input policy, each reported with the line number:
+// Bad input policy, each reported with the line number (and the column for a
+// bad field):
 //
-//   - an empty file, a missing or unknown header, a row with the wrong number of
-//     fields, a value that is not a finite number, or a timestamp that does not
-//     parse: refused;
+//   - an empty file, a header without a recognisable time or value column, a row
+//     with the wrong number of fields, a value that is not a finite number, or a
+//     time that does not parse: refused;
 //   - a timestamp earlier than the one before it: refused (traces are sorted);
-//   - two NAB rows with the same timestamp: refused, since we cannot tell which
+//   - two sample rows with the same timestamp: refused, since we cannot tell which
 //     is right (Azure rows may share a timestamp: they are distinct requests);
-//   - NAB gaps: the step is the most common interval between rows (a file with
+//   - gaps: the step is the most common interval between rows (a file with
 //     one row gets a 1-minute step). A gap of up to Options.MaxGapSteps missing
 //     samples (default 5) is filled by linear interpolation and counted in
 //     Series.Filled; a longer gap is refused, as is a row off the step grid.
@@ -76,7 +82,18 @@ type Options struct {
 	AzureBin time.Duration
 	// AzureValue is what a bin holds (default requests).
 	AzureValue AzureValue
+	// TimeColumn and ValueColumn name the header columns of a sample trace;
+	// empty means found by their names (see TimeColumnNames, ValueColumnNames).
+	TimeColumn  string
+	ValueColumn string
 }
+
+// TimeColumnNames and ValueColumnNames are the header names recognised, in
+// any case, when Options does not name the columns.
+var (
+	TimeColumnNames  = []string{"timestamp", "time", "ts", "date", "datetime", "period", "interval", "minute", "hour", "day", "t"}
+	ValueColumnNames = []string{"value", "count", "requests", "request_count", "requests_total", "rps", "qps", "rate", "hits", "calls", "y"}
+)
 
 func (o Options) withDefaults() (Options, error) {
 	if o.MaxGapSteps == 0 {
@@ -136,18 +153,19 @@ func ParseWith(r io.Reader, name string, opts Options) (Series, error) {
 		if err := lr.sc.Err(); err != nil {
 			return Series{}, fmt.Errorf("trace %q: %w", name, err)
 		}
-		return Series{}, fmt.Errorf("trace %q: empty file: want a header `timestamp,value` or `TIMESTAMP,ContextTokens,GeneratedTokens`", name)
+		return Series{}, fmt.Errorf("trace %q: empty file: want a header such as `timestamp,value` or `TIMESTAMP,ContextTokens,GeneratedTokens`", name)
 	}
 	fields := splitFields(strings.TrimPrefix(header, "\ufeff"))
 	var s Series
-	switch {
-	case len(fields) == 2 && strings.EqualFold(fields[0], "timestamp") && strings.EqualFold(fields[1], "value"):
-		s, err = parseNAB(lr, name, opts)
-	case len(fields) == 3 && strings.EqualFold(fields[0], "timestamp") &&
-		strings.EqualFold(fields[1], "ContextTokens") && strings.EqualFold(fields[2], "GeneratedTokens"):
+	if len(fields) == 3 && opts.TimeColumn == "" && opts.ValueColumn == "" && strings.EqualFold(fields[0], "timestamp") &&
+		strings.EqualFold(fields[1], "ContextTokens") && strings.EqualFold(fields[2], "GeneratedTokens") {
 		s, err = parseAzure(lr, name, opts)
-	default:
-		return Series{}, fmt.Errorf("trace %q: line %d: unknown header %q: want `timestamp,value` (NAB) or `TIMESTAMP,ContextTokens,GeneratedTokens` (Azure)", name, lr.line, header)
+	} else {
+		cols, cerr := findColumns(fields, opts)
+		if cerr != nil {
+			return Series{}, fmt.Errorf("trace %q: line %d: %w", name, lr.line, cerr)
+		}
+		s, err = parseSamples(lr, name, cols, opts)
 	}
 	if err != nil {
 		return Series{}, fmt.Errorf("trace %q: %w", name, err)
@@ -183,19 +201,38 @@ func splitFields(line string) []string {
 	return f
 }
 
-const timeLayout = "2006-01-02 15:04:05"
+// timeLayouts are tried in order after epoch numbers. Go accepts fractional
+// seconds after the seconds field even when the layout does not show them.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
+
+// epochMillisFrom is where epoch numbers switch from seconds to milliseconds:
+// 1e11 seconds is in the year 5138, 1e11 milliseconds in 1973.
+const epochMillisFrom = 1e11
+
+// ParseTime reads a time the way trace files write it: RFC 3339,
+// `YYYY-MM-DD hh:mm[:ss]` (UTC) or epoch seconds or milliseconds.
+func ParseTime(s string) (time.Time, error) {
+	t, err := parseTime(strings.TrimSpace(s), 0)
+	if err != nil {
+		return t, fmt.Errorf("time %q does not parse: want RFC 3339, YYYY-MM-DD hh:mm[:ss] or epoch seconds or milliseconds", s)
+	}
+	return t, nil
+}
 
 func parseTime(s string, line int) (time.Time, error) {
-	// Go accepts fractional seconds after the seconds field even when the layout
-	// does not show them, which covers the Azure timestamps.
-	t, err := time.ParseInLocation(timeLayout, s, time.UTC)
-	if err != nil {
-		t, err = time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("line %d: timestamp %q does not parse: want YYYY-MM-DD HH:MM:SS", line, s)
+	if v, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if math.Abs(v) >= epochMillisFrom {
+			return time.UnixMilli(int64(v)).UTC(), nil
+		}
+		sec, frac := math.Modf(v)
+		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
 		}
 	}
-	return t.UTC(), nil
+	return time.Time{}, fmt.Errorf("line %d: timestamp %q does not parse: want RFC 3339, YYYY-MM-DD hh:mm[:ss] or epoch seconds or milliseconds", line, s)
 }
 
 func parseValue(s string, line int, what string) (float64, error) {
@@ -212,7 +249,51 @@ type point struct {
 	line int
 }
 
-func parseNAB(lr *lineReader, name string, opts Options) (Series, error) {
+// columns locates the time and value fields of a sample trace's rows.
+type columns struct {
+	header            []string
+	time, value       int
+	timeName, valName string
+}
+
+// findColumns picks the time and value columns from the header, by the names
+// in opts or else by the recognised names.
+func findColumns(header []string, opts Options) (columns, error) {
+	c := columns{header: header, time: -1, value: -1}
+	pick := func(want string, names []string, what, flag string) (int, error) {
+		if want != "" {
+			for i, h := range header {
+				if strings.EqualFold(h, want) {
+					return i, nil
+				}
+			}
+			return -1, fmt.Errorf("header %q has no %s column %q: columns are %s", strings.Join(header, ","), what, want, strings.Join(header, ", "))
+		}
+		for _, n := range names {
+			for i, h := range header {
+				if strings.EqualFold(strings.ReplaceAll(h, " ", "_"), n) {
+					return i, nil
+				}
+			}
+		}
+		return -1, fmt.Errorf("unknown header %q: no %s column among %s; name it with %s", strings.Join(header, ","), what, strings.Join(header, ", "), flag)
+	}
+	var err error
+	if c.time, err = pick(opts.TimeColumn, TimeColumnNames, "time", "--time-column (Options.TimeColumn)"); err != nil {
+		return c, err
+	}
+	if c.value, err = pick(opts.ValueColumn, ValueColumnNames, "value", "--value-column (Options.ValueColumn)"); err != nil {
+		return c, err
+	}
+	if c.time == c.value {
+		return c, fmt.Errorf("header %q: column %q cannot be both the time and the value", strings.Join(header, ","), header[c.time])
+	}
+	c.timeName, c.valName = header[c.time], header[c.value]
+	return c, nil
+}
+
+// parseSamples reads one sample per row from the columns found in the header.
+func parseSamples(lr *lineReader, name string, cols columns, opts Options) (Series, error) {
 	var pts []point
 	for {
 		text, ok := lr.next()
@@ -220,24 +301,24 @@ func parseNAB(lr *lineReader, name string, opts Options) (Series, error) {
 			break
 		}
 		f := splitFields(text)
-		if len(f) != 2 {
-			return Series{}, fmt.Errorf("line %d: %d fields, want 2 (timestamp,value)", lr.line, len(f))
+		if len(f) != len(cols.header) {
+			return Series{}, fmt.Errorf("line %d: %d fields, want %d (%s)", lr.line, len(f), len(cols.header), strings.Join(cols.header, ","))
 		}
-		t, err := parseTime(f[0], lr.line)
+		t, err := parseTime(f[cols.time], lr.line)
 		if err != nil {
-			return Series{}, err
+			return Series{}, fmt.Errorf("%w (column %d, %q)", err, cols.time+1, cols.timeName)
 		}
-		v, err := parseValue(f[1], lr.line, "value")
+		v, err := parseValue(f[cols.value], lr.line, "value")
 		if err != nil {
-			return Series{}, err
+			return Series{}, fmt.Errorf("%w (column %d, %q)", err, cols.value+1, cols.valName)
 		}
 		if n := len(pts); n > 0 {
 			prev := pts[n-1]
 			switch {
 			case t.Equal(prev.t):
-				return Series{}, fmt.Errorf("line %d: duplicate timestamp %s (also on line %d): remove one of the rows", lr.line, f[0], prev.line)
+				return Series{}, fmt.Errorf("line %d: duplicate timestamp %s (also on line %d): remove one of the rows", lr.line, f[cols.time], prev.line)
 			case t.Before(prev.t):
-				return Series{}, fmt.Errorf("line %d: timestamp %s is earlier than line %d's: sort the file by time", lr.line, f[0], prev.line)
+				return Series{}, fmt.Errorf("line %d: timestamp %s is earlier than line %d's: sort the file by time", lr.line, f[cols.time], prev.line)
 			}
 		}
 		pts = append(pts, point{t: t, v: v, line: lr.line})
@@ -248,17 +329,23 @@ func parseNAB(lr *lineReader, name string, opts Options) (Series, error) {
 	if len(pts) == 1 {
 		return Series{Name: name, Start: pts[0].t, Step: time.Minute, Values: []float64{pts[0].v}}, nil
 	}
-	step := modeInterval(pts)
+	return evenlySpaced(name, pts, modeInterval(pts), opts.MaxGapSteps, "line")
+}
+
+// evenlySpaced puts sorted points on a grid of step from the first point,
+// filling gaps of up to maxGap missing samples by interpolation. where names
+// what a point's line field counts in errors ("line" for files).
+func evenlySpaced(name string, pts []point, step time.Duration, maxGap int, where string) (Series, error) {
 	s := Series{Name: name, Start: pts[0].t, Step: step, Values: make([]float64, 0, len(pts))}
 	s.Values = append(s.Values, pts[0].v)
 	for i := 1; i < len(pts); i++ {
 		d := pts[i].t.Sub(pts[i-1].t)
 		if d%step != 0 {
-			return Series{}, fmt.Errorf("line %d: timestamp is %v after line %d's, off the %v step grid", pts[i].line, d, pts[i-1].line, step)
+			return Series{}, fmt.Errorf("%s %d: timestamp is %v after %s %d's, off the %v step grid", where, pts[i].line, d, where, pts[i-1].line, step)
 		}
 		missing := int(d/step) - 1
-		if missing > opts.MaxGapSteps {
-			return Series{}, fmt.Errorf("line %d: gap of %v (%d missing samples) after line %d is longer than the %d samples filled by interpolation", pts[i].line, d, missing, pts[i-1].line, opts.MaxGapSteps)
+		if missing > maxGap {
+			return Series{}, fmt.Errorf("%s %d: gap of %v (%d missing samples) after %s %d is longer than the %d samples filled by interpolation", where, pts[i].line, d, missing, where, pts[i-1].line, maxGap)
 		}
 		for k := 1; k <= missing; k++ {
 			frac := float64(k) / float64(missing+1)

@@ -40,6 +40,17 @@ func TestLoadGoodFiles(t *testing.T) {
 		{name: "Azure bins can be wider than a minute", file: "azure_ok.csv",
 			opts:  Options{AzureBin: 2 * time.Minute},
 			start: "2023-11-16 18:16:00", step: 2 * time.Minute, values: []float64{3, 2}},
+		{name: "period,count: the columns are found by name, hh:mm times without seconds", file: "period_count.csv",
+			start: "2024-03-01 10:00:00", step: time.Minute, values: []float64{5, 7, 6}},
+		{name: "time,requests among other columns, RFC 3339 times, a short gap filled", file: "time_requests.csv",
+			start: "2024-03-01 10:00:00", step: 30 * time.Second, values: []float64{10, 12, 14, 16}, filled: 1},
+		{name: "epoch seconds", file: "epoch_seconds.csv",
+			start: "2024-03-01 10:00:00", step: time.Minute, values: []float64{1.5, 2.5, 3.5}},
+		{name: "epoch milliseconds", file: "epoch_millis.csv",
+			start: "2024-03-01 10:00:00", step: time.Minute, values: []float64{1.5, 2.5, 3.5}},
+		{name: "columns named in the options override the recognised names", file: "named_columns.csv",
+			opts:  Options{TimeColumn: "when", ValueColumn: "bytes"},
+			start: "2024-03-01 10:00:00", step: time.Minute, values: []float64{100, 120}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := LoadWith(filepath.Join("testdata", tc.file), tc.opts)
@@ -70,7 +81,9 @@ func TestLoadRefusesBadInputWithLineNumbers(t *testing.T) {
 	}{
 		{"an empty file is refused", "empty.csv", "empty file"},
 		{"a header without rows is refused", "header_only.csv", "no data rows"},
-		{"an unknown header is refused", "unknown_header.csv", "line 1: unknown header"},
+		{"a header without a known value column names the flag to set", "unknown_header.csv", `line 1: unknown header "time,load": no value column among time, load; name it with --value-column`},
+		{"a bad value names its line and column", "bad_value_column.csv", `line 3: value "many" is not a finite number (column 2, "requests")`},
+		{"a bad time names its line and column", "bad_time_column.csv", `line 3: timestamp "01/03/2024 10:01" does not parse: want RFC 3339, YYYY-MM-DD hh:mm[:ss] or epoch seconds or milliseconds (column 1, "date")`},
 		{"a non-numeric value names its line", "nab_nonnumeric.csv", `line 3: value "abc" is not a finite number`},
 		{"NaN is not a value", "nab_nan.csv", `line 3: value "NaN" is not a finite number`},
 		{"unsorted timestamps name both lines", "nab_unsorted.csv", "line 4: timestamp 2014-04-10 00:05:00 is earlier than line 3's"},
@@ -103,6 +116,8 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"negative gap limit", Options{MaxGapSteps: -1}, "MaxGapSteps"},
 		{"sub-second bins", Options{AzureBin: time.Millisecond}, "AzureBin"},
 		{"unknown Azure value", Options{AzureValue: "latency"}, "AzureValue"},
+		{"a named column that is not in the header", Options{ValueColumn: "requests"}, `no value column "requests": columns are timestamp, value`},
+		{"one column cannot be both time and value", Options{ValueColumn: "timestamp"}, `column "timestamp" cannot be both`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseWith(strings.NewReader("timestamp,value\n2014-04-10 00:00:00,1\n"), "x", tc.opts)

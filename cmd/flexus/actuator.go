@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/flexus-autoscaler/flexus/actuator"
 	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 )
 
 // actuatorCommand is `flexus actuator`: the Alertmanager webhook that scales groups.
@@ -19,28 +18,16 @@ func actuatorCommand() command {
 		cmd := app.Command("actuator", "Receive Alertmanager notifications and scale groups under guards, exactly once.")
 		configFile := cmd.Flag("config.file", "Flexus configuration file.").Required().String()
 		webFlags := kingpinflag.AddFlags(cmd, ":9848")
+		limits := webserver.Defaults()
+		// A decision waits for the cloud; its answer must outlive the longest one.
+		limits.WriteTimeout = 3 * time.Minute
+		httpOpts := webserver.AddFlags(cmd, limits, true)
 		return cmd, func(ctx context.Context) error {
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			reload := make(chan struct{})
-			go func() {
-				for {
-					select {
-					case <-hup:
-						select {
-						case reload <- struct{}{}:
-						case <-ctx.Done():
-							return
-						}
-					case <-ctx.Done():
-						return
-					}
-				}
-			}()
+			hup, stop := hangups()
+			defer stop()
 			return actuator.Run(ctx, actuator.RunOptions{
 				ConfigFile: *configFile, WebFlags: webFlags, Getenv: e.getenv,
-				Logger: e.logger, Clock: clock.Real{}, Reload: reload,
+				Logger: e.logger, Clock: clock.Real{}, Reload: hup, HTTP: *httpOpts,
 			})
 		}
 	}}

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/flexus-autoscaler/flexus/backtest"
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // backtestCommand replays a recorded trace through the scoring code, the
@@ -17,7 +21,15 @@ import (
 func backtestCommand() command {
 	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
 		cmd := app.Command("backtest", "Replay a workload trace in virtual time through the live rules and guards; compare policies on cost and SLO violations.")
-		path := cmd.Flag("trace", "Trace CSV: NAB `timestamp,value` or Azure `TIMESTAMP,ContextTokens,GeneratedTokens` (binned per minute).").Required().String()
+		path := cmd.Flag("trace", "Trace CSV: a time column and a numeric column (e.g. NAB `timestamp,value`, `period,count`), or Azure `TIMESTAMP,ContextTokens,GeneratedTokens` (binned per minute). Or read the history from Prometheus with --prometheus.url.").String()
+		timeColumn := cmd.Flag("time-column", "Header name of the trace's time column (default: found by name: time, timestamp, ts, date, period, ...).").String()
+		valueColumn := cmd.Flag("value-column", "Header name of the trace's numeric column (default: found by name: value, count, requests, ...).").String()
+		promURL := cmd.Flag("prometheus.url", "Read the workload from this Prometheus server's range query API instead of --trace.").String()
+		promQuery := cmd.Flag("query", "PromQL expression for the workload, one series, e.g. sum(rate(http_requests_total{job=\"web\"}[5m])).").String()
+		promStart := cmd.Flag("start", "Start of the Prometheus history: RFC 3339, YYYY-MM-DD hh:mm[:ss] (UTC) or epoch seconds.").String()
+		promEnd := cmd.Flag("end", "End of the Prometheus history, in the same formats as --start.").String()
+		promStep := cmd.Flag("step", "Resolution of the Prometheus history.").Default("1m").Duration()
+		promTimeout := cmd.Flag("prometheus.timeout", "Timeout of each Prometheus request.").Default("30s").Duration()
 		policy := cmd.Flag("policy", "seed, target, predictive, static-peak, oracle, a comma-separated list, or all.").Default("all").String()
 		peak := cmd.Flag("peak-instances", "Instances the trace's peak needs at the target utilisation.").Default("10").Int()
 		format := cmd.Flag("format", "Output format.").Default("text").Enum("text", "json")
@@ -38,7 +50,17 @@ func backtestCommand() command {
 			if err != nil {
 				return err
 			}
-			tr, err := backtest.LoadTrace(*path, *azureValue)
+			var tr trace.Series
+			switch {
+			case *path != "" && *promURL != "":
+				return errors.New("backtest: --trace and --prometheus.url both given: use one source")
+			case *path != "":
+				tr, err = trace.LoadWith(*path, trace.Options{AzureValue: trace.AzureValue(*azureValue), TimeColumn: *timeColumn, ValueColumn: *valueColumn})
+			case *promURL != "":
+				tr, err = readPrometheus(ctx, *promURL, *promQuery, *promStart, *promEnd, *promStep, *promTimeout)
+			default:
+				return errors.New("backtest: no workload: give --trace FILE or --prometheus.url with --query, --start and --end")
+			}
 			if err != nil {
 				return err
 			}
@@ -82,4 +104,21 @@ func backtestCommand() command {
 			return res.WriteText(e.stdout)
 		}
 	}}
+}
+
+// readPrometheus reads the workload history named by the --prometheus.* flags.
+func readPrometheus(ctx context.Context, url, query, start, end string, step, timeout time.Duration) (trace.Series, error) {
+	if start == "" || end == "" {
+		return trace.Series{}, errors.New("backtest: --prometheus.url needs --start and --end")
+	}
+	from, err := trace.ParseTime(start)
+	if err != nil {
+		return trace.Series{}, fmt.Errorf("backtest: --start: %w", err)
+	}
+	to, err := trace.ParseTime(end)
+	if err != nil {
+		return trace.Series{}, fmt.Errorf("backtest: --end: %w", err)
+	}
+	q := trace.PrometheusQuery{URL: url, Query: query, Start: from, End: to, Step: step, Timeout: timeout}
+	return trace.ReadPrometheus(ctx, &http.Client{}, q, "prometheus")
 }

@@ -3,10 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestBacktestJSONIsKeyedByPolicyAndWritesTheReport(t *testing.T) {
@@ -45,5 +52,70 @@ func TestBacktestRefusesABadTraceWithTheLine(t *testing.T) {
 	code := run([]string{"backtest", "--trace", "../../backtest/testdata/bad/unsorted.csv", "--rules", "../../rules"}, &out, &errOut, func(string) string { return "" })
 	if code == 0 || !strings.Contains(errOut.String(), "line 4") {
 		t.Fatalf("exit %d, stderr %q: want a failure naming line 4", code, errOut.String())
+	}
+}
+
+func TestBacktestWorkloadSourceErrorsNameTheFix(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no source", nil, "give --trace FILE or --prometheus.url"},
+		{"two sources", []string{"--trace", "x.csv", "--prometheus.url", "http://127.0.0.1:1"}, "use one source"},
+		{"Prometheus without a range", []string{"--prometheus.url", "http://127.0.0.1:1", "--query", "up"}, "needs --start and --end"},
+		{"an unreadable --start", []string{"--prometheus.url", "http://127.0.0.1:1", "--query", "up", "--start", "yesterday", "--end", "2024-03-01 00:00"}, "--start: time"},
+		{"a value column the file lacks", []string{"--trace", "../../trace/testdata/period_count.csv", "--value-column", "latency"}, "has no value column"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"backtest", "--rules", "../../rules"}, tc.args...)
+			if code := run(args, &out, &errOut, func(string) string { return "" }); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q: want exit 1 naming %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
+}
+
+// The command's flags reach Prometheus's range query API as given; the reader
+// itself is tested against a real prometheus in package trace.
+func TestBacktestReadsTheWorkloadFromPrometheus(t *testing.T) {
+	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	var forms []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.URL.Path != "/api/v1/query_range" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		forms = append(forms, r.Form)
+		mu.Unlock()
+		from, _ := strconv.ParseInt(r.Form.Get("start"), 10, 64)
+		to, _ := strconv.ParseInt(r.Form.Get("end"), 10, 64)
+		var vals []string
+		for ts := from; ts <= to; ts += 60 {
+			vals = append(vals, fmt.Sprintf(`[%d,"%d"]`, ts, 50+ts/60%30))
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[%s]}]}}`, strings.Join(vals, ","))
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run([]string{"backtest", "--rules", "../../rules", "--policy", "seed", "--format", "json",
+		"--prometheus.url", srv.URL, "--query", `sum(rate(http_requests_total{job="web"}[5m]))`,
+		"--start", start.Format(time.RFC3339), "--end", start.Add(6 * time.Hour).Format(time.RFC3339)}, &out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if len(forms) != 1 {
+		t.Fatalf("%d requests, want 1 for 361 samples", len(forms))
+	}
+	f := forms[0]
+	if f.Get("query") != `sum(rate(http_requests_total{job="web"}[5m]))` || f.Get("step") != "60" ||
+		f.Get("start") != strconv.FormatInt(start.Unix(), 10) || f.Get("end") != strconv.FormatInt(start.Add(6*time.Hour).Unix(), 10) {
+		t.Errorf("Prometheus was asked %v", f)
+	}
+	if !strings.Contains(out.String(), `"seed"`) {
+		t.Errorf("no seed result in %s", out.String())
 	}
 }

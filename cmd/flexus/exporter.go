@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/flexus-autoscaler/flexus/clock"
 	"github.com/flexus-autoscaler/flexus/collector"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 )
 
 // exporterCommand is `flexus exporter`: the Prometheus scrape target that reads
@@ -17,10 +19,16 @@ func exporterCommand() command {
 		cmd := app.Command("exporter", "Export Cloud Eye, queue and scaling signals of the configured groups on /metrics.")
 		configFile := cmd.Flag("config.file", "Flexus configuration file.").Required().String()
 		webFlags := kingpinflag.AddFlags(cmd, ":9847")
+		limits := webserver.Defaults()
+		limits.MaxBodyBytes = 64 << 10 // the exporter reads no request body
+		limits.WriteTimeout = 2 * time.Minute
+		httpOpts := webserver.AddFlags(cmd, limits, true)
 		return cmd, func(ctx context.Context) error {
+			hup, stop := hangups()
+			defer stop()
 			s, err := collector.NewServer(collector.ServerOptions{
 				ConfigFile: *configFile, Web: webFlags, Clock: clock.Real{},
-				Logger: e.logger, Getenv: e.getenv,
+				Logger: e.logger, Getenv: e.getenv, Reload: hup, HTTP: *httpOpts,
 			})
 			if err != nil {
 				return err

@@ -18,7 +18,7 @@ import (
 // rolling-origin evaluation (scoring.EvaluateForecasts).
 func forecastEvalCommand() command {
 	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
-		cmd := app.Command("forecast-eval", "Grade every forecasting model on a trace (rolling origin): sMAPE and MASE per horizon.")
+		cmd := app.Command("forecast-eval", "Grade every forecasting model on a trace (rolling origin): sMAPE, MASE, pinball loss and 90% interval coverage per horizon.")
 		path := cmd.Flag("trace", "Trace CSV: NAB `timestamp,value` or Azure `TIMESTAMP,ContextTokens,GeneratedTokens` (binned per minute).").Required().String()
 		horizons := cmd.Flag("horizon", "Forecast horizon; repeat for several.").Default("5m", "15m", "1h").DurationList()
 		format := cmd.Flag("format", "Output format.").Default("text").Enum("text", "json")
@@ -56,8 +56,9 @@ func writeEvalJSON(w io.Writer, rep scoring.EvalReport) error {
 func writeEvalText(w io.Writer, s trace.Series, rep scoring.EvalReport) error {
 	fmt.Fprintf(w, "trace %s: %d samples every %v from %s (%d filled)\n", s.Name, s.Len(), s.Step, s.Start.Format(time.DateTime), s.Filled)
 	fmt.Fprintln(w, "linear is predict_linear over the linear window; auto picks per origin from past errors only.")
+	fmt.Fprintln(w, "pinball is the mean quantile loss over the levels 0.05 0.5 0.9 0.95 0.99; cover90 the share inside the 0.05..0.95 interval.")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "horizon\tmodel\tsMAPE\tMASE\torigins\tauto picked\t")
+	fmt.Fprintln(tw, "horizon\tmodel\tsMAPE\tMASE\tpinball\tcover90\torigins\tauto picked\t")
 	var skipped []string
 	for _, h := range rep.Horizons {
 		if h.Skipped != "" {
@@ -70,11 +71,15 @@ func writeEvalText(w io.Writer, s trace.Series, rep scoring.EvalReport) error {
 			if m != scoring.ModelAuto {
 				picked = fmt.Sprintf("%d", h.AutoChoices[m])
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.3f\t%d\t%s\t\n", horizonLabel(h.Horizon), m, sc.SMAPE, sc.MASE, sc.Origins, picked)
+			pin, cover := "-", "-"
+			if sc.QuantileOrigins > 0 {
+				pin, cover = fmt.Sprintf("%.4g", sc.Pinball), fmt.Sprintf("%.3f", sc.IntervalCoverage90)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.3f\t%s\t%s\t%d\t%s\t\n", horizonLabel(h.Horizon), m, sc.SMAPE, sc.MASE, pin, cover, sc.Origins, picked)
 		}
 		lin, auto := h.Scores[scoring.ModelLinear].SMAPE, h.Scores[scoring.ModelAuto].SMAPE
 		if lin > 0 {
-			fmt.Fprintf(tw, "%s\tauto vs linear\t%+.1f%%\t\t\t\t\n", horizonLabel(h.Horizon), 100*(auto-lin)/lin)
+			fmt.Fprintf(tw, "%s\tauto vs linear\t%+.1f%%\t\t\t\t\t\t\n", horizonLabel(h.Horizon), 100*(auto-lin)/lin)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -32,9 +32,12 @@ func TestForecastEvalJSONIsKeyedByHorizonThenModel(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	var got map[string]map[string]struct {
-		SMAPE   float64 `json:"smape"`
-		MASE    float64 `json:"mase"`
-		Origins int     `json:"origins"`
+		SMAPE              float64 `json:"smape"`
+		MASE               float64 `json:"mase"`
+		Origins            int     `json:"origins"`
+		Pinball            float64 `json:"pinball"`
+		IntervalCoverage90 float64 `json:"interval_coverage_90"`
+		QuantileOrigins    int     `json:"quantile_origins"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("%v in %s", err, out.String())
@@ -44,6 +47,11 @@ func TestForecastEvalJSONIsKeyedByHorizonThenModel(t *testing.T) {
 			s, ok := got[h][m]
 			if !ok || s.Origins < 4000 || s.SMAPE <= 0 || s.SMAPE > 2 || s.MASE <= 0 {
 				t.Errorf("%s %s: %+v (present %v)", h, m, s, ok)
+			}
+			// The issue's goal for calibrated intervals on every shared trace.
+			if s.QuantileOrigins < 3500 || s.IntervalCoverage90 < 0.87 || s.IntervalCoverage90 > 0.93 || s.Pinball <= 0 {
+				t.Errorf("%s %s: 90%% interval coverage %.3f over %d origins, pinball %v: want 0.87..0.93",
+					h, m, s.IntervalCoverage90, s.QuantileOrigins, s.Pinball)
 			}
 		}
 		if got[h]["auto"].SMAPE >= got[h]["linear"].SMAPE {
@@ -59,7 +67,7 @@ func TestForecastEvalTextNamesSkippedHorizons(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	for _, want := range []string{"trace nyc_taxi: 10320 samples every 30m0s", "seasonal_naive", "auto vs linear", "15m skipped: not a multiple of the trace step 30m0s"} {
+	for _, want := range []string{"trace nyc_taxi: 10320 samples every 30m0s", "seasonal_naive", "auto vs linear", "cover90", "15m skipped: not a multiple of the trace step 30m0s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

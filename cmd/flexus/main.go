@@ -47,7 +47,35 @@ func commands() []command {
 	}
 }
 
+// exitRequest is what kingpin's terminate function panics with. --help and
+// --version would call os.Exit; kingpin must stop parsing there, because when
+// terminate returns it carries on and prints the usage a second time.
+type exitRequest struct{ code int }
+
+// parse runs app.Parse and turns a terminate request into a returned exit code.
+func parse(app *kingpin.Application, args []string) (selected string, exit *exitRequest, err error) {
+	app.Terminate(func(code int) { panic(exitRequest{code: code}) })
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			exit = &req
+		}
+	}()
+	selected, err = app.Parse(args)
+	return selected, nil, err
+}
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+
+// hangups delivers SIGHUP, the reload signal, for a server's config.Coordinator.
+func hangups() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	app := kingpin.New("flexus", "Prometheus-native autoscaler for Huawei Cloud Flexus X: exporter, webhook actuator, cloud emulator and backtest.")
@@ -55,9 +83,6 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
-	// --help and --version would call os.Exit; note the request and return instead.
-	terminated := false
-	app.Terminate(func(int) { terminated = true })
 	logCfg := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logCfg)
 
@@ -74,9 +99,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintln(stderr, "flexus: command not specified (try --help)")
 		return 2
 	}
-	selected, err := app.Parse(args)
-	if terminated {
-		return 0
+	selected, exit, err := parse(app, args)
+	if exit != nil {
+		return exit.code
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "flexus: %v (try --help)\n", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/internal/webserver"
 	"github.com/flexus-autoscaler/flexus/simcloud"
 )
 
@@ -24,6 +25,7 @@ func simcloudCommand() command {
 		configFile := cmd.Flag("config.file", "simcloud configuration file.").Default("deploy/simcloud/simcloud.yml").String()
 		step := cmd.Flag("simcloud.step-interval", "How often the world is advanced and queues are mirrored to Redis.").Default("1s").Duration()
 		webFlags := kingpinflag.AddFlags(cmd, ":9849")
+		httpOpts := webserver.AddFlags(cmd, webserver.Defaults(), false)
 		return cmd, func(ctx context.Context) error {
 			cfg, err := simcloud.LoadFile(*configFile, e.getenv)
 			if err != nil {
@@ -39,7 +41,9 @@ func simcloudCommand() command {
 			defer stopRun()
 			go srv.Run(runCtx, *step)
 
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			limits := *httpOpts
+			limits.MaxBodyBytes = cfg.MaxBodyBytes // simcloud answers a larger body as the real API does
+			hs := webserver.New(srv.Handler(), limits, e.logger)
 			errc := make(chan error, 1)
 			go func() { errc <- web.ListenAndServe(hs, webFlags, e.logger) }()
 			e.logger.Info("simcloud started", "project_id", cfg.ProjectID, "groups", len(cfg.World.Groups))

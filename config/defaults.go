@@ -1,0 +1,189 @@
+package config
+
+import (
+	"time"
+
+	"github.com/flexus-autoscaler/flexus/scoring"
+)
+
+// Defaults are set before decoding (blackbox_exporter's way), so a value the
+// file writes, zero included, is the value in force. Only what depends on
+// other fields (a group's backend, a DMS queue's namespace, an ECS name
+// prefix) is filled in after decoding, and only where empty means nothing.
+// The decoders use the func form of UnmarshalYAML: it shares the caller's
+// decoder, so KnownFields(true) still refuses unknown keys.
+
+// UnmarshalYAML fills the defaults of every section, then decodes over them.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = Config{
+		CloudEye: CloudEye{
+			Delay:             2 * time.Minute,
+			Period:            "1",
+			RequestsPerSecond: 10,
+			Burst:             20,
+			Concurrency:       4,
+			MetricsPerRequest: 500,
+			WarmStart:         24 * time.Hour,
+		},
+		Exporter: Exporter{
+			Interval:         60 * time.Second,
+			StaleAfter:       5 * time.Minute,
+			ForecastHorizons: []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour},
+		},
+		Actuator: Actuator{
+			StateFile:       "flexus-actuator-state.json",
+			IdempotencyTTL:  24 * time.Hour,
+			MaxBodyBytes:    1 << 20,
+			DecisionLogSize: 1000,
+		},
+	}
+	type config Config // without methods, so decoding does not recurse
+	return unmarshal((*config)(c))
+}
+
+// UnmarshalYAML decodes a group over its defaults. Signals start from the
+// signal table (scoring.SignalTable); the file overrides them field by field,
+// so the fields it writes are read a second time as pointers, which tell an
+// explicit zero from an absent key.
+func (g *Group) UnmarshalYAML(unmarshal func(any) error) error {
+	*g = Group{
+		MinInstances:     1,
+		MaxInstances:     20,
+		Policy:           PolicyPredictive,
+		InstanceCapacity: 100,
+		Scaling: Scaling{
+			CooldownOut:          300 * time.Second,
+			CooldownIn:           300 * time.Second,
+			MaxStepOut:           10,
+			MaxStepIn:            5,
+			MaxStepOutPercent:    100,
+			MaxStepInPercent:     50,
+			ScaleInStabilization: 5 * time.Minute,
+			BootTime:             60 * time.Second,
+			PipelineDelay:        90 * time.Second,
+		},
+	}
+	type group Group
+	if err := unmarshal((*group)(g)); err != nil {
+		return err
+	}
+	var written struct {
+		Signals map[string]signalFields `yaml:"signals"`
+		Rest    map[string]any          `yaml:",inline"` // checked by the strict decode above
+	}
+	if err := unmarshal(&written); err != nil {
+		return err
+	}
+	g.Signals, g.disabled = mergeSignals(written.Signals)
+	return nil
+}
+
+// signalFields is a signal as the file writes it: nil is "not written".
+type signalFields struct {
+	ScaleOut *float64 `yaml:"scale_out"`
+	ScaleIn  *float64 `yaml:"scale_in"`
+	Weight   *float64 `yaml:"weight"`
+	Target   *float64 `yaml:"target"`
+	Disabled bool     `yaml:"disabled"`
+}
+
+// defaultSignals is the signal table as config signals: the article's five
+// that every group has. Accelerators join a group's signals when the file
+// names them; unnamed, they still count in its score while they have data
+// (see ScoringParams), but their absence does not block scale-in.
+func defaultSignals() map[string]Signal {
+	out := map[string]Signal{}
+	for _, r := range scoring.SignalTable() {
+		if !r.Accelerator {
+			out[string(r.Signal)] = tableSignal(r)
+		}
+	}
+	return out
+}
+
+func tableSignal(r scoring.SignalSpec) Signal {
+	return Signal{
+		ScaleOut: r.Threshold.Out, ScaleIn: r.Threshold.In,
+		Hold: r.HoldOut, Weight: r.Weight, Target: r.Target,
+	}
+}
+
+// mergeSignals lays what the file writes over the table's defaults and drops
+// disabled signals, returning their names. An unknown name is kept as
+// written, for validate to name.
+func mergeSignals(file map[string]signalFields) (map[string]Signal, map[string]bool) {
+	merged := defaultSignals()
+	disabled := map[string]bool{}
+	for name, f := range file {
+		s, ok := merged[name]
+		if spec, known := scoring.Spec(scoring.Signal(name)); !ok && known {
+			s = tableSignal(spec)
+		}
+		set := func(dst *float64, v *float64) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&s.ScaleOut, f.ScaleOut)
+		set(&s.ScaleIn, f.ScaleIn)
+		set(&s.Weight, f.Weight)
+		set(&s.Target, f.Target)
+		s.Disabled = f.Disabled
+		merged[name] = s
+	}
+	for name, s := range merged {
+		if s.Disabled {
+			delete(merged, name)
+			disabled[name] = true
+		}
+	}
+	return merged, disabled
+}
+
+// UnmarshalYAML defaults a Redis queue to a list and a 2s timeout.
+func (r *RedisQueue) UnmarshalYAML(unmarshal func(any) error) error {
+	*r = RedisQueue{Type: "list", Timeout: 2 * time.Second}
+	type redisQueue RedisQueue
+	return unmarshal((*redisQueue)(r))
+}
+
+// UnmarshalYAML defaults an HTTP source's timeout to 5s.
+func (h *HTTPSource) UnmarshalYAML(unmarshal func(any) error) error {
+	*h = HTTPSource{Timeout: 5 * time.Second}
+	type httpSource HTTPSource
+	return unmarshal((*httpSource)(h))
+}
+
+// UnmarshalYAML defaults an ECS template's disk and termination policy.
+func (t *ECSTemplate) UnmarshalYAML(unmarshal func(any) error) error {
+	*t = ECSTemplate{TerminationPolicy: "newest", RootVolumeType: "GPSSD", RootVolumeSizeGB: 40}
+	type ecsTemplate ECSTemplate
+	return unmarshal((*ecsTemplate)(t))
+}
+
+// fillDerived sets the defaults that depend on other fields, after decoding.
+func (c *Config) fillDerived() {
+	c.Cloud.SetDefaults()
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		if g.Signals == nil { // a group decoded without UnmarshalYAML (built in code)
+			g.Signals = defaultSignals()
+		}
+		if g.Backend == "" {
+			g.Backend = BackendAS
+			if g.Discovery.Tag != nil {
+				g.Backend = BackendECS
+			}
+		}
+		if g.Queue != nil && g.Queue.DMS != nil && g.Queue.DMS.Namespace == "" {
+			d := g.Queue.DMS
+			d.Namespace = "SYS.DMS"
+			if d.Metric == "" {
+				d.Metric = map[string]string{"kafka": "group_msgs", "rabbitmq": "queue_messages"}[d.Kind]
+			}
+		}
+		if g.ECS != nil && g.ECS.NamePrefix == "" {
+			g.ECS.NamePrefix = "flexus-" + g.Name
+		}
+	}
+}
