@@ -102,7 +102,7 @@ groups:
 		t.Errorf("web response_time target = %g, want 1.5", s.Target)
 	}
 	batch, _ := c.Group("batch")
-	if s := batch.Signals["cpu"]; s.Target != config.DefaultSignals()["cpu"].Target {
+	if s := batch.Signals["cpu"]; s.Target != builtinGroup(t).Signals["cpu"].Target {
 		t.Errorf("the other group changed: %+v", s)
 	}
 	if _, err := apply(src, "nope", p); err == nil {

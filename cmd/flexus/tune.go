@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"text/tabwriter"
@@ -23,8 +25,12 @@ import (
 func tuneCommand() command {
 	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
 		cmd := app.Command("tune", "Search a group's thresholds and targets by replaying its history through the backtest; print the cost-violation frontier and a recommended config.")
-		path := cmd.Flag("trace", "Trace CSV of the group's load: NAB `timestamp,value` or Azure `TIMESTAMP,ContextTokens,GeneratedTokens`.").Required().String()
-		window := cmd.Flag("window", "Replay the trace's last WINDOW (0: all of it).").Default("14d").String()
+		path := cmd.Flag("trace", "Trace CSV of the group's load: a time and a numeric column (NAB `timestamp,value`), or Azure `TIMESTAMP,ContextTokens,GeneratedTokens`. Or read the history from Prometheus with --prometheus.url.").String()
+		window := cmd.Flag("window", "Replay the last WINDOW of the history (0: all of a trace file), e.g. 14d or 72h.").Default("14d").String()
+		promURL := cmd.Flag("prometheus.url", "Read the group's load from this Prometheus server's range query API instead of --trace: the last --window.").String()
+		promQuery := cmd.Flag("query", "PromQL expression for the group's load, one series, e.g. sum(rate(http_requests_total{job=\"web\"}[5m])).").String()
+		promStep := cmd.Flag("step", "Resolution of the Prometheus history.").Default("1m").Duration()
+		promTimeout := cmd.Flag("prometheus.timeout", "Timeout of each Prometheus request.").Default("30s").Duration()
 		configFile := cmd.Flag("config.file", "Flexus config whose group is tuned (default: the seed article's defaults, 1..20 instances).").String()
 		group := cmd.Flag("group", "Group of --config.file to tune (default: the first).").String()
 		peak := cmd.Flag("peak-instances", "Instances the trace's peak needs at the target utilisation.").Default("10").Int()
@@ -41,11 +47,29 @@ func tuneCommand() command {
 			if err != nil {
 				return err
 			}
-			tr, err := backtest.LoadTrace(*path, *azureValue)
+			var tr trace.Series
+			switch {
+			case *path != "" && *promURL != "":
+				return errors.New("tune: --trace and --prometheus.url both given: use one source")
+			case *path != "":
+				tr, err = backtest.LoadTrace(*path, *azureValue)
+				tr = lastOf(tr, win)
+			case *promURL != "":
+				if win <= 0 {
+					return errors.New("tune: --prometheus.url needs a --window above 0: how much history to read")
+				}
+				if *promQuery == "" {
+					return errors.New("tune: --prometheus.url needs --query, the group's load as one series")
+				}
+				end := time.Now()
+				q := trace.PrometheusQuery{URL: *promURL, Query: *promQuery, Start: end.Add(-win), End: end, Step: *promStep, Timeout: *promTimeout}
+				tr, err = trace.ReadPrometheus(ctx, &http.Client{}, q, "prometheus")
+			default:
+				return errors.New("tune: no history: give --trace FILE or --prometheus.url with --query")
+			}
 			if err != nil {
 				return err
 			}
-			tr = lastOf(tr, win)
 			opts := tune.Options{
 				Group:    *group,
 				Parallel: *parallel,
