@@ -24,6 +24,9 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 	if c.Actuator.BearerToken != "s3cr3t-token" {
 		t.Errorf("bearer token not read from file")
 	}
+	if p := c.Pricing; p.Refresh != 12*time.Hour || p.SpotDiscount != 0.7 || p.Flavors["x1.8u.16g"].Monthly != 520 || p.Currency != "CNY" {
+		t.Errorf("pricing = %+v, want refresh 12h, spot discount 0.7, the monthly plan and the default currency", p)
+	}
 	gpu, ok := c.Group("gpu-pool")
 	if !ok {
 		t.Fatal("gpu-pool missing")
@@ -103,6 +106,7 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"max_step_out_zero":    `config: group "a": scaling: max_step_out 0 must be at least 1: a smaller step never scales out (pause the group with paused: true)`,
 		"no_horizons":          "config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]",
 		"empty":                "config: the file is empty: at least one group is needed under groups:",
+		"pricing_two_prices":   "config: pricing: flavors.x1.2u.4g: set exactly one of hourly, monthly or yearly",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {

@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/flexus-autoscaler/flexus/cost"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
@@ -36,6 +37,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 			MaxBodyBytes:    1 << 20,
 			DecisionLogSize: 1000,
 		},
+		Pricing: cost.Pricing{Currency: cost.DefaultCurrency, Refresh: 24 * time.Hour},
 	}
 	type config Config // without methods, so decoding does not recurse
 	return unmarshal((*config)(c))
