@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/cost"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
@@ -17,6 +18,10 @@ import (
 // rightSizeWindow is how much utilisation history right-sizing weighs: a
 // week holds every weekday and the weekend once.
 const rightSizeWindow = 7 * 24 * time.Hour
+
+// rightSizeMinSpan is the least history advice is given on: a day holds the
+// daily peak once. Before that the present flavour is published, saving 0.
+const rightSizeMinSpan = 24 * time.Hour
 
 // costs publishes what each group spends, wastes and could save (package
 // cost), from the prices BSS gives, looked up at start and every
@@ -69,9 +74,9 @@ func newCosts(p cost.Pricing, billing hwcloud.Billing, region string, logger *sl
 			idle:        d("flexus_idle_instances", "In-service instances above what the present load needs at the signals' targets.", "group"),
 			idleRate:    d("flexus_idle_cost_rate_per_hour", "What the idle instances cost per hour.", "group", "currency"),
 			perRequests: d("flexus_cost_per_thousand_requests", "Cost of serving 1,000 requests at the present rate and traffic.", "group", "currency"),
-			rightSize:   d("flexus_rightsize_info", "1 for the flavour of the group's family that would carry the last week's p95 load for the least money (the present flavour when none saves 5%).", "group", "flavor", "recommended_flavor"),
+			rightSize:   d("flexus_rightsize_info", "1 for the flavour of the group's family that would carry the last week's p95 load for the least money (the present flavour when none saves 5%, or with less than a day of history).", "group", "flavor", "recommended_flavor"),
 			saving:      d("flexus_rightsize_saving_per_hour", "What the recommended flavour would save per hour at the last week's p95 load.", "group", "currency"),
-			lookupOK:    d("flexus_price_lookup_success", "1 when the last price lookup (BSS ListOnDemandResourceRatings) answered for every flavour."),
+			lookupOK:    d("flexus_price_lookup_success", "1 when the last price lookup (BSS ListOnDemandResourceRatings) priced every flavour in use."),
 			lookupTime:  d("flexus_price_last_lookup_timestamp_seconds", "When prices were last looked up with an answer."),
 		},
 	}
@@ -90,12 +95,12 @@ func (c *costs) refresh(ctx context.Context, now time.Time, flavors []string) {
 	if !due {
 		return
 	}
-	want := map[string]bool{}
+	want, inUse := map[string]bool{}, map[string]bool{}
 	for _, f := range flavors {
 		if _, ok := c.pricing.Flavors[f]; ok {
 			continue
 		}
-		want[f] = true
+		want[f], inUse[f] = true, true
 		if fl, err := cost.ParseFlavor(f); err == nil {
 			for _, alt := range cost.Family(cost.FlexusX(), fl.Family) {
 				want[alt.Name] = true
@@ -114,15 +119,25 @@ func (c *costs) refresh(ctx context.Context, now time.Time, flavors []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tried = now
-	c.ok = err == nil
 	if len(got) > 0 {
 		c.fetched = now
 	}
 	for f, q := range got {
 		c.quotes[f] = cost.Quote{PerHour: q.Amount, Currency: q.Currency}
 	}
-	if err != nil && c.logger != nil {
+	// Success is a price for every flavour in use; the rest of a family
+	// only widens right-sizing, and a region may not offer all of it.
+	c.ok = true
+	for f := range inUse {
+		if _, ok := got[f]; !ok {
+			c.ok = false
+		}
+	}
+	switch {
+	case err != nil && !c.ok && c.logger != nil:
 		c.logger.Warn("looking up prices failed; cost metrics use the last prices and pricing: from the config", "err", err)
+	case err != nil && c.logger != nil:
+		c.logger.Debug("some flavours of the families in use have no price in the region; right-sizing skips them", "err", err)
 	}
 }
 
@@ -180,6 +195,9 @@ func (c *costs) rightSize(b *builder, now time.Time, u costUsage, price cost.Pri
 	if err != nil {
 		return
 	}
+	if now.Sub(w[0].at) < rightSizeMinSpan {
+		a.Recommended, a.SavingPerHour = a.Current, 0
+	}
 	b.group(c.d.rightSize, 1, u.group, u.flavor, a.Recommended.Name)
 	b.group(c.d.saving, a.SavingPerHour, u.group, price.Currency)
 }
@@ -202,11 +220,11 @@ func (c *costs) publishLookup(b *builder) {
 }
 
 // forget drops the state of groups no longer configured.
-func (c *costs) forget(keep map[string]bool) {
+func (c *costs) forget(keep map[string]*groupState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for g := range c.meters {
-		if !keep[g] {
+		if _, ok := keep[g]; !ok {
 			delete(c.meters, g)
 			delete(c.window, g)
 		}
@@ -218,4 +236,69 @@ func nan(m map[string]float64, k string) float64 {
 		return v
 	}
 	return math.NaN()
+}
+
+// setPricing takes a reloaded pricing: section; prices looked up stay.
+func (c *costs) setPricing(p cost.Pricing) {
+	p.SetDefaults()
+	c.mu.Lock()
+	c.pricing = p
+	c.mu.Unlock()
+}
+
+// groupFlavor is the flavour most of the group's in-service instances have,
+// or the ECS template's before any serves.
+func groupFlavor(g *config.Group, instances []Instance) string {
+	count := map[string]int{}
+	best := ""
+	for _, in := range instances {
+		if in.State != StateInService || in.Flavor == "" {
+			continue
+		}
+		count[in.Flavor]++
+		if n := count[in.Flavor]; n > count[best] || n == count[best] && in.Flavor < best {
+			best = in.Flavor
+		}
+	}
+	if best == "" && g.ECS != nil {
+		best = g.ECS.Flavor
+	}
+	return best
+}
+
+// costUsageOf is what buildGroup knows of the group's cost: its flavour,
+// in-service count, utilisation against the targets and, with an ELB, its
+// request rate.
+func costUsageOf(st *groupState, inService int, sigs map[string]point, v cycleView) costUsage {
+	g := &st.cfg
+	u := costUsage{group: g.Name, flavor: groupFlavor(g, st.members.instances), spot: g.ECS != nil && g.ECS.Spot,
+		inService: inService, util: map[string]float64{}, targets: map[string]float64{}, rps: math.NaN()}
+	for _, sig := range []string{config.SignalCPU, config.SignalMemory, config.SignalGPU} {
+		if p, ok := sigs[sig]; ok {
+			u.util[sig] = p.value
+		}
+		if s, ok := g.Signals[sig]; ok && s.Target > 0 {
+			u.targets[sig] = s.Target
+		}
+	}
+	if st.elb != nil {
+		if p, ok := v.sample(st.elb.qps.key); ok {
+			u.rps = p.value
+		}
+	}
+	return u
+}
+
+// flavorsInUse are the flavours of every group, for the price lookup.
+func (c *Collector) flavorsInUse() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range c.groupNames() {
+		st := c.groups[name]
+		if f := groupFlavor(&st.cfg, st.members.instances); f != "" && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }

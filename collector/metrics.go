@@ -97,6 +97,13 @@ func newDescs() *descs {
 	}
 }
 
+// register adds a desc published outside this list (the cost series).
+func (d *descs) register(name, help string, labels ...string) *prometheus.Desc {
+	desc := prometheus.NewDesc(name, help, labels, nil)
+	d.info[desc] = [2]string{name, help}
+	return desc
+}
+
 // Snapshot is one completed collection, ready to serve.
 type Snapshot struct {
 	metrics []prometheus.Metric
