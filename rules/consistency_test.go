@@ -300,6 +300,7 @@ func absentFromGolden() map[string]struct{ pkg, why string } {
 	noEvent := e{"hwcloud", "a counter vector shows no series until its first event"}
 	noNPU := e{"collector", "the end-to-end world has no NPU instance"}
 	volatileHistogram := e{"hwcloud", "timing series are filtered from the golden output as volatile"}
+	noELB := e{"collector", "the end-to-end groups have no ELB, so no request rate to price requests by"}
 	return map[string]struct{ pkg, why string }{
 		"flexus_advisor_requests_total":                    advisor,
 		"flexus_advisor_rejected_proposals_total":          advisor,
@@ -312,6 +313,7 @@ func absentFromGolden() map[string]struct{ pkg, why string } {
 		"flexus_npu_utilization_ratio":                     noNPU,
 		"flexus_npu_memory_utilization_ratio":              noNPU,
 		"flexus_cloud_request_duration_seconds":            volatileHistogram,
+		"flexus_cost_per_thousand_requests":                noELB,
 	}
 }
 
