@@ -48,9 +48,10 @@ func (r Record) LogValue() slog.Value {
 type Options struct {
 	Config  *config.Config
 	Scalers Scalers
-	Store   *Store
-	Clock   clock.Clock
-	Logger  *slog.Logger
+	// Store is the state file (NewFileStore) or etcd (OpenEtcdStore).
+	Store  StateStore
+	Clock  clock.Clock
+	Logger *slog.Logger
 	// Registerer receives the actuator's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -60,13 +61,13 @@ type Options struct {
 type Actuator struct {
 	clock   clock.Clock
 	logger  *slog.Logger
-	store   *Store
+	store   StateStore
 	scalers Scalers
 	metrics *metrics
+	jobs    *jobs
 
 	mu    sync.RWMutex
 	cfg   *config.Config
-	locks map[string]*sync.Mutex
 	cloud map[string]CloudState
 	log   *decisionLog
 }
@@ -79,7 +80,7 @@ func New(o Options) (*Actuator, error) {
 	a := &Actuator{
 		clock: o.Clock, logger: o.Logger, store: o.Store, scalers: o.Scalers,
 		metrics: newMetrics(),
-		locks:   map[string]*sync.Mutex{},
+		jobs:    newJobs(),
 		cloud:   map[string]CloudState{},
 	}
 	if err := a.check(o.Config); err != nil {
@@ -92,9 +93,6 @@ func New(o Options) (*Actuator, error) {
 		if err := a.metrics.register(o.Registerer, newStateCollector(a)); err != nil {
 			return nil, fmt.Errorf("actuator: registering metrics: %w", err)
 		}
-	}
-	for _, k := range o.Store.Reconciled {
-		a.logger.Warn("idempotency key was in progress at the last stop: its cooldown is kept, a redelivery decides again from fresh cloud state", "key", k)
 	}
 	return a, nil
 }
@@ -160,17 +158,6 @@ func (a *Actuator) apply(cfg *config.Config) {
 	a.initSeries(cfg)
 }
 
-func (a *Actuator) groupLock(name string) *sync.Mutex {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l, ok := a.locks[name]
-	if !ok {
-		l = &sync.Mutex{}
-		a.locks[name] = l
-	}
-	return l
-}
-
 func (a *Actuator) lastCloud(name string) CloudState {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -218,35 +205,16 @@ func (a *Actuator) Handle(ctx context.Context, m *Message) ([]Record, error) {
 	return out, errors.Join(errs...)
 }
 
-// decide takes one intent through idempotency, fresh state, the guards and
-// the scaler, under the group's lock.
+// decide takes one intent through idempotency, fresh state, reconciliation
+// of write-ahead intents, the guards and the scaler, under the group's lock
+// (shared by every replica with etcd).
 func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Group, in Intent) (rec Record, err error) {
-	l := a.groupLock(g.Name)
-	l.Lock()
-	defer l.Unlock()
 	start := a.clock.Now()
 	rec = Record{Key: in.Key, Intent: in}
 	defer func() {
 		rec.Duration = a.clock.Now().Sub(start)
-		a.finish(g, rec)
+		a.finish(ctx, g, rec)
 	}()
-
-	// A notification whose earlier effect stopped short of its goal (the
-	// step limit) continues under a derived key once the guards allow it;
-	// one that got there, or is under way, is a duplicate.
-	for bound := 0; ; bound++ {
-		e, ok := a.store.Key(rec.Key, start)
-		if !ok {
-			break
-		}
-		if e.State != KeyDone || e.Reached() || bound > maxCount {
-			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, From: e.To, Goal: e.Goal, To: e.To, Outcome: OutcomeDuplicate,
-				Reason: fmt.Sprintf("key %s already %s at %s", rec.Key, e.State, e.Started.UTC().Format(time.RFC3339))}
-			return rec, nil
-		}
-		rec.Key = ContinuationKey(rec.Key, e)
-	}
-	scaler, _ := a.scalers.For(g)
 	failed := func(err error) (Record, error) {
 		rec.Outcome, rec.Error = OutcomeFailed, err.Error()
 		if rec.Time.IsZero() {
@@ -258,46 +226,129 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		}
 		return rec, nil
 	}
-	// A state file that cannot be written stops the decision before the
+	lk, err := a.store.Lock(ctx, g.Name)
+	if err != nil {
+		rec.Transient, rec.Outcome, rec.Error = true, OutcomeFailed, err.Error()
+		rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, Outcome: OutcomeFailed}
+		return rec, &TransientError{Err: err}
+	}
+	defer lk.Unlock()
+	// A store that cannot be read or written stops the decision before the
 	// cloud is touched; the retry decides again.
 	storeFailed := func(err error) (Record, error) {
 		rec.Outcome, rec.Error, rec.Transient = OutcomeFailed, err.Error(), true
+		if rec.Time.IsZero() {
+			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, Outcome: OutcomeFailed}
+		}
 		return rec, &TransientError{Err: err}
 	}
+	start = a.clock.Now()
 
+	// A notification whose earlier effect stopped short of its goal (the
+	// step limit) continues under a derived key once the guards allow it;
+	// one that got there is a duplicate. A key in progress is a write-ahead
+	// intent, settled below; a relative step keeps the target it was given
+	// when its key was first seen.
+	fixed := in
+	for bound := 0; ; bound++ {
+		e, ok, err := a.store.Key(ctx, rec.Key, start)
+		if err != nil {
+			return storeFailed(err)
+		}
+		if !ok {
+			break
+		}
+		if e.State == KeySeen || e.State == KeyInProgress {
+			if !in.HasTarget && e.State == KeySeen {
+				fixed.Target, fixed.HasTarget = e.Goal, true
+			}
+			break
+		}
+		if e.Reached() || bound > maxCount {
+			rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, From: e.To, Goal: e.Goal, To: e.To, Outcome: OutcomeDuplicate,
+				Reason: fmt.Sprintf("key %s already %s at %s", rec.Key, e.State, e.Started.UTC().Format(time.RFC3339))}
+			return rec, nil
+		}
+		rec.Key = ContinuationKey(rec.Key, e)
+		if !in.HasTarget {
+			fixed.Target, fixed.HasTarget = e.Goal, true
+		}
+	}
+	scaler, _ := a.scalers.For(g)
 	cloud, err := scaler.State(ctx, g, start)
 	if err != nil {
 		return failed(err)
 	}
+	a.jobs.apply(g.Name, &cloud)
 	a.setCloud(g.Name, cloud)
-	local := a.store.Group(g.Name)
+	local, err := lk.Group(ctx)
+	if err != nil {
+		return storeFailed(err)
+	}
+	settled, landed, err := a.reconcile(ctx, lk, g, cloud, local, rec.Key)
+	for _, r := range settled {
+		a.finish(ctx, g, r)
+	}
+	if err != nil {
+		return storeFailed(err)
+	}
+	if landed {
+		rec.Decision = Decision{Time: start, Group: g.Name, Action: in.Action, From: cloud.Desired, To: cloud.Desired, Outcome: OutcomeDuplicate,
+			Reason: fmt.Sprintf("key %s: its earlier write landed and is now recorded", rec.Key)}
+		return rec, nil
+	}
+	if e, ok, err := a.store.Key(ctx, rec.Key, start); err == nil && ok && e.State == KeySeen && !in.HasTarget {
+		fixed.Target, fixed.HasTarget = e.Goal, true // fixed again by reconciliation just now
+	}
+	if f, isNew := fixStep(fixed, cloud.Desired); isNew {
+		fixed = f
+		if err := lk.PutKey(ctx, rec.Key, KeyEntry{Group: g.Name, Action: in.Action, State: KeySeen, Started: start,
+			Expires: start.Add(cfg.Actuator.IdempotencyTTL), Goal: f.Target, Step: max(in.Step, 1)}); err != nil {
+			return storeFailed(err)
+		}
+	}
 	rec.Cloud, rec.Local = &cloud, local.Clone()
-	rec.Decision = Decide(start, g, cfg.Actuator.DryRun, cloud, local, in)
+	rec.Decision = Decide(start, g, cfg.Actuator.DryRun, cloud, local, fixed)
 
 	if rec.Outcome != OutcomeApplied {
 		local.Record(start, g, in, rec.Decision)
-		if err := a.store.PutGroup(g.Name, local); err != nil {
+		if err := lk.PutGroup(ctx, local); err != nil {
 			return storeFailed(err)
 		}
 		return rec, nil
 	}
 
-	if err := a.store.Begin(rec.Key, KeyEntry{Group: g.Name, Action: in.Action, Started: start,
-		Expires: start.Add(cfg.Actuator.IdempotencyTTL), To: rec.To, Goal: rec.Goal}); err != nil {
+	// The write-ahead intent: fenced by the lock, on disk or in etcd before
+	// the cloud is called. A replica whose lock is gone stops here.
+	intent := KeyEntry{Group: g.Name, Action: in.Action, State: KeyInProgress, Started: start,
+		Expires: start.Add(cfg.Actuator.IdempotencyTTL), From: cloud.Desired, To: rec.To, Goal: rec.Goal, Token: ClientToken(rec.Key)}
+	if !in.HasTarget {
+		intent.Step = max(in.Step, 1)
+	}
+	if err := lk.PutKey(ctx, rec.Key, intent); err != nil {
 		return storeFailed(err)
 	}
-	res, err := scaler.SetDesired(ctx, g, cloud, rec.To, ClientToken(rec.Key))
+	select {
+	case <-lk.Lost():
+		return storeFailed(ErrLockLost) // the intent stays for the next holder to reconcile
+	default:
+	}
+	res, err := scaler.SetDesired(ctx, g, cloud, rec.To, intent.Token)
 	end := a.clock.Now()
-	effect := len(res.Added) > 0 || len(res.Removed) > 0
+	effect := len(res.Added) > 0 || len(res.Removed) > 0 || res.JobID != ""
 	if err != nil && !effect {
-		// Nothing happened that we know of: release the key so a retry acts;
-		// a change the cloud made anyway shows in the retry's fresh state.
-		if rerr := a.store.Release(rec.Key); rerr != nil {
-			return rec, errors.Join(err, rerr)
+		rec.Result = &res
+		if ambiguous(err) {
+			// It may have landed: the intent stays, and the redelivery
+			// Alertmanager makes after the 5xx reconciles it.
+			return failed(err)
+		}
+		// Refused before anything happened: release the key so a retry acts.
+		if rerr := lk.Release(ctx, rec.Key); rerr != nil {
+			return storeFailed(errors.Join(err, rerr))
 		}
 		local.Record(start, g, in, Decision{Outcome: OutcomeFailed})
-		rec.Result = &res
-		if perr := a.store.PutGroup(g.Name, local); perr != nil {
+		if perr := lk.PutGroup(ctx, local); perr != nil {
 			return storeFailed(errors.Join(err, perr))
 		}
 		return failed(err)
@@ -310,14 +361,19 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		rec.To = res.Desired
 	}
 	local.Record(end, g, in, rec.Decision)
-	if err := a.store.Finish(rec.Key, rec.To, g.Name, local, end); err != nil {
-		return rec, err
+	if err := lk.Finish(ctx, rec.Key, rec.To, local, end); err != nil {
+		// The write happened; the intent stays, and the retry reconciles it.
+		return storeFailed(err)
+	}
+	if res.JobID != "" {
+		a.follow(g, rec, cloud.Desired)
 	}
 	return rec, nil
 }
 
-// finish records a decision: metrics, the JSON log line and the recent list.
-func (a *Actuator) finish(g *config.Group, rec Record) {
+// finish records a decision: metrics, the JSON log line, the recent list
+// and, with etcd, the shared log (duplicates are already there).
+func (a *Actuator) finish(ctx context.Context, g *config.Group, rec Record) {
 	a.metrics.decisions.WithLabelValues(g.Name, string(rec.Action), rec.Outcome).Inc()
 	if rec.Outcome == OutcomeRefused {
 		a.metrics.refusals.WithLabelValues(g.Name, rec.Reason).Inc()
@@ -330,6 +386,11 @@ func (a *Actuator) finish(g *config.Group, rec Record) {
 	a.logger.Log(context.Background(), level, "decision", "group", g.Name, "action", rec.Action, "outcome", rec.Outcome,
 		"from", rec.From, "to", rec.To, "reason", rec.Reason, "record", rec)
 	a.log.add(rec)
+	if rec.Outcome != OutcomeDuplicate {
+		if err := a.store.Log(context.WithoutCancel(ctx), rec); err != nil {
+			a.logger.Warn("decision not kept in the shared log", "group", g.Name, "err", err)
+		}
+	}
 }
 
 // Decisions returns up to limit recent decisions, newest first, of one group or all ("").

@@ -1,12 +1,15 @@
 package actuator
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/internal/testenv"
 )
 
 // reportLatency adds p50 and p99 of the per-request latencies, and the
@@ -88,5 +91,70 @@ func BenchmarkDecide(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		_ = Decide(t0, g, false, cloud, local, in)
+	}
+}
+
+// BenchmarkDecisionStore is one applied decision through Handle, over the
+// in-memory cloud, so that what differs is the state store: the file
+// (fsync), or etcd (lock, key, intent and record as transactions on a local
+// single member) with its data on disk or in memory. Scale-out and scale-in
+// alternate, the clock past the cooldown each time.
+func BenchmarkDecisionStore(b *testing.B) {
+	stores := []struct {
+		name string
+		open func(b *testing.B) func() StateStore
+	}{
+		{"file", func(b *testing.B) func() StateStore {
+			path := filepath.Join(b.TempDir(), "state.json")
+			return func() StateStore {
+				s, err := OpenStore(path, t0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return NewFileStore(s)
+			}
+		}},
+		{"etcd-disk", func(b *testing.B) func() StateStore {
+			e := testenv.StartEtcdIn(b, b.TempDir())
+			return func() StateStore { return openEtcd(b, etcdConfig(e, b)) }
+		}},
+		{"etcd-tmpfs", func(b *testing.B) func() StateStore {
+			e := testenv.StartEtcd(b)
+			return func() StateStore { return openEtcd(b, etcdConfig(e, b)) }
+		}},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			w := newHAWorld(b, st.open(b))
+			a := w.replica(noCrash)
+			msgs := make([]*Message, b.N)
+			for i := range msgs {
+				action, tgt := ScaleOut, "10"
+				if i%2 == 1 {
+					action, tgt = ScaleIn, "8"
+				}
+				m, err := DecodeWebhook(notification(fmt.Sprint("gk", i), alert("web", action, tgt, fmt.Sprint(i))))
+				if err != nil {
+					b.Fatal(err)
+				}
+				msgs[i] = m
+			}
+			real := clock.Real{}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			start := real.Now()
+			for i := 0; i < b.N; i++ {
+				w.clock.Advance(2 * time.Minute)
+				t := real.Now()
+				recs, err := a.Handle(context.Background(), msgs[i])
+				lat = append(lat, real.Now().Sub(t))
+				if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeApplied {
+					b.Fatalf("decision %d: %v %+v", i, err, recs)
+				}
+			}
+			elapsed := real.Now().Sub(start)
+			b.StopTimer()
+			reportLatency(b, lat, elapsed)
+		})
 	}
 }

@@ -2,7 +2,6 @@ package actuator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,7 +18,8 @@ type ECSScaler struct {
 	Client hwcloud.Servers
 	// Sleep waits between ShowJob polls; tests pass one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PollInterval and MaxPolls bound how long a job is followed (defaults 2s and 90).
+	// PollInterval and MaxPolls bound how long a job is followed (defaults
+	// 2s and 90); the actuator's job_timeout bounds it too.
 	PollInterval time.Duration
 	MaxPolls     int
 }
@@ -101,8 +101,9 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// SetDesired creates or deletes servers to go from cur.Desired to desired,
-// follows the job and reports exactly which servers changed.
+// SetDesired creates or deletes servers to go from cur.Desired to desired.
+// It returns once the cloud accepted the request; its job is followed in the
+// background (FollowJob), so no group's lock waits on ECS.
 func (s *ECSScaler) SetDesired(ctx context.Context, g *config.Group, cur CloudState, desired int, token string) (Result, error) {
 	switch {
 	case desired > cur.Desired:
@@ -143,28 +144,7 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 		return res, nil
 	}
 	res.JobID = created.JobID
-	ok, failed, done, err := s.follow(ctx, res.JobID)
-	var jf *jobFailedError
-	if errors.As(err, &jf) {
-		return Result{Desired: from, JobID: res.JobID}, fmt.Errorf("ecs: creating %d servers for group %q: %w", n, g.Name, err)
-	}
-	if err != nil {
-		res.Detail = "job not followed to the end: " + err.Error()
-		return res, nil // the create was accepted; the servers appear in the next State
-	}
-	if !done {
-		res.Detail = "job still running after the polling bound"
-		return res, nil
-	}
-	if len(ok) > 0 || len(failed) > 0 {
-		res.Added, res.Failed = ok, failed
-	}
-	if len(failed) > 0 || len(ok) < n && len(ok)+len(failed) > 0 {
-		res.Partial = true
-		res.Desired = from + len(ok)
-		res.Detail = fmt.Sprintf("created %d of %d servers", len(ok), n)
-	}
-	return res, nil
+	return res, nil // the job is followed in the background (FollowJob)
 }
 
 func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (Result, error) {
@@ -215,22 +195,7 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 		return res, nil
 	}
 	res.JobID = jobID
-	ok, failed, done, err := s.follow(ctx, res.JobID)
-	var jf *jobFailedError
-	switch {
-	case errors.As(err, &jf):
-		return Result{Desired: from, JobID: res.JobID, Failed: names}, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(names), g.Name, err)
-	case err != nil:
-		res.Detail = strings.TrimSpace(res.Detail + " job not followed to the end: " + err.Error())
-	case !done:
-		res.Detail = strings.TrimSpace(res.Detail + " job still running after the polling bound")
-	case len(failed) > 0:
-		res.Partial = true
-		res.Removed, res.Failed = ok, failed
-		res.Desired = from - len(ok)
-		res.Detail = fmt.Sprintf("deleted %d of %d servers", len(ok), n)
-	}
-	return res, nil
+	return res, nil // the job is followed in the background (FollowJob)
 }
 
 // follow polls ShowJob until it ends or the bound is reached, and returns

@@ -1,6 +1,9 @@
 package actuator
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -86,9 +89,14 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	cfg := c.a.Config()
 	now := c.a.clock.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	for i := range cfg.Groups {
 		g := &cfg.Groups[i]
-		local := c.a.store.Group(g.Name)
+		local, err := c.a.store.Group(ctx, g.Name)
+		if err != nil {
+			local = &GroupState{} // etcd unreachable: the gauges read as unknown rather than stale
+		}
 		cloud := c.a.lastCloud(g.Name)
 		for _, act := range []Action{ScaleOut, ScaleIn} {
 			ch <- prometheus.MustNewConstMetric(c.cooldown, prometheus.GaugeValue,

@@ -115,14 +115,16 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := OpenStore(cfg.Actuator.StateFile, o.Clock.Now())
+	store, err := OpenStateStore(ctx, cfg.Actuator, o.Clock.Now())
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	a, err := New(Options{Config: cfg, Scalers: ScalersFor(clients), Store: store, Clock: o.Clock, Logger: o.Logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	coord.Subscribe(a.Subscriber())
 	h, err := a.Routes(reg, coord.Handler(o.HTTP.EnableLifecycle))
 	if err != nil {

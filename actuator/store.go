@@ -17,6 +17,9 @@ import (
 const (
 	KeyInProgress = "in_progress"
 	KeyDone       = "done"
+	// KeySeen fixes a relative flexus_step as an absolute target (Goal)
+	// when its key is first seen; nothing was written to the cloud.
+	KeySeen = "seen"
 )
 
 // KeyEntry is a remembered idempotency key: a notification whose effect is
@@ -32,6 +35,13 @@ type KeyEntry struct {
 	// delivery continue under a derived key (ContinuationKey).
 	To   int `json:"to"`
 	Goal int `json:"goal"`
+	// From is the count the write-ahead intent started from, and Token the
+	// client token its cloud write carries: what reconciliation compares
+	// with fresh cloud state after a crash or an ambiguous write.
+	From  int    `json:"from,omitempty"`
+	Token string `json:"token,omitempty"`
+	// Step is the relative flexus_step a KeySeen Goal was fixed from.
+	Step int `json:"step,omitempty"`
 }
 
 // Reached reports whether the key's effect got all the way to its goal.
@@ -85,9 +95,9 @@ func (st *stateFile) validate() error {
 			return fmt.Errorf("keys[%q] names no group: remove the key", k)
 		case e.Action != ScaleOut && e.Action != ScaleIn:
 			return fmt.Errorf("keys[%q].action %q is neither scale_out nor scale_in: remove the key", k, e.Action)
-		case e.State != KeyInProgress && e.State != KeyDone:
-			return fmt.Errorf("keys[%q].state %q is neither %s nor %s: remove the key", k, e.State, KeyInProgress, KeyDone)
-		case e.To < 0 || e.To > maxCount || e.Goal < 0 || e.Goal > maxCount:
+		case e.State != KeyInProgress && e.State != KeyDone && e.State != KeySeen:
+			return fmt.Errorf("keys[%q].state %q is none of %s, %s and %s: remove the key", k, e.State, KeyInProgress, KeyDone, KeySeen)
+		case e.To < 0 || e.To > maxCount || e.Goal < 0 || e.Goal > maxCount || e.From < 0 || e.From > maxCount:
 			return fmt.Errorf("keys[%q]: to %d and goal %d must be instance counts: remove the key", k, e.To, e.Goal)
 		}
 	}
@@ -102,18 +112,13 @@ type Store struct {
 	path string
 	mu   sync.Mutex
 	st   stateFile
-	// Reconciled lists keys found in progress at load: a crash between
-	// persisting a key and finishing its effect.
-	Reconciled []string
 }
 
 // OpenStore loads path, or starts empty when it does not exist. A corrupt
 // file is an error naming the file and the fix: the actuator refuses to
 // start rather than forget its cooldowns. Keys left in progress by a crash
-// are reconciled: the effect may or may not have happened, so the key is
-// dropped (a redelivery decides again from fresh cloud state, which is safe
-// because a decision sets an absolute count) and the direction's cooldown is
-// stamped at the key's start, as if it had acted.
+// are kept: they are write-ahead intents, reconciled against fresh cloud
+// state by the next delivery for their group (intent.go).
 func OpenStore(path string, now time.Time) (*Store, error) {
 	s := &Store{path: path, st: stateFile{Version: stateVersion, Keys: map[string]KeyEntry{}, Groups: map[string]*GroupState{}}}
 	b, err := os.ReadFile(path)
@@ -141,31 +146,7 @@ func OpenStore(path string, now time.Time) (*Store, error) {
 	if err := st.validate(); err != nil {
 		return nil, fmt.Errorf("actuator: state file %s: %w", path, err)
 	}
-	for k, e := range st.Keys {
-		switch {
-		case e.State == KeyInProgress:
-			g := st.Groups[e.Group]
-			if g == nil {
-				g = &GroupState{}
-				st.Groups[e.Group] = g
-			}
-			if e.Action == ScaleOut && e.Started.After(g.LastOut) {
-				g.LastOut = e.Started
-			}
-			if e.Action == ScaleIn && e.Started.After(g.LastIn) {
-				g.LastIn = e.Started
-			}
-			delete(st.Keys, k)
-			s.Reconciled = append(s.Reconciled, k)
-		case !e.Expires.After(now):
-			delete(st.Keys, k)
-		}
-	}
-	if len(s.Reconciled) > 0 {
-		if err := s.save(st); err != nil {
-			return nil, err
-		}
-	}
+	expire(&st, now)
 	s.st = st
 	return s, nil
 }
@@ -252,7 +233,7 @@ func (s *Store) Keys() map[string]KeyEntry {
 
 func expire(st *stateFile, now time.Time) {
 	for k, e := range st.Keys {
-		if e.State == KeyDone && !e.Expires.After(now) {
+		if e.State != KeyInProgress && !e.Expires.After(now) {
 			delete(st.Keys, k)
 		}
 	}

@@ -189,7 +189,7 @@ func (r *runner) newActuator(start time.Time) error {
 	r.clock = clock.NewFake(start)
 	sc := worldScaler{r: r}
 	a, err := actuator.New(actuator.Options{
-		Config: r.opts.Config, Store: store, Clock: r.clock, Logger: promslog.NewNopLogger(),
+		Config: r.opts.Config, Store: actuator.NewFileStore(store), Clock: r.clock, Logger: promslog.NewNopLogger(),
 		Scalers: actuator.Scalers{config.BackendAS: sc, config.BackendECS: sc},
 	})
 	if err != nil {

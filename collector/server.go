@@ -42,6 +42,8 @@ type ServerOptions struct {
 	Reload <-chan os.Signal
 	// HTTP are the web server's limits and --web.enable-lifecycle.
 	HTTP webserver.Options
+	// Shard limits the groups to this replica's share; the zero Shard is all.
+	Shard Shard
 }
 
 // Server is the exporter process: config, cloud clients, the collection loop,
@@ -57,11 +59,12 @@ type Server struct {
 }
 
 // loadConfig reads, validates and resolves the file the way the exporter uses it.
-func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
+func loadConfig(path string, getenv func(string) string, shard Shard) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	shard.selectGroups(cfg)
 	if err := cfg.ResolveSecrets(); err != nil {
 		return nil, err
 	}
@@ -99,7 +102,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	}
 	s := &Server{o: o, reg: prometheus.NewRegistry()}
 	s.coord = config.NewCoordinator(o.ConfigFile, func(path string) (*config.Config, error) {
-		return loadConfig(path, o.Getenv)
+		return loadConfig(path, o.Getenv, o.Shard)
 	}, "flexus", o.Clock, o.Logger)
 	cfg, err := s.coord.Load()
 	if err != nil {

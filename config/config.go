@@ -114,6 +114,35 @@ type Actuator struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// DecisionLogSize is how many recent decisions /api/v1/decisions keeps.
 	DecisionLogSize int `yaml:"decision_log_size"`
+	// Etcd keeps the state in etcd instead of state_file, so that several
+	// replicas share locks, keys and cooldowns (docs/ha.md).
+	Etcd *Etcd `yaml:"etcd"`
+	// JobTimeout bounds how long an ECS create or delete job is followed in
+	// the background after the webhook was answered.
+	JobTimeout time.Duration `yaml:"job_timeout"`
+}
+
+// Etcd is the state store shared by actuator replicas.
+type Etcd struct {
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix holds every key the actuator writes; it ends with "/".
+	Prefix string   `yaml:"prefix"`
+	TLS    *EtcdTLS `yaml:"tls"`
+	// Username and PasswordFile enable etcd's authentication.
+	Username     string           `yaml:"username"`
+	PasswordFile string           `yaml:"password_file"`
+	Password     commoncfg.Secret `yaml:"-"`
+	DialTimeout  time.Duration    `yaml:"dial_timeout"`
+	// LeaseTTL is how long a replica that stopped answering keeps its group
+	// locks: the failover time after a crash.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+}
+
+// EtcdTLS is the client's TLS: the CA to trust, and a client certificate.
+type EtcdTLS struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Group is one scaling group.
@@ -330,7 +359,7 @@ func (c *Config) validate() error {
 		return errors.New("config: actuator: set bearer_token or bearer_token_file, not both")
 	case a.InsecureNoAuth && (a.BearerTokenFile != "" || a.BearerToken != ""):
 		return errors.New("config: actuator: insecure_no_auth is set together with a bearer token: remove one")
-	case a.StateFile == "":
+	case a.StateFile == "" && a.Etcd == nil:
 		return errors.New("config: actuator.state_file is empty: name the file that keeps cooldowns and idempotency keys")
 	case a.IdempotencyTTL < time.Minute:
 		return fmt.Errorf("config: actuator.idempotency_ttl %s is below 1m: Alertmanager retries would act twice", a.IdempotencyTTL)
@@ -338,6 +367,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: actuator.max_body_bytes %d is below 1024", a.MaxBodyBytes)
 	case a.DecisionLogSize < 1:
 		return fmt.Errorf("config: actuator.decision_log_size %d must be at least 1", a.DecisionLogSize)
+	case a.JobTimeout < time.Minute:
+		return fmt.Errorf("config: actuator.job_timeout %s is below 1m: ECS jobs take minutes", a.JobTimeout)
+	}
+	if err := a.validateEtcd(); err != nil {
+		return err
 	}
 
 	if len(c.Groups) == 0 {
@@ -356,6 +390,35 @@ func (c *Config) validate() error {
 			return fmt.Errorf("config: group %q is defined twice: group names must be unique", g.Name)
 		}
 		seen[g.Name] = true
+	}
+	return nil
+}
+
+func (a Actuator) validateEtcd() error {
+	e := a.Etcd
+	if e == nil {
+		return nil
+	}
+	switch {
+	case a.StateFile != "":
+		return errors.New("config: actuator: state_file and etcd are mutually exclusive: etcd holds the state every replica shares; remove state_file")
+	case len(e.Endpoints) == 0:
+		return errors.New("config: actuator.etcd.endpoints is empty: list the etcd members (e.g. [127.0.0.1:2379])")
+	case !strings.HasPrefix(e.Prefix, "/") || !strings.HasSuffix(e.Prefix, "/"):
+		return fmt.Errorf("config: actuator.etcd.prefix %q must start and end with / (e.g. /flexus/)", e.Prefix)
+	case (e.Username == "") != (e.PasswordFile == ""):
+		return errors.New("config: actuator.etcd: set username and password_file together")
+	case e.DialTimeout <= 0:
+		return fmt.Errorf("config: actuator.etcd.dial_timeout %s must be positive", e.DialTimeout)
+	case e.LeaseTTL < 5*time.Second:
+		return fmt.Errorf("config: actuator.etcd.lease_ttl %s is below 5s, etcd's shortest lease", e.LeaseTTL)
+	case e.TLS != nil && (e.TLS.CertFile == "") != (e.TLS.KeyFile == ""):
+		return errors.New("config: actuator.etcd.tls: set cert_file and key_file together")
+	}
+	for i, ep := range e.Endpoints {
+		if strings.TrimSpace(ep) == "" {
+			return fmt.Errorf("config: actuator.etcd.endpoints[%d] is empty", i)
+		}
 	}
 	return nil
 }
@@ -545,6 +608,13 @@ func (c *Config) ResolveSecrets() error {
 			return fmt.Errorf("config: actuator.bearer_token_file: %w", err)
 		}
 		c.Actuator.BearerToken = s
+	}
+	if e := c.Actuator.Etcd; e != nil && e.PasswordFile != "" {
+		s, err := readSecret(e.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("config: actuator.etcd.password_file: %w", err)
+		}
+		e.Password = s
 	}
 	for i := range c.Groups {
 		g := &c.Groups[i]

@@ -36,6 +36,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 			IdempotencyTTL:  24 * time.Hour,
 			MaxBodyBytes:    1 << 20,
 			DecisionLogSize: 1000,
+			JobTimeout:      10 * time.Minute,
 		},
 		Pricing: cost.Pricing{Currency: cost.DefaultCurrency, Refresh: 24 * time.Hour},
 	}

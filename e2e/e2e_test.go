@@ -98,6 +98,7 @@ func runLoop(ctx context.Context, t *testing.T, bin, prom, am string, l *leg) {
 // a decision could not be made, and the redelivery must act once), and
 // `flexus demo` interrupted with Ctrl-C. Then it checks each.
 func TestE2EClosedLoop(t *testing.T) {
+	t.Parallel() // beside the HA leg (ha_test.go)
 	prom := testenv.Binary(t, "prometheus", "prometheus")
 	am := testenv.Binary(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	bin := flexusBin(t)

@@ -1,4 +1,4 @@
-// Package testenv starts the real programs the tests need (redis-server,
+// Package testenv starts the real programs the tests need (redis-server, etcd,
 // prometheus, promtool, prometheus-alertmanager) on loopback, and decides what a
 // missing one means: a skip on a developer's machine, a failure in CI.
 package testenv
@@ -109,4 +109,84 @@ func Tail(path string, n int) string {
 		}
 	}
 	return "\n--- " + path + " ---\n" + strings.Join(lines, "\n")
+}
+
+// Etcd is a private single-member etcd on loopback ports, with its data in a
+// temp directory. Stop and Start restart it on the same ports and data, as an
+// operator's restart or a leader change looks to a client.
+type Etcd struct {
+	// Endpoint is the client address, host:port.
+	Endpoint string
+	t        testing.TB
+	bin      string
+	dir      string
+	peer     string
+	logPath  string
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// StartEtcd starts etcd for the life of the test, with its data in memory
+// when the machine allows (tests measure behaviour, not the disk).
+func StartEtcd(t testing.TB) *Etcd { return StartEtcdIn(t, memDir(t)) }
+
+// StartEtcdIn starts etcd with its data under dir, e.g. t.TempDir() on
+// disk, where every write is synced as in production.
+func StartEtcdIn(t testing.TB, dir string) *Etcd {
+	t.Helper()
+	e := &Etcd{t: t, bin: Binary(t, "etcd", "etcd-server"), dir: dir, Endpoint: FreePort(t), peer: FreePort(t)}
+	e.logPath = filepath.Join(e.dir, "etcd.log")
+	e.Start()
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// memDir is a temp directory in memory when the machine has one.
+func memDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("/dev/shm", "flexus-etcd-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Start runs the server (again) and waits until it accepts clients.
+func (e *Etcd) Start() {
+	e.t.Helper()
+	if e.cancel != nil {
+		return
+	}
+	logFile, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, e.bin, "--name", "flexus-test", "--data-dir", filepath.Join(e.dir, "data"),
+		"--listen-client-urls", "http://"+e.Endpoint, "--advertise-client-urls", "http://"+e.Endpoint,
+		"--listen-peer-urls", "http://"+e.peer, "--initial-advertise-peer-urls", "http://"+e.peer,
+		"--initial-cluster", "flexus-test=http://"+e.peer)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		cancel()
+		logFile.Close()
+		e.t.Fatalf("starting etcd: %v", err)
+	}
+	e.cancel, e.done = cancel, make(chan struct{})
+	go func(done chan struct{}) {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(done)
+	}(e.done)
+	WaitTCP(e.t, e.Endpoint, 20*time.Second, e.logPath)
+}
+
+// Stop kills the server and waits for it to exit; its data stays for Start.
+func (e *Etcd) Stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	<-e.done
+	e.cancel = nil
 }
