@@ -178,3 +178,50 @@ func TestRunRecommendsNoWorseThanTheDefault(t *testing.T) {
 		t.Errorf("the fragment should name the group and set the target:\n%s", rec.Config)
 	}
 }
+
+func TestCheckProposalRefusesAdviceWorseOnBothCounts(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := trace.Series{Name: "ramps", Start: start, Step: 5 * time.Minute}
+	for i := range 144 {
+		// Sharp ramps every two hours: late scaling costs violations.
+		tr.Values = append(tr.Values, 20+80*float64(i%24)/23)
+	}
+	opts := Options{LoadRules: func() (*backtest.Rules, error) {
+		return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
+	}}
+	// Holding scale-in back until CPU is nearly idle, and aiming low: dearer.
+	// Whether it is also worse on violations is what the replay decides.
+	c, err := CheckProposal(context.Background(), tr, opts, Point{Of("cpu", FieldTarget): 0.5, Of("cpu", FieldScaleOut): 0.6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worse := c.Proposed.InstanceHours > c.Present.InstanceHours && c.Proposed.ViolationMinutes > c.Present.ViolationMinutes
+	if c.Refused != worse || c.Refused && !strings.Contains(c.Reason, "worse on the group's history") {
+		t.Fatalf("refused=%v (%s) for present %+v, proposed %+v", c.Refused, c.Reason, c.Present, c.Proposed)
+	}
+	if c.Proposed.InstanceHours <= c.Present.InstanceHours {
+		t.Fatalf("a lower target should cost more: present %.1f, proposed %.1f instance-hours", c.Present.InstanceHours, c.Proposed.InstanceHours)
+	}
+}
+
+func TestRefuseOnlyWhatIsWorseOnBothCounts(t *testing.T) {
+	present := Outcome{InstanceHours: 100, ViolationMinutes: 10}
+	for _, tc := range []struct {
+		name     string
+		proposed Outcome
+		refused  bool
+	}{
+		{"dearer and more violations is refused", Outcome{InstanceHours: 110, ViolationMinutes: 12}, true},
+		{"dearer with fewer violations is a trade-off, not refused", Outcome{InstanceHours: 110, ViolationMinutes: 5}, false},
+		{"cheaper with more violations is a trade-off, not refused", Outcome{InstanceHours: 90, ViolationMinutes: 12}, false},
+		{"as costly with more violations is not worse on both", Outcome{InstanceHours: 100, ViolationMinutes: 12}, false},
+		{"better on both is welcome", Outcome{InstanceHours: 90, ViolationMinutes: 5}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := refuse(present, tc.proposed)
+			if got != tc.refused || got && why == "" {
+				t.Fatalf("refuse = %v (%q), want %v", got, why, tc.refused)
+			}
+		})
+	}
+}
