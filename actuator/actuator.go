@@ -33,6 +33,8 @@ type Record struct {
 	// the notification was answered 5xx and its key released.
 	Transient bool          `json:"transient,omitempty"`
 	Duration  time.Duration `json:"duration"`
+	// logged says the store logged the record with the decision's own write.
+	logged bool
 }
 
 // LogValue logs a record as one JSON object, with either slog handler.
@@ -361,10 +363,12 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		rec.To = res.Desired
 	}
 	local.Record(end, g, in, rec.Decision)
-	if err := lk.Finish(ctx, rec.Key, rec.To, local, end); err != nil {
+	rec.Duration = end.Sub(start)
+	if err := lk.Finish(ctx, rec.Key, rec.To, local, end, rec); err != nil {
 		// The write happened; the intent stays, and the retry reconciles it.
 		return storeFailed(err)
 	}
+	rec.logged = true
 	if res.JobID != "" {
 		a.follow(g, rec, cloud.Desired)
 	}
@@ -386,7 +390,7 @@ func (a *Actuator) finish(ctx context.Context, g *config.Group, rec Record) {
 	a.logger.Log(context.Background(), level, "decision", "group", g.Name, "action", rec.Action, "outcome", rec.Outcome,
 		"from", rec.From, "to", rec.To, "reason", rec.Reason, "record", rec)
 	a.log.add(rec)
-	if rec.Outcome != OutcomeDuplicate {
+	if rec.Outcome != OutcomeDuplicate && !rec.logged {
 		if err := a.store.Log(context.WithoutCancel(ctx), rec); err != nil {
 			a.logger.Warn("decision not kept in the shared log", "group", g.Name, "err", err)
 		}

@@ -40,7 +40,7 @@ func (s *ASScaler) State(ctx context.Context, g *config.Group, now time.Time) (C
 		return CloudState{}, fmt.Errorf("as: listing instances of scaling group %s (group %q): %w", id, g.Name, err)
 	}
 	for _, m := range members {
-		if m.State == "PENDING" {
+		if m.Joining() {
 			cs.Booting++
 		}
 	}

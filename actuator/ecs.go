@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
@@ -22,6 +23,18 @@ type ECSScaler struct {
 	// 2s and 90); the actuator's job_timeout bounds it too.
 	PollInterval time.Duration
 	MaxPolls     int
+
+	// deletions are the delete jobs of each group: a scale-in ends when its
+	// job does, and ECS never lists deleted servers, so the job is the only
+	// place the cloud shows that end.
+	mu        sync.Mutex
+	deletions map[string]*deletion
+}
+
+// deletion is a group's newest delete job and, once ShowJob says, its end.
+type deletion struct {
+	job string
+	end time.Time
 }
 
 var _ Scaler = (*ECSScaler)(nil)
@@ -55,23 +68,22 @@ func (s *ECSScaler) list(ctx context.Context, g *config.Group) ([]hwcloud.Server
 	return out, nil
 }
 
-// State counts the group's live servers. Cooldowns come from the newest
-// managed server's creation (scale-out) and the newest deletion the API
-// still shows (scale-in); servers being built or deleted are an activity
-// in progress.
+// State counts the group's live servers. The scale-out cooldown runs from
+// the newest managed server's launch; the scale-in cooldown from the end of
+// the group's last delete job (ShowJob end_time), since ECS does not list
+// deleted servers to anyone but administrators (docs/cloud-api.md,
+// ecs-list-deleted). Servers being built or deleted are an activity in
+// progress.
 func (s *ECSScaler) State(ctx context.Context, g *config.Group, now time.Time) (CloudState, error) {
 	servers, err := s.list(ctx, g)
 	if err != nil {
 		return CloudState{}, err
 	}
 	cs := CloudState{InService: true, Status: "ACTIVE"}
+	cs.LastInEnd = s.deletionEnd(ctx, g.Name)
 	for _, sv := range servers {
 		cs.Current++
 		if gone(sv) {
-			// Updated is the deletion's time only when it moved past creation.
-			if managed(sv) && sv.Updated.After(sv.Created) && sv.Updated.After(cs.LastInEnd) {
-				cs.LastInEnd = sv.Updated
-			}
 			if sv.Status != "DELETED" && sv.Status != "SOFT_DELETED" && cs.Activity == ActivityNone {
 				cs.Activity = ActivityIn
 			}
@@ -92,6 +104,44 @@ func (s *ECSScaler) State(ctx context.Context, g *config.Group, now time.Time) (
 		}
 	}
 	return cs, nil
+}
+
+// deletionEnd is when the group's last delete job ended, asking ShowJob
+// while it has not been seen to end; zero when unknown.
+func (s *ECSScaler) deletionEnd(ctx context.Context, group string) time.Time {
+	s.mu.Lock()
+	d := s.deletions[group]
+	s.mu.Unlock()
+	if d == nil {
+		return time.Time{}
+	}
+	if d.end.IsZero() {
+		job, err := s.Client.Job(ctx, d.job)
+		if err != nil || !job.Done() {
+			return time.Time{} // still deleting: the servers in the list say so
+		}
+		s.noteDeletion(group, d.job, job.End)
+		return job.End
+	}
+	return d.end
+}
+
+// endDeletion records the end of the group's newest delete job, if job is it.
+func (s *ECSScaler) endDeletion(group, job string, end time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.deletions[group]; d != nil && d.job == job && d.end.IsZero() {
+		d.end = end
+	}
+}
+
+func (s *ECSScaler) noteDeletion(group, job string, end time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deletions == nil {
+		s.deletions = map[string]*deletion{}
+	}
+	s.deletions[group] = &deletion{job: job, end: end}
 }
 
 func later(a, b time.Time) time.Time {
@@ -135,11 +185,59 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 			spec.Tags = append(spec.Tags, hwcloud.Tag{Key: k, Value: t.Tags[k]})
 		}
 	}
-	created, err := s.Client.Create(ctx, spec, token)
-	if err != nil {
-		return Result{Desired: from}, fmt.Errorf("ecs: creating %d servers for group %q: %w", n, g.Name, err)
+	// ECS creates at most 100 servers a call: a larger step is several calls.
+	res := Result{Desired: from}
+	for done := 0; done < n; {
+		spec.Count = min(n-done, hwcloud.MaxServersPerCreate)
+		part, err := s.createOnce(ctx, g, spec, createToken(token, spec, from+done))
+		res.Added = append(res.Added, part.Added...)
+		res.Failed = append(res.Failed, part.Failed...)
+		if part.JobID != "" {
+			res.JobID = strings.TrimPrefix(res.JobID+","+part.JobID, ",")
+		}
+		res.Detail = strings.TrimSpace(res.Detail + " " + part.Detail)
+		res.Desired += part.Desired
+		if err != nil {
+			return res, fmt.Errorf("ecs: creating %d servers for group %q: %w", n, g.Name, err)
+		}
+		if part.Partial {
+			res.Partial = true
+			res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf(" created %d of %d servers", res.Desired-from, n))
+			return res, nil
+		}
+		done += spec.Count
 	}
-	res := Result{Desired: from + n, Added: created.IDs}
+	return res, nil
+}
+
+// createToken is the X-Client-Token of one CreateServers call. It is
+// derived from the decision's token and from what the call asks for (the
+// count it starts from and the template): a retry of the same call after an
+// ambiguous answer sends the same token and ECS answers the first job
+// instead of creating twice; a retry that re-read the group and decided
+// again asks for something else, under a new token, where reusing the old
+// one would be refused with Ecs.0122 (docs/cloud-api.md, ecs-token-reuse).
+func createToken(token string, spec hwcloud.ServerSpec, from int) string {
+	if token == "" {
+		return ""
+	}
+	return ClientToken(fmt.Sprintf("%s\x00%d\x00%+v", token, from, spec))
+}
+
+// createOnce makes one CreateServers call of at most 100 servers and follows
+// its job. Result.Desired is the count of servers it added (or is adding).
+// An expired token (Ecs.0124: the same call was made more than 8 hours ago
+// and nothing it did is in the group any more) is renewed once.
+func (s *ECSScaler) createOnce(ctx context.Context, g *config.Group, spec hwcloud.ServerSpec, token string) (Result, error) {
+	n := spec.Count
+	created, err := s.Client.Create(ctx, spec, token)
+	if hwcloud.ErrorCode(err) == "Ecs.0124" {
+		created, err = s.Client.Create(ctx, spec, ClientToken(token+"\x00renewed"))
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Desired: n, Added: created.IDs, JobID: created.JobID}
 	if created.JobID == "" {
 		return res, nil
 	}
@@ -195,12 +293,15 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 		return res, nil
 	}
 	res.JobID = jobID
+	// The scale-in cooldown runs from this job's end: State asks ShowJob for
+	// it, and FollowJob records it once the job ends.
+	s.noteDeletion(g.Name, jobID, time.Time{})
 	return res, nil // the job is followed in the background (FollowJob)
 }
 
 // follow polls ShowJob until it ends or the bound is reached, and returns
-// the servers its sub-jobs succeeded and failed for.
-func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []string, done bool, err error) {
+// the servers its sub-jobs succeeded and failed for, and when it ended.
+func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []string, ended time.Time, done bool, err error) {
 	interval, polls := s.PollInterval, s.MaxPolls
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -215,7 +316,7 @@ func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []stri
 	for i := 0; i < polls; i++ {
 		if i > 0 {
 			if err := sleep(ctx, interval); err != nil {
-				return nil, nil, false, err
+				return nil, nil, time.Time{}, false, err
 			}
 		}
 		job, err := s.Client.Job(ctx, jobID)
@@ -223,17 +324,17 @@ func (s *ECSScaler) follow(ctx context.Context, jobID string) (ok, failed []stri
 			if hwcloud.Retryable(err) && ctx.Err() == nil {
 				continue
 			}
-			return nil, nil, false, err
+			return nil, nil, time.Time{}, false, err
 		}
 		if !job.Done() {
 			continue
 		}
 		if job.Status == "FAIL" && len(job.Succeeded) == 0 && len(job.Failed) == 0 {
-			return nil, nil, true, &jobFailedError{job: jobID, reason: job.FailReason}
+			return nil, nil, job.End, true, &jobFailedError{job: jobID, reason: job.FailReason}
 		}
-		return job.Succeeded, job.Failed, true, nil
+		return job.Succeeded, job.Failed, job.End, true, nil
 	}
-	return nil, nil, false, nil
+	return nil, nil, time.Time{}, false, nil
 }
 
 // jobFailedError is an ECS job that ended in FAIL with nothing done.

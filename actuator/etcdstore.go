@@ -193,17 +193,8 @@ func (s *EtcdStore) Log(ctx context.Context, rec Record) error {
 	if err != nil {
 		return fmt.Errorf("actuator: encoding decision: %w", err)
 	}
-	s.mu.Lock()
-	s.seq++
-	seq := s.seq
-	var lease clientv3.LeaseID
-	if s.sess != nil {
-		lease = s.sess.Lease()
-	}
-	s.mu.Unlock()
+	k, seq := s.decisionKey(rec)
 	dir := s.prefix + "decisions/" + rec.Group + "/"
-	// Time first, so keys sort by time; the lease and a counter keep two replicas' records apart.
-	k := fmt.Sprintf("%s%020d-%x-%d", dir, rec.Time.UnixNano(), int64(lease), seq)
 	if _, err := s.cli.Put(ctx, k, string(b)); err != nil {
 		return fmt.Errorf("actuator: etcd: logging decision: %w", err)
 	}
@@ -222,6 +213,19 @@ func (s *EtcdStore) Log(ctx context.Context, rec Record) error {
 	last := string(old.Kvs[len(old.Kvs)-1].Key)
 	_, err = s.cli.Delete(ctx, string(old.Kvs[0].Key), clientv3.WithRange(last+"\x00"))
 	return err
+}
+
+// decisionKey names a record in the shared log: time first, so keys sort
+// by time; the lease and a counter keep two replicas' records apart.
+func (s *EtcdStore) decisionKey(rec Record) (string, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	var lease clientv3.LeaseID
+	if s.sess != nil {
+		lease = s.sess.Lease()
+	}
+	return fmt.Sprintf("%sdecisions/%s/%020d-%x-%d", s.prefix, rec.Group, rec.Time.UnixNano(), int64(lease), s.seq), s.seq
 }
 
 // History returns up to limit logged decisions of a group, newest first.
@@ -337,12 +341,17 @@ func (l *etcdLock) Release(ctx context.Context, key string) error {
 	return l.commit(ctx, false, clientv3.OpDelete(l.s.keyPath(key)), clientv3.OpDelete(l.s.intentPath(l.group, key)))
 }
 
-func (l *etcdLock) Finish(ctx context.Context, key string, to int, gs *GroupState, _ time.Time) error {
+func (l *etcdLock) Finish(ctx context.Context, key string, to int, gs *GroupState, _ time.Time, rec Record) error {
 	resp, err := l.s.cli.Get(ctx, l.s.keyPath(key))
 	if err != nil {
 		return fmt.Errorf("actuator: etcd: reading key %s: %w", key, err)
 	}
-	ops := []clientv3.Op{clientv3.OpDelete(l.s.intentPath(l.group, key)), l.putGroupOp(gs)}
+	decisionKey, _ := l.s.decisionKey(rec)
+	logged, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("actuator: encoding decision: %w", err)
+	}
+	ops := []clientv3.Op{clientv3.OpDelete(l.s.intentPath(l.group, key)), l.putGroupOp(gs), clientv3.OpPut(decisionKey, string(logged))}
 	if len(resp.Kvs) > 0 {
 		var e KeyEntry
 		if err := json.Unmarshal(resp.Kvs[0].Value, &e); err == nil {

@@ -80,11 +80,12 @@ func (a *Actuator) reconcile(ctx context.Context, lk GroupLock, g *config.Group,
 		if e.Action == ScaleIn && e.Started.After(local.LastIn) {
 			local.LastIn = e.Started
 		}
-		if err := lk.Finish(ctx, k, to, local, e.Started); err != nil {
-			return recs, false, err
-		}
 		rec.Outcome = OutcomeApplied
 		rec.Reason = fmt.Sprintf("reconciled: the write-ahead intent %d->%d landed (fresh desired %d)", e.From, e.To, cloud.Desired)
+		if err := lk.Finish(ctx, k, to, local, e.Started, rec); err != nil {
+			return recs, false, err
+		}
+		rec.logged = true
 		recs = append(recs, rec)
 		keyLanded = keyLanded || k == key
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/flexus-autoscaler/flexus/config"
@@ -155,14 +156,29 @@ func (a *Actuator) correct(ctx context.Context, g *config.Group, key string, rea
 	return lk.PutGroup(ctx, local)
 }
 
-// FollowJob follows an ECS job (ShowJob) until it ends or ctx does.
-func (s *ECSScaler) FollowJob(ctx context.Context, _ *config.Group, jobID string) (JobResult, error) {
-	ok, failed, done, err := s.follow(ctx, jobID)
-	var jf *jobFailedError
-	if errors.As(err, &jf) {
-		return JobResult{Done: true, FailReason: jf.Error()}, nil
+// FollowJob follows an ECS job (ShowJob) until it ends or ctx does. A
+// create split over several calls (at most 100 servers each) names its jobs
+// comma-separated; they are followed in turn and their servers added up.
+func (s *ECSScaler) FollowJob(ctx context.Context, g *config.Group, jobIDs string) (JobResult, error) {
+	out := JobResult{Done: true}
+	for _, id := range strings.Split(jobIDs, ",") {
+		ok, failed, ended, done, err := s.follow(ctx, id)
+		if done {
+			s.endDeletion(g.Name, id, ended)
+		}
+		var jf *jobFailedError
+		switch {
+		case errors.As(err, &jf):
+			out.FailReason = strings.TrimPrefix(out.FailReason+"; "+jf.Error(), "; ")
+			continue
+		case err != nil:
+			out.Done = false
+			return out, err
+		}
+		out.OK, out.Failed = append(out.OK, ok...), append(out.Failed, failed...)
+		out.Done = out.Done && done
 	}
-	return JobResult{OK: ok, Failed: failed, Done: done}, err
+	return out, nil
 }
 
 func abs(n int) int { return max(n, -n) }

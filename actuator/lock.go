@@ -42,9 +42,10 @@ type GroupLock interface {
 	PutKey(ctx context.Context, key string, e KeyEntry) error
 	// Release forgets a key whose effect did not happen, so a retry acts.
 	Release(ctx context.Context, key string) error
-	// Finish marks a key done with the count it set and stores the group's
-	// new state, in one write.
-	Finish(ctx context.Context, key string, to int, gs *GroupState, now time.Time) error
+	// Finish marks a key done with the count it set, stores the group's
+	// new state and logs the decision's record, in one write: a replica
+	// killed at any point leaves all three or none.
+	Finish(ctx context.Context, key string, to int, gs *GroupState, now time.Time, rec Record) error
 	// PutGroup stores the group's state.
 	PutGroup(ctx context.Context, gs *GroupState) error
 	// Lost is closed when the lock is lost (etcd: the lease expired).

@@ -89,7 +89,7 @@ func (l *fileLock) Pending(context.Context) (map[string]KeyEntry, error) {
 }
 func (l *fileLock) PutKey(_ context.Context, key string, e KeyEntry) error { return l.s.putKey(key, e) }
 func (l *fileLock) Release(_ context.Context, key string) error            { return l.s.Release(key) }
-func (l *fileLock) Finish(_ context.Context, key string, to int, gs *GroupState, now time.Time) error {
+func (l *fileLock) Finish(_ context.Context, key string, to int, gs *GroupState, now time.Time, _ Record) error {
 	return l.s.Finish(key, to, l.group, gs, now)
 }
 func (l *fileLock) PutGroup(_ context.Context, gs *GroupState) error {

@@ -79,7 +79,7 @@ func TestStateStoreContract(t *testing.T) {
 			if err != nil || len(p) != 1 || p["k1"].From != 2 || p["k1"].Token != intent.Token {
 				t.Fatalf("pending %v %v", p, err)
 			}
-			if err := l.Finish(ctx, "k1", 3, &GroupState{Desired: 3, LastOut: t0}, t0); err != nil {
+			if err := l.Finish(ctx, "k1", 3, &GroupState{Desired: 3, LastOut: t0}, t0, Record{Decision: Decision{Time: t0, Group: "web", Outcome: OutcomeApplied}, Key: "k1"}); err != nil {
 				t.Fatal(err)
 			}
 			if p, _ := l.Pending(ctx); len(p) != 0 {
@@ -91,6 +91,12 @@ func TestStateStoreContract(t *testing.T) {
 			}
 			if g, _ := l.Group(ctx); g.Desired != 3 || !g.LastOut.Equal(t0) {
 				t.Fatalf("group %+v", g)
+			}
+			if es, ok := s.(*EtcdStore); ok {
+				// The record is logged with the key and the cooldown, in the same transaction.
+				if h, err := es.History(ctx, "web", 0); err != nil || len(h) != 1 || h[0].Key != "k1" {
+					t.Fatalf("shared log after finish: %v %+v", err, h)
+				}
 			}
 		})
 		t.Run("another replica sees the keys, intents and cooldowns", func(t *testing.T) {
@@ -170,7 +176,7 @@ func TestEtcdLocking(t *testing.T) {
 				return la.PutKey(ctx, "k", KeyEntry{Group: "web", State: KeyInProgress, Started: t0, Expires: t0.Add(time.Hour)})
 			},
 			"group":  func() error { return la.PutGroup(ctx, &GroupState{Desired: 9}) },
-			"finish": func() error { return la.Finish(ctx, "k", 9, &GroupState{Desired: 9}, t0) },
+			"finish": func() error { return la.Finish(ctx, "k", 9, &GroupState{Desired: 9}, t0, Record{}) },
 		} {
 			if err := write(); !errors.Is(err, ErrLockLost) {
 				t.Errorf("%s after the lease was lost: %v, want ErrLockLost", name, err)

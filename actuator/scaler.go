@@ -32,8 +32,11 @@ type Result struct {
 	// Partial is true when only part of the change happened.
 	Partial bool   `json:"partial,omitempty"`
 	Detail  string `json:"detail,omitempty"`
-	// JobID is the cloud's job, when there is one.
+	// JobID is the cloud's job, when there is one (several, comma-separated).
 	JobID string `json:"job_id,omitempty"`
+	// Ended is when the cloud's job ended, when it was followed to its end:
+	// the cooldown runs from there.
+	Ended time.Time `json:"ended,omitzero"`
 }
 
 // Scalers picks a group's backend.

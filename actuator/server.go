@@ -56,6 +56,7 @@ func (a *Actuator) Routes(gatherer prometheus.Gatherer, reload http.Handler) (ht
 		Name:        "Flexus actuator",
 		Description: "Alertmanager webhook that scales Flexus X groups under guards, exactly once.",
 		Version:     version.Info(),
+		Profiling:   "false", // no /debug/pprof is served: its links would be dead
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: PathDecisions, Text: "Recent decisions (bearer token)"},
@@ -165,11 +166,8 @@ func Run(ctx context.Context, o RunOptions) error {
 // loadConfig reads the file as the actuator uses it; the coordinator
 // compares the resolved cloud sections of two loads.
 func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadFor(path, config.ForActuator)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.ResolveSecrets(); err != nil {
 		return nil, err
 	}
 	if err := CheckAuth(cfg.Actuator); err != nil {

@@ -545,9 +545,9 @@ func (r *runner) cloudState(st world.GroupState) actuator.CloudState {
 	for _, a := range acts {
 		switch {
 		case a.ScalingValue > 0 && cs.LastOutEnd.IsZero():
-			cs.LastOutEnd = a.End
+			cs.LastOutEnd = a.Start // cooldowns from the request, as the published figures were measured
 		case a.ScalingValue < 0 && cs.LastInEnd.IsZero():
-			cs.LastInEnd = a.End
+			cs.LastInEnd = a.Start
 		}
 		if !cs.LastOutEnd.IsZero() && !cs.LastInEnd.IsZero() {
 			break

@@ -35,7 +35,7 @@ func (c *Collector) buildGroup(b *builder, st *groupState, v cycleView) bool {
 	d, g, name := c.descs, &st.cfg, st.cfg.Name
 
 	// Sources.
-	state := b.publishMembers(d, g, st.members, st.discovered, v.now)
+	state := b.publishMembers(d, g, st.members, st.discovered, c.cfg.Exporter.InstanceTagLabels, v.now)
 	c.mu.Lock() // the device cache is shared with the collection's goroutines
 	sigs := b.publishCloudEye(d, g, st.members.instances, c.devicesOf, v)
 	c.mu.Unlock()

@@ -63,12 +63,16 @@ type Collector struct {
 	groups  map[string]*groupState
 	samples map[seriesKey]point
 	sources map[string]*sourceState
-	flavors map[string]string // instance → flavour, for AS members
+	details map[string]hwcloud.Server // instance → flavour, address and tags, for AS members
 
-	// mu guards devices, next and budgetWait, which goroutines of a collection touch.
+	// mu guards devices, next, budgetWait and backlog, which goroutines of a collection touch.
 	mu         sync.Mutex
 	devices    map[string]map[string]map[string]string // instance → kind → hash → device id
 	budgetWait time.Duration
+	// backlog is set when device lookups were left for the next collection.
+	backlog bool
+	// published is set once a collection completed: later ones may spend more on device lookups.
+	published bool
 
 	history history
 	costs   *costs
@@ -84,6 +88,8 @@ type groupState struct {
 	elb        *elbSource
 	queue      point
 	queueOK    bool
+	// dmsChecked is set once ListMetrics showed the group's DMS series.
+	dmsChecked bool
 	rt, er     point
 	rtOK, erOK bool
 	scorer     *scoring.Group
@@ -117,7 +123,7 @@ func New(o Options) (*Collector, error) {
 		groups:     map[string]*groupState{},
 		samples:    map[seriesKey]point{},
 		sources:    map[string]*sourceState{},
-		flavors:    map[string]string{},
+		details:    map[string]hwcloud.Server{},
 		devices:    map[string]map[string]map[string]string{},
 	}
 	c.costs = newCosts(o.Config.Pricing, o.Clients.Billing, o.Config.Cloud.Region, o.Logger, c.descs.register)
@@ -161,7 +167,7 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 				st.redis.close()
 				st.redis = nil
 			}
-			st.queueOK = false
+			st.queueOK, st.dmsChecked = false, false
 			if g.Queue != nil && g.Queue.Redis != nil {
 				st.redis = newRedisQueue(*g.Queue.Redis)
 			}
@@ -253,9 +259,9 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	// Discovery first: every later step works on this cycle's members.
 	t0 := time.Now()
 	errs = append(errs, c.discoverAll(ctx, now)...)
-	if err := c.fillFlavors(ctx); err != nil {
-		// Only a label is missing: the instance is exported without its flavour.
-		c.logger.Debug("flavours unknown for now", "err", err)
+	if err := c.fillDetails(ctx); err != nil {
+		// Only labels are missing: the instance is exported without its flavour and address.
+		c.logger.Debug("instance details unknown for now", "err", err)
 	}
 	c.record(SourceDiscovery, time.Since(t0), len(errs) == 0, now)
 	c.costs.refresh(ctx, now, c.flavorsInUse())
@@ -273,14 +279,20 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	// is the real id from the first scrape on.
 	t0 = time.Now()
 	var dimErrs []error
+	backlog, limit := 0, c.deviceLookupLimit()
 	for _, k := range deviceKinds() {
 		hashes, calls, err := c.listDeviceHashes(ctx, k, want)
 		stats.DimensionCalls += calls
 		if err != nil {
 			dimErrs = append(dimErrs, err)
 		}
-		calls, err = c.resolveDevices(ctx, k, hashes)
+		if !k.lookup {
+			c.adoptDevices(k, hashes)
+			continue
+		}
+		calls, pending, err := c.resolveDevices(ctx, k, hashes, limit)
 		stats.DimensionCalls += calls
+		backlog += pending
 		if err != nil {
 			dimErrs = append(dimErrs, err)
 		}
@@ -291,7 +303,17 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 			delete(c.devices, inst)
 		}
 	}
+	// Lookups that failed are not a backlog: retrying at once would spin.
+	c.backlog = backlog > 0 && len(dimErrs) == 0
 	c.mu.Unlock()
+	calls, err := c.resolveExtraDims(ctx, want)
+	stats.DimensionCalls += calls
+	if err != nil {
+		dimErrs = append(dimErrs, err)
+	}
+	calls, queueErrs := c.checkQueueSeries(ctx)
+	stats.DimensionCalls += calls
+	dimErrs = append(dimErrs, queueErrs...)
 	c.record(SourceDimensions, time.Since(t0), len(dimErrs) == 0, now)
 	errs = append(errs, dimErrs...)
 
@@ -357,6 +379,7 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	}
 	stats.Series = snap.Len()
 	stats.Duration = time.Since(started)
+	c.published = true
 	return snap, stats, errors.Join(errs...)
 }
 
@@ -387,7 +410,7 @@ func (c *Collector) discoverAll(ctx context.Context, now time.Time) []error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], errs[i] = c.discover(ctx, &st.cfg, now)
+			results[i], errs[i] = c.discover(ctx, &st.cfg, st.members, now)
 		}()
 	}
 	wg.Wait()
@@ -451,7 +474,9 @@ func (c *Collector) queries() []query {
 				}
 			}
 			for _, x := range st.cfg.ExtraMetrics {
-				add(newQuery(x.Namespace, x.Metric, id))
+				if dims, ok := extraMetricDims(in.ID, x, c.devicesOf); ok {
+					add(newQuery(x.Namespace, x.Metric, dims...))
+				}
 			}
 		}
 		if q := st.cfg.Queue; q != nil && q.DMS != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud"
 )
 
 // serve answers each scrape with the next body.
@@ -96,7 +97,7 @@ func TestInstanceStates(t *testing.T) {
 		{"REMOVING", "DELETED", StateRemoving},
 		{"STANDBY", "SHUTOFF", StateRemoving},
 	} {
-		if got := asState(tc.as); got != tc.want {
+		if got := asState(hwcloud.Member{State: tc.as}); got != tc.want {
 			t.Errorf("AS %s → %s, want %s", tc.as, got, tc.want)
 		}
 		if got := ecsState(tc.ecs); got != tc.want {

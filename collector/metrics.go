@@ -5,19 +5,21 @@ import (
 	"compress/gzip"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/metricnames"
 )
 
 // descs are every series the collection publishes; names and labels follow
 // docs/metrics.md.
 type descs struct {
-	groupDesired, groupCurrent, groupMin, groupMax, groupInstances, instanceInfo *prometheus.Desc
+	groupDesired, groupCurrent, groupMin, groupMax, groupInstances *prometheus.Desc
 
 	cpu, memory, gpu, gpuMemory, gpuMemUsed, gpuMemFree, gpuPower, gpuTemp, npu, npuMemory *prometheus.Desc
 	cloudeyeValue, sampleAge                                                               *prometheus.Desc
@@ -34,6 +36,28 @@ type descs struct {
 
 	// info holds each desc's name and help, for encoding snapshots.
 	info map[*prometheus.Desc][2]string
+	// instanceInfos are flexus_instance_info by its configured tag labels.
+	instanceInfos map[string]*prometheus.Desc
+}
+
+// instanceInfoHelp is flexus_instance_info's help.
+const instanceInfoHelp = "1 for every discovered instance of the group, with its name, private IP, flavour, state and the configured server tags (tag_<key>)."
+
+// instanceInfoFor is flexus_instance_info with a tag_<key> label per
+// configured tag key. Only the collection cycle calls it.
+func (d *descs) instanceInfoFor(tagKeys []string) *prometheus.Desc {
+	k := strings.Join(tagKeys, "\x00")
+	if desc, ok := d.instanceInfos[k]; ok {
+		return desc
+	}
+	labels := []string{"group", "instance_id", "name", "private_ip", "flavor", "state"}
+	for _, t := range tagKeys {
+		labels = append(labels, config.TagLabel(t))
+	}
+	desc := prometheus.NewDesc("flexus_instance_info", instanceInfoHelp, labels, nil)
+	d.info[desc] = [2]string{"flexus_instance_info", instanceInfoHelp}
+	d.instanceInfos[k] = desc
+	return desc
 }
 
 const forecastHelp = "Forecast of the signal at horizon by model (auto = the model chosen for this series); " +
@@ -53,7 +77,7 @@ func newDescs() *descs {
 		groupMin:       d(metricnames.GroupMin, "Lower bound in force: the tighter of config and cloud.", "group"),
 		groupMax:       d(metricnames.GroupMax, "Upper bound in force: the tighter of config and cloud.", "group"),
 		groupInstances: d(metricnames.GroupInstances, "Instances of the group by state (in_service, pending, removing).", "group", "state"),
-		instanceInfo:   d("flexus_instance_info", "1 for every discovered instance of the group.", "group", "instance_id", "flavor", "state"),
+		instanceInfos:  map[string]*prometheus.Desc{},
 
 		cpu:           d("flexus_cpu_utilization_ratio", "CPU utilisation of the instance (0..1), from SYS.ECS cpu_util or AGT.ECS cpu_usage.", "group", "instance_id", "namespace"),
 		memory:        d("flexus_memory_utilization_ratio", "Memory utilisation of the instance (0..1), from AGT.ECS mem_usedPercent.", "group", "instance_id"),

@@ -102,17 +102,17 @@ func (b *builder) publishCloudEye(d *descs, g *config.Group, instances []Instanc
 		haveCPU := false
 		for _, s := range []struct{ ns, metric string }{{nsSYSECS, "cpu_util"}, {nsAGTECS, "cpu_usage"}} {
 			if p, ok := read(instanceKey(s.ns, s.metric, in.ID)); ok {
-				b.group(d.cpu, p.value/100, group, in.ID, s.ns)
+				b.group(d.cpu, scaled(p.value, 0.01), group, in.ID, s.ns)
 				// The agent's figure, read last, is the guest's own view: prefer it.
-				cpu, haveCPU = point{value: p.value / 100, at: p.at}, true
+				cpu, haveCPU = point{value: scaled(p.value, 0.01), at: p.at}, true
 			}
 		}
 		if haveCPU {
 			feed(config.SignalCPU, cpu)
 		}
 		if p, ok := read(instanceKey(nsAGTECS, "mem_usedPercent", in.ID)); ok {
-			b.group(d.memory, p.value/100, group, in.ID)
-			feed(config.SignalMemory, point{value: p.value / 100, at: p.at})
+			b.group(d.memory, scaled(p.value, 0.01), group, in.ID)
+			feed(config.SignalMemory, point{value: scaled(p.value, 0.01), at: p.at})
 		}
 		for _, acc := range accelerators() {
 			for _, dev := range devices(in.ID, acc.dim) {
@@ -121,14 +121,18 @@ func (b *builder) publishCloudEye(d *descs, g *config.Group, instances []Instanc
 					if !ok {
 						continue
 					}
-					p.value *= s.scale
+					p.value = scaled(p.value, s.scale)
 					b.group(s.desc(d), p.value, group, in.ID, dev.id)
 					feed(s.signal, p)
 				}
 			}
 		}
 		for _, x := range g.ExtraMetrics {
-			if p, ok := read(instanceKey(x.Namespace, x.Metric, in.ID)); ok {
+			dims, ok := extraMetricDims(in.ID, x, devices)
+			if !ok {
+				continue
+			}
+			if p, ok := read(keyOf(x.Namespace, x.Metric, dims...)); ok {
 				b.group(d.cloudeyeValue, p.value, group, in.ID, x.Namespace, x.Metric)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 // force, every instance and the membership's age — and returns the group as
 // scoring sees it. A group not yet discovered publishes nothing here; it is
 // still scored, from its empty membership.
-func (b *builder) publishMembers(d *descs, g *config.Group, m membership, discovered bool, now time.Time) scoring.GroupState {
+func (b *builder) publishMembers(d *descs, g *config.Group, m membership, discovered bool, tagKeys []string, now time.Time) scoring.GroupState {
 	counts := map[string]int{}
 	for _, in := range m.instances {
 		counts[in.State]++
@@ -41,8 +41,14 @@ func (b *builder) publishMembers(d *descs, g *config.Group, m membership, discov
 	for _, s := range instanceStates() {
 		b.group(d.groupInstances, float64(counts[s]), name, s)
 	}
+	// tag_<key> labels carry the server tags exporter.instance_tag_labels names.
+	info := d.instanceInfoFor(tagKeys)
 	for _, in := range m.instances {
-		b.group(d.instanceInfo, 1, name, in.ID, in.Flavor, in.State)
+		labels := []string{in.ID, in.Name, in.PrivateIP, in.Flavor, in.State}
+		for _, k := range tagKeys {
+			labels = append(labels, in.Tags[k])
+		}
+		b.group(info, 1, name, labels...)
 	}
 	b.group(d.discoveryLag, max(0, now.Sub(m.at)).Seconds(), name)
 	return state

@@ -306,21 +306,23 @@ func TestResponseSignals(t *testing.T) {
 func TestPublishMembers(t *testing.T) {
 	g := &config.Group{Name: "g", MinInstances: 2, MaxInstances: 10}
 	members := []Instance{
-		{ID: "i-1", Flavor: "x1.2u.4g", State: StateInService},
-		{ID: "i-2", Flavor: "x1.2u.4g", State: StatePending},
-		{ID: "i-3", Flavor: "x1.2u.4g", State: StateRemoving},
+		{ID: "i-1", Name: "web-1", PrivateIP: "192.168.0.11", Flavor: "x1.2u.4g", State: StateInService, Tags: map[string]string{"team": "search"}},
+		{ID: "i-2", Name: "web-2", PrivateIP: "192.168.0.12", Flavor: "x1.2u.4g", State: StatePending},
+		{ID: "i-3", Name: "web-3", Flavor: "x1.2u.4g", State: StateRemoving},
 	}
 	for _, tc := range []struct {
 		name       string
 		m          membership
 		discovered bool
+		tags       []string
 		want       []string
 		state      scoring.GroupState
 	}{
 		{
-			name:       "the bounds in force are the tighter of config and cloud",
+			name:       "the bounds in force are the tighter of config and cloud; instances carry the configured tags",
 			m:          membership{instances: members, desired: 3, cloudMin: 1, cloudMax: 8, at: publishNow.Add(-30 * time.Second)},
 			discovered: true,
+			tags:       []string{"team"},
 			want: []string{
 				`flexus_discovery_lag_seconds{group="g"} 30`,
 				`flexus_group_current_instances{group="g"} 3`,
@@ -330,9 +332,9 @@ func TestPublishMembers(t *testing.T) {
 				`flexus_group_instances{group="g",state="removing"} 1`,
 				`flexus_group_max_instances{group="g"} 8`,
 				`flexus_group_min_instances{group="g"} 2`,
-				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-1",state="in_service"} 1`,
-				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-2",state="pending"} 1`,
-				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-3",state="removing"} 1`,
+				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-1",name="web-1",private_ip="192.168.0.11",state="in_service",tag_team="search"} 1`,
+				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-2",name="web-2",private_ip="192.168.0.12",state="pending",tag_team=""} 1`,
+				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-3",name="web-3",private_ip="",state="removing",tag_team=""} 1`,
 			},
 			state: scoring.GroupState{Current: 1, Desired: 3, Min: 2, Max: 8},
 		},
@@ -349,9 +351,9 @@ func TestPublishMembers(t *testing.T) {
 				`flexus_group_instances{group="g",state="removing"} 1`,
 				`flexus_group_max_instances{group="g"} 10`,
 				`flexus_group_min_instances{group="g"} 2`,
-				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-1",state="in_service"} 1`,
-				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-2",state="pending"} 1`,
-				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-3",state="removing"} 1`,
+				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-1",name="web-1",private_ip="192.168.0.11",state="in_service"} 1`,
+				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-2",name="web-2",private_ip="192.168.0.12",state="pending"} 1`,
+				`flexus_instance_info{flavor="x1.2u.4g",group="g",instance_id="i-3",name="web-3",private_ip="",state="removing"} 1`,
 			},
 			state: scoring.GroupState{Current: 1, Desired: 2, Min: 2, Max: 10},
 		},
@@ -363,7 +365,7 @@ func TestPublishMembers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, d := newBuilder(), newDescs()
-			state := b.publishMembers(d, g, tc.m, tc.discovered, publishNow)
+			state := b.publishMembers(d, g, tc.m, tc.discovered, tc.tags, publishNow)
 			checkSeries(t, published(t, b, d), tc.want)
 			if state != tc.state {
 				t.Errorf("scoring state %+v, want %+v", state, tc.state)

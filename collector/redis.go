@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/redis/go-redis/v9"
 
@@ -65,3 +66,18 @@ func (q *redisQueue) depth(ctx context.Context) (float64, error) {
 }
 
 func (q *redisQueue) close() { _ = q.client.Close() }
+
+// RedisLogger routes go-redis's own messages (pool and handshake notes)
+// through the process logger, so --log.format=json stays JSON. go-redis
+// takes it only process-wide (redis.SetLogger), which main does once.
+func RedisLogger(logger *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{logger}
+}
+
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.InfoContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
+}

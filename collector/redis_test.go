@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -188,4 +191,17 @@ flexus_collection_success{source="scoring"} 1
 # TYPE flexus_queue_depth gauge
 flexus_queue_depth{group="gpu-pool",source="redis"} 4
 `, "flexus_queue_depth")
+}
+
+func TestGoRedisLinesFollowTheProcessLogFormat(t *testing.T) {
+	var buf bytes.Buffer
+	l := RedisLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	l.Printf(context.Background(), "redis: connection pool: failed to dial after %d attempts: %s", 5, "connection refused")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
+	}
+	if line["msg"] != "redis: connection pool: failed to dial after 5 attempts: connection refused" || line["component"] != "redis" {
+		t.Errorf("line %v, want the formatted message with component=redis", line)
+	}
 }

@@ -18,7 +18,9 @@ type Loop struct {
 	clk   clock.Clock
 	snap  atomic.Pointer[Snapshot]
 	ready atomic.Bool
-	// collected is closed by the first completed collection.
+	// lastErr is why the collections so far failed, while none has succeeded.
+	lastErr atomic.Pointer[error]
+	// collected is closed by the first completed collection, failed or not.
 	collected     chan struct{}
 	collectedOnce sync.Once
 	// textOnly drops each snapshot's metric objects once it is rendered: the
@@ -31,10 +33,20 @@ func NewLoop(c *Collector, clk clock.Clock) *Loop {
 	return &Loop{c: c, clk: clk, collected: make(chan struct{})}
 }
 
-// Ready reports whether a first collection has completed.
+// Ready reports whether a collection has succeeded, every source answering.
+// A finished one is not enough: its series may be empty because the cloud
+// refused every call, and a probe that passes then hides a broken exporter.
 func (l *Loop) Ready() bool { return l.ready.Load() }
 
-// Collected is closed once a first collection has completed.
+// NotReadyReason says why no collection has succeeded yet.
+func (l *Loop) NotReadyReason() string {
+	if e := l.lastErr.Load(); e != nil {
+		return "no collection has succeeded yet; the last one failed: " + (*e).Error()
+	}
+	return "the first collection has not completed"
+}
+
+// Collected is closed once a first collection has completed, failed or not.
 func (l *Loop) Collected() <-chan struct{} { return l.collected }
 
 // Step runs one collection at the clock's now and swaps its snapshot in.
@@ -45,15 +57,19 @@ func (l *Loop) Step(ctx context.Context) (Stats, error) {
 	}
 	if snap != nil && ctx.Err() == nil {
 		l.snap.Store(snap)
-		l.ready.Store(true)
 		l.collectedOnce.Do(func() { close(l.collected) })
+		if err == nil {
+			l.ready.Store(true)
+		} else if !l.ready.Load() {
+			l.lastErr.Store(&err)
+		}
 	}
 	return stats, err
 }
 
 // Run collects every exporter.interval until ctx ends. The next collection
 // starts an interval after the previous one started, or at once when it ran
-// longer: collections never overlap.
+// longer or left device lookups for the next: collections never overlap.
 func (l *Loop) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
@@ -68,7 +84,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			log.Debug("collection finished")
 		}
 		wait := l.c.interval() - time.Since(start)
-		if wait <= 0 {
+		if wait <= 0 || l.c.Backlog() {
 			continue
 		}
 		t := time.NewTimer(wait)

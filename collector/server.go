@@ -60,14 +60,11 @@ type Server struct {
 
 // loadConfig reads, validates and resolves the file the way the exporter uses it.
 func loadConfig(path string, getenv func(string) string, shard Shard) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadFor(path, config.ForExporter)
 	if err != nil {
 		return nil, err
 	}
 	shard.selectGroups(cfg)
-	if err := cfg.ResolveSecrets(); err != nil {
-		return nil, err
-	}
 	if err := cfg.Cloud.Resolve(getenv); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -179,7 +176,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.loop.Ready() {
-			http.Error(w, "Not ready: the first collection has not completed", http.StatusServiceUnavailable)
+			http.Error(w, "Not ready: "+s.loop.NotReadyReason(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
@@ -189,6 +186,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		Name:        "Flexus exporter",
 		Description: "Cloud Eye, queue and scaling signals of Huawei Cloud scaling groups",
 		Version:     version.Info(),
+		Profiling:   "false", // no /debug/pprof is served: its links would be dead
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
@@ -308,10 +306,10 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // CheckConfig validates a config file as the exporter reads it, without
-// credentials or any cloud call: everything config.Check checks, then the
-// advisor block and the ELB sources as the exporter will build them.
+// credentials or any cloud call: everything config.CheckFor checks for the
+// exporter, then the advisor block and the ELB sources as it will build them.
 func CheckConfig(path string) error {
-	cfg, err := config.Check(path)
+	cfg, err := config.CheckFor(path, config.ForExporter)
 	if err != nil {
 		return err
 	}
@@ -330,10 +328,10 @@ func checkGroups(cfg *config.Config) error {
 	for i := range cfg.Groups {
 		g := &cfg.Groups[i]
 		if err := g.ScoringParams(cfg.Exporter).Validate(); err != nil {
-			return fmt.Errorf("group %q: %w", g.Name, err)
+			return fmt.Errorf("groups[%d]: %w", i, err)
 		}
 		if _, err := parseELB(g.ResponseTime); err != nil {
-			return fmt.Errorf("group %q: %w", g.Name, err)
+			return fmt.Errorf("groups[%d]: %w", i, err)
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/internal/testenv"
 	"github.com/flexus-autoscaler/flexus/internal/webserver"
+	"github.com/flexus-autoscaler/flexus/simcloud"
 )
 
 func post(t *testing.T, url string) (int, string) {
@@ -168,12 +169,12 @@ func TestCheckConfig(t *testing.T) {
 		name, content, wantErr string
 	}{
 		{"the shared example is valid", unitConfig, ""},
-		{"an unknown key is named", unitConfig + "    colour: blue\n", "field colour not found"},
-		{"a response-time URL that is neither http nor cloudeye is refused", unitConfig + "    response_time: {url: \"ftp://x/metrics\"}\n", `response_time.url "ftp://x/metrics" must be an http(s) URL`},
+		{"an unknown key is named", unitConfig + "    colour: blue\n", "colour: unknown field"},
+		{"a response-time URL that is neither http nor cloudeye is refused", unitConfig + "    response_time: {url: \"ftp://x/metrics\"}\n", `groups[0].response_time.url: "ftp://x/metrics" must be an http(s) URL`},
 		{"an ELB source needs a dimension", unitConfig + "    response_time: {url: \"cloudeye:SYS.ELB\"}\n", "names no dimension"},
 		{"an ELB source is valid", unitConfig + "    response_time: {url: \"cloudeye:SYS.ELB?lbaas_instance_id=elb-1\"}\n", ""},
 		{"a bad advisor block is refused", unitConfig + "advisor:\n  mode: sometimes\n", "advisor"},
-		{"scale_out must stay above scale_in", strings.Replace(unitConfig, "    max_instances: 10\n", "    max_instances: 10\n    signals:\n      cpu: {scale_out: 0.2, scale_in: 0.3}\n", 1), "scale_out 0.2 must be above scale_in 0.3"},
+		{"scale_out must stay above scale_in", strings.Replace(unitConfig, "    max_instances: 10\n", "    max_instances: 10\n    signals:\n      cpu: {scale_out: 0.2, scale_in: 0.3}\n", 1), "groups[0].signals.cpu.scale_out: 0.2 must be above scale_in 0.3 (line 18)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,5 +210,41 @@ func TestAdvisorIsPublishedWhenEnabled(t *testing.T) {
 	}
 	if sums := srv.coll.Summaries(s.clk.Now()); len(sums) != 2 || len(sums[0].Signals) == 0 {
 		t.Errorf("advisor summaries after one collection: %+v", sums)
+	}
+}
+
+func TestReadyOnlyAfterASuccessfulCollection(t *testing.T) {
+	s := startSim(t)
+	srv, url, _ := startServer(t, s, s.config(t))
+	apis := []string{"BatchListMetricData", "ListMetrics", "ListAgentDimensionInfo"}
+	setFault := func(f simcloud.Fault) {
+		for _, api := range apis {
+			if err := s.env.Server.SetFault(api, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	setFault(simcloud.Fault{ErrorProbability: 1})
+	if _, err := srv.Loop().Step(context.Background()); err == nil {
+		t.Fatal("a collection against a failing Cloud Eye reported no error")
+	}
+	code, body := get(t, url+"/-/ready")
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "the last one failed: ") {
+		t.Errorf("/-/ready after a failed first collection: %d %q, want 503 with the failure", code, body)
+	}
+	setFault(simcloud.Fault{})
+	s.clk.Advance(time.Minute)
+	if _, err := srv.Loop().Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, url+"/-/ready"); code != http.StatusOK {
+		t.Errorf("/-/ready after a successful collection: %d %q", code, body)
+	}
+	// Once ready, a later failure is the series' staleness to show, not the probe's.
+	setFault(simcloud.Fault{ErrorProbability: 1})
+	s.clk.Advance(time.Minute)
+	_, _ = srv.Loop().Step(context.Background())
+	if code, _ := get(t, url+"/-/ready"); code != http.StatusOK {
+		t.Errorf("/-/ready after a later failure: %d, want 200", code)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/flexus-autoscaler/flexus/simcloud"
 	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
+	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 )
 
 // simStart is a fixed instant, aligned to the hour, so the world, its ids
@@ -110,13 +111,13 @@ groups:
     max_instances: 10
     policy: target
     queue:
-      dms: {kind: kafka, dimensions: {kafka_instance_id: "%[7]s", kafka_groups: "%[8]s"}}
+      dms: {preset: kafka_backlog, dimensions: {kafka_instance_id: "%[7]s"}}
     ecs:
       flavor: x1.2u.4g
       image_id: img-0001
       vpc_id: vpc-0001
       subnet_id: subnet-0001
-`, s.env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey, gpu.ID, s.redis, web.KafkaInstanceID, web.ConsumerGroup)
+`, s.env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey, gpu.ID, s.redis, web.KafkaInstanceID)
 }
 
 // collector builds a Collector on the real SDK clients against simcloud.
@@ -431,8 +432,9 @@ groups:
 	for _, in := range ins {
 		for _, d := range in.Devices {
 			n++
+			// ListAgentDimensionInfo has no npu: the label is the npu dimension value ListMetrics shows.
 			for _, name := range []string{"flexus_npu_utilization_ratio", "flexus_npu_memory_utilization_ratio"} {
-				w := fmt.Sprintf("%s{device=%s,group=npu-pool,instance_id=%s}", name, d.Origin, in.ID)
+				w := fmt.Sprintf("%s{device=%s,group=npu-pool,instance_id=%s}", name, d.Hash, in.ID)
 				if !strings.Contains(got, w) {
 					t.Errorf("first scrape lacks %s; got:\n%s", w, got)
 				}
@@ -518,4 +520,200 @@ func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	return mfs
+}
+
+// A DMS series that does not exist reads as no data, silently: the
+// collector checks with ListMetrics at start that the configured series is
+// listed, and names the field and what Cloud Eye has instead.
+func TestSimcloudQueueSeriesIsCheckedAtStart(t *testing.T) {
+	s := startSim(t)
+	web, err := s.env.World.Group("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	preset := fmt.Sprintf(`dms: {preset: kafka_backlog, dimensions: {kafka_instance_id: "%s"}}`, web.KafkaInstanceID)
+	tests := []struct {
+		name    string
+		dms     string
+		wantErr []string // substrings of the cycle's error; none when the series exists
+	}{
+		{"the documented Kafka backlog is found", preset, nil},
+		{"a consumer-group dimension names the field and the dimensions that exist",
+			fmt.Sprintf(`dms: {kind: kafka, namespace: SYS.DMS, metric: group_msgs, dimensions: {kafka_instance_id: "%s", kafka_groups: "%s"}}`, web.KafkaInstanceID, web.ConsumerGroup),
+			[]string{`group "web": queue.dms.dimensions`, "{kafka_instance_id=" + web.KafkaInstanceID + "}", "kafka_backlog"}},
+		{"a metric DMS does not publish is named",
+			fmt.Sprintf(`dms: {kind: rabbitmq, namespace: SYS.DMS, metric: queue_messages, dimensions: {rabbitmq_instance_id: "%s", rabbitmq_queue: "%s"}}`, web.RabbitMQInstanceID, web.RabbitMQQueue),
+			[]string{`group "web": queue.dms: Cloud Eye lists no SYS.DMS queue_messages at all`, "rabbitmq_ready"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := strings.Replace(s.config(t), preset, tc.dms, 1)
+			c := collectorFor(t, mustParse(t, y), nil)
+			_, err := c.Collect(context.Background(), s.clk.Now())
+			if len(tc.wantErr) == 0 {
+				if err != nil && strings.Contains(err.Error(), "queue.dms") {
+					t.Fatalf("the series exists, yet: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error for a queue series Cloud Eye does not have")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// AGT.ECS disk_usedPercent exists only per mount point: an extra metric
+// naming its dimension is read by the mount point's hash, resolved per
+// instance, and published for every instance.
+func TestSimcloudExtraMetricsResolveTheirDimension(t *testing.T) {
+	s := startSim(t)
+	y := strings.Replace(s.config(t), "    policy: target\n", "    policy: target\n    extra_metrics:\n      - {namespace: AGT.ECS, metric: disk_usedPercent, dimension: mount_point, origin: /}\n", 1)
+	c := collectorFor(t, mustParse(t, y), nil)
+	loop := NewLoop(c, s.clk)
+	if _, err := loop.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	got := gatherText(t, reg, "flexus_cloudeye_value")
+	ins, err := s.env.World.Instances("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range ins {
+		w := fmt.Sprintf("flexus_cloudeye_value{group=web,instance_id=%s,metric=disk_usedPercent,namespace=AGT.ECS}", in.ID)
+		if !strings.Contains(got, w) {
+			t.Errorf("no %s; got:\n%s", w, got)
+		}
+	}
+}
+
+// flexus_instance_info names each server, its private address and the
+// configured tags, for AS members (looked up in ECS) as for ECS servers.
+func TestSimcloudInstanceInfoCarriesNameAddressAndTags(t *testing.T) {
+	s := startSim(t)
+	y := strings.Replace(s.config(t), "exporter:\n", "exporter:\n  instance_tag_labels: [flexus-group]\n", 1)
+	c := collectorFor(t, mustParse(t, y), nil)
+	loop := NewLoop(c, s.clk)
+	if _, err := loop.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	got := gatherText(t, reg, "flexus_instance_info")
+	servers, err := s.env.ECS().ListServersDetails(&ecsmodel.ListServersDetailsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sv := range *servers.Servers {
+		var ip string
+		for _, addrs := range sv.Addresses {
+			ip = addrs[0].Addr
+		}
+		group, tag := "gpu-pool", ""
+		if strings.HasPrefix(sv.Name, "web") {
+			group, tag = "web", "web"
+		}
+		w := fmt.Sprintf("flexus_instance_info{flavor=%s,group=%s,instance_id=%s,name=%s,private_ip=%s,state=in_service,tag_flexus_group=%s}", sv.Flavor.Id, group, sv.Id, sv.Name, ip, tag)
+		if !strings.Contains(got, w) {
+			t.Errorf("no %s; got:\n%s", w, got)
+		}
+	}
+}
+
+// A steady AS group (same counts, no activity, every member in service) is
+// discovered with one ShowScalingGroup; its members are listed again when
+// the group changes, and at least every memberRelist.
+func TestSimcloudSteadyGroupIsNotListedAgain(t *testing.T) {
+	s, h := simHarness(t)
+	calls := func(api string) float64 {
+		return counterSum(t, s.env.Server.Registry(), "flexus_simcloud_requests_total", "api", api)
+	}
+	steps := []struct {
+		name          string
+		change        func()
+		advance       time.Duration
+		wantShow      float64
+		wantListPages float64
+	}{
+		{"the first cycle lists the members", nil, 0, 1, 1},
+		{"a steady group is only shown", nil, time.Minute, 1, 0},
+		{"a scale-out lists them again", func() { _ = s.env.World.SetDesired("gpu-pool", 3) }, 10 * time.Second, 1, 1},
+		{"members still booting are listed every cycle", nil, 10 * time.Second, 1, 1},
+		{"once all serve, the group is steady again", nil, 2 * time.Minute, 1, 1},
+		{"and only shown", nil, time.Minute, 1, 0},
+		{"after memberRelist they are listed anyway", nil, memberRelist, 1, 1},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change()
+		}
+		s.clk.Advance(st.advance)
+		show0, list0 := calls("ShowScalingGroup"), calls("ListScalingInstances")
+		if err := h.step(); err != nil {
+			t.Fatal(err)
+		}
+		if show, list := calls("ShowScalingGroup")-show0, calls("ListScalingInstances")-list0; show != st.wantShow || list != st.wantListPages {
+			t.Fatalf("%s: %v ShowScalingGroup, %v ListScalingInstances; want %v and %v", st.name, show, list, st.wantShow, st.wantListPages)
+		}
+	}
+	ins, err := s.env.World.Instances("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(gatherText(t, h.reg, "flexus_instance_info"), "group=gpu-pool"); got != len(ins) {
+		t.Fatalf("%d gpu-pool instances exported, the world has %d", got, len(ins))
+	}
+}
+
+// CPU does not wait for every GPU's id: a cycle looks up only as many
+// devices as a few seconds of the request budget allow (the first) or half
+// an interval's (later ones), publishes what it has, and the next cycle
+// goes on at once.
+func TestSimcloudCPUIsPublishedBeforeEveryGPUIsResolved(t *testing.T) {
+	cfg := simcloudtest.Config()
+	cfg.World.Groups[0].MaxInstances, cfg.World.Groups[0].DesiredInstances = 30, 30
+	cfg.World.Groups[0].Demand.PeakInstances = 30
+	clk := clock.NewFake(simStart)
+	env := simcloudtest.Start(t, cfg, clk)
+	clk.Advance(10 * time.Minute)
+	y := fmt.Sprintf(`cloud: {endpoint: %s, project_id: %s, access_key: %s, secret_key: %s}
+cloudeye: {delay: 60s, requests_per_second: 5, burst: 20, warm_start: 0s}
+groups:
+  - name: gpu-pool
+    discovery: {as_group_id: 8f6a1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e5f}
+    min_instances: 1
+    max_instances: 30
+    signals:
+      gpu: {scale_out: 0.8, scale_in: 0.3, weight: 0.0}
+`, env.URL, simcloudtest.ProjectID, simcloudtest.AccessKey, simcloudtest.SecretKey)
+	c := collectorFor(t, mustParse(t, y), nil)
+	loop := NewLoop(c, clk)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	count := func(name string) int { return strings.Count(gatherText(t, reg, name), "\n") }
+	steps := []struct {
+		name             string
+		wantCPU, wantGPU int
+		wantBacklog      bool
+	}{
+		// 5/s × 4 s, at least the burst of 20: 20 of the 30 GPUs.
+		{"the first cycle publishes every CPU and the GPUs it could name", 30 * 2, 20, true},
+		{"the next one names the rest", 30 * 2, 30, false},
+	}
+	for _, st := range steps {
+		clk.Advance(time.Minute)
+		if _, err := loop.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if cpu, gpu := count("flexus_cpu_utilization_ratio"), count("flexus_gpu_utilization_ratio"); cpu != st.wantCPU || gpu != st.wantGPU || c.Backlog() != st.wantBacklog {
+			t.Fatalf("%s: %d CPU series, %d GPU series, backlog %v; want %d, %d, %v", st.name, cpu, gpu, c.Backlog(), st.wantCPU, st.wantGPU, st.wantBacklog)
+		}
+	}
 }

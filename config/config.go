@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	commoncfg "github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
@@ -95,6 +97,20 @@ type Exporter struct {
 	StaleAfter time.Duration `yaml:"stale_after"`
 	// ForecastHorizons are published as the horizon label.
 	ForecastHorizons []time.Duration `yaml:"forecast_horizons"`
+	// InstanceTagLabels are server tag keys flexus_instance_info carries as
+	// tag_<key> labels (characters other than letters, digits and _ become _).
+	InstanceTagLabels []string `yaml:"instance_tag_labels"`
+}
+
+// TagLabel is the label name of a server tag key on flexus_instance_info.
+func TagLabel(key string) string {
+	b := []byte("tag_" + key)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // Actuator holds the actuator's settings.
@@ -218,13 +234,49 @@ type RedisQueue struct {
 	Timeout       time.Duration `yaml:"timeout"`
 }
 
-// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye.
+// DMSQueue reads a DMS Kafka or RabbitMQ backlog through Cloud Eye. The
+// series is explicit: namespace, metric and dimensions, or a preset that
+// names a documented series (DMSPresets) and needs only its dimension values.
 type DMSQueue struct {
-	// Kind is kafka or rabbitmq; it selects the default namespace and metric.
+	// Kind is kafka or rabbitmq: the source label (dms_kafka, dms_rabbitmq); a preset sets it.
 	Kind       string            `yaml:"kind"`
+	Preset     string            `yaml:"preset"`
 	Namespace  string            `yaml:"namespace"`
 	Metric     string            `yaml:"metric"`
 	Dimensions map[string]string `yaml:"dimensions"`
+}
+
+// DMSPreset is a queue series Huawei documents, with the page it is on.
+type DMSPreset struct {
+	Kind, Namespace, Metric string
+	// Dimensions are the dimension names the series has, all of them.
+	Dimensions []string
+	Doc        string
+}
+
+// DMSPresets are the documented queue series (docs/cloud-api.md). DMS
+// publishes backlogs per instance only: there is no per-consumer-group or
+// per-queue series. A Redis list is read with queue.redis instead.
+var DMSPresets = map[string]DMSPreset{
+	"kafka_backlog": {Kind: "kafka", Namespace: "SYS.DMS", Metric: "group_msgs", Dimensions: []string{"kafka_instance_id"},
+		Doc: `DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance`},
+	"rabbitmq_ready": {Kind: "rabbitmq", Namespace: "SYS.DMS", Metric: "messages_ready", Dimensions: []string{"rabbitmq_instance_id"},
+		Doc: `DMS for RabbitMQ "RabbitMQ Metrics", instance metrics: messages ready for consumption in the instance`},
+}
+
+// presetList names the presets and their series, for errors.
+func presetList() string {
+	names := make([]string, 0, len(DMSPresets))
+	for n := range DMSPresets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		p := DMSPresets[n]
+		parts[i] = fmt.Sprintf("%s (%s %s by %s)", n, p.Namespace, p.Metric, strings.Join(p.Dimensions, ", "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // HTTPSource reads a value from a Prometheus-format endpoint of the service.
@@ -235,10 +287,15 @@ type HTTPSource struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// ExtraMetric is any further Cloud Eye metric published per instance.
+// ExtraMetric is any further Cloud Eye metric published per instance. A
+// metric with a second dimension (AGT.ECS disk_usedPercent has mount_point)
+// names it: Dimension is the agent dimension ListAgentDimensionInfo resolves
+// (mount_point or disk) and Origin the real value to read ("/", "vda").
 type ExtraMetric struct {
 	Namespace string `yaml:"namespace"`
 	Metric    string `yaml:"metric"`
+	Dimension string `yaml:"dimension"`
+	Origin    string `yaml:"origin"`
 }
 
 // Scaling holds the actuator's guards for a group.
@@ -281,7 +338,8 @@ type ECSTemplate struct {
 // ManagedTagKey marks servers the ecs backend created; it never touches others.
 const ManagedTagKey = "flexus.managed"
 
-// Load reads and validates a file.
+// Load reads and validates a file. Its problems come back as an *Error
+// naming the file, each field's path and line, and the fix.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -289,6 +347,11 @@ func Load(path string) (*Config, error) {
 	}
 	c, err := Parse(b)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File = path
+			return nil, e
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
@@ -296,19 +359,41 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes, defaults and validates a file's content. Credentials are not
 // resolved here (see hwcloud.Config.Resolve): check-config must work without them.
+// Decoding and validation problems are an *Error whose paths are the file's
+// (groups[1].scaling.cooldown_in) with the line of each.
 func Parse(b []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "tab character") {
+			msg += ": indent with spaces"
+		}
+		return nil, &Error{Problems: []Problem{{Msg: msg}}}
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config: the file is empty: at least one group is needed under groups:")
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, &Error{Problems: []Problem{{Msg: "the file is empty: at least one group is needed under groups:"}}}
+		case errors.As(err, &te):
+			return nil, decodeProblems(te, &root)
 		}
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, &Error{Problems: []Problem{{Msg: err.Error()}}}
 	}
 	c.fillDerived()
 	if err := c.validate(); err != nil {
-		return nil, err
+		var e *Error
+		if !errors.As(err, &e) {
+			return nil, err
+		}
+		nodes := locate(&root)
+		for i := range e.Problems {
+			e.Problems[i].Line = lineOf(nodes, e.Problems[i].Path)
+		}
+		return nil, e
 	}
 	return &c, nil
 }
@@ -317,79 +402,95 @@ var groupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 
 func (c *Config) validate() error {
 	if err := c.Cloud.Validate(); err != nil {
-		return err
+		return &Error{Problems: []Problem{{Msg: err.Error()}}}
 	}
 	if err := c.Pricing.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
+		var fe *cost.FieldError
+		if errors.As(err, &fe) {
+			return fieldError("pricing."+fe.Field, "%s", fe.Msg)
+		}
+		return fieldError("pricing", "%v", err)
 	}
 	ce := c.CloudEye
 	switch {
 	case ce.Delay < 0:
-		return fmt.Errorf("config: cloudeye.delay %s is negative", ce.Delay)
+		return fieldError("cloudeye.delay", "%s is negative", ce.Delay)
 	case !contains([]string{"1", "300", "1200", "3600", "14400", "86400"}, ce.Period):
-		return fmt.Errorf("config: cloudeye.period %q is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400", ce.Period)
+		return fieldError("cloudeye.period", "%q is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400", ce.Period)
 	case !(ce.RequestsPerSecond > 0) || math.IsInf(ce.RequestsPerSecond, 0):
-		return fmt.Errorf("config: cloudeye.requests_per_second %v must be positive", ce.RequestsPerSecond)
+		return fieldError("cloudeye.requests_per_second", "%v must be positive", ce.RequestsPerSecond)
 	case ce.Burst < 1:
-		return fmt.Errorf("config: cloudeye.burst %d must be at least 1", ce.Burst)
+		return fieldError("cloudeye.burst", "%d must be at least 1", ce.Burst)
 	case ce.Concurrency < 1 || ce.Concurrency > 64:
-		return fmt.Errorf("config: cloudeye.concurrency %d is outside 1..64", ce.Concurrency)
+		return fieldError("cloudeye.concurrency", "%d is outside 1..64", ce.Concurrency)
 	case ce.MetricsPerRequest < 1 || ce.MetricsPerRequest > 500:
-		return fmt.Errorf("config: cloudeye.metrics_per_request %d is outside 1..500 (the API's limit)", ce.MetricsPerRequest)
+		return fieldError("cloudeye.metrics_per_request", "%d is outside 1..500 (the API's limit)", ce.MetricsPerRequest)
+	case ce.WarmStart < 0:
+		return fieldError("cloudeye.warm_start", "%s is negative: use 0 for no warm start", ce.WarmStart)
 	}
 	e := c.Exporter
 	switch {
 	case e.Interval < time.Second:
-		return fmt.Errorf("config: exporter.interval %s is below 1s", e.Interval)
+		return fieldError("exporter.interval", "%s is below 1s", e.Interval)
 	case e.StaleAfter <= 0:
-		return fmt.Errorf("config: exporter.stale_after %s must be positive", e.StaleAfter)
+		return fieldError("exporter.stale_after", "%s must be positive", e.StaleAfter)
 	case len(e.ForecastHorizons) == 0:
-		return errors.New("config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]")
-	case ce.WarmStart < 0:
-		return fmt.Errorf("config: cloudeye.warm_start %s is negative: use 0 for no warm start", ce.WarmStart)
+		return fieldError("exporter.forecast_horizons", "is empty: give at least one horizon, e.g. [5m, 15m, 1h]")
+	}
+	labels := map[string]string{}
+	for i, k := range e.InstanceTagLabels {
+		l := TagLabel(k)
+		if k == "" {
+			return fieldError(fmt.Sprintf("exporter.instance_tag_labels[%d]", i), "is empty: name a server tag key")
+		}
+		if prev, dup := labels[l]; dup {
+			return fieldError("exporter.instance_tag_labels", "%q and %q are both the label %s: keep one", prev, k, l)
+		}
+		labels[l] = k
 	}
 	for i, h := range e.ForecastHorizons {
 		if h <= 0 {
-			return fmt.Errorf("config: exporter.forecast_horizons[%d] %s must be positive", i, h)
+			return fieldError(fmt.Sprintf("exporter.forecast_horizons[%d]", i), "%s must be positive", h)
 		}
 	}
 	a := c.Actuator
 	switch {
 	case a.BearerTokenFile != "" && a.BearerToken != "":
-		return errors.New("config: actuator: set bearer_token or bearer_token_file, not both")
+		return fieldError("actuator", "set bearer_token or bearer_token_file, not both")
 	case a.InsecureNoAuth && (a.BearerTokenFile != "" || a.BearerToken != ""):
-		return errors.New("config: actuator: insecure_no_auth is set together with a bearer token: remove one")
+		return fieldError("actuator.insecure_no_auth", "is set together with a bearer token: remove one")
 	case a.StateFile == "" && a.Etcd == nil:
-		return errors.New("config: actuator.state_file is empty: name the file that keeps cooldowns and idempotency keys")
+		return fieldError("actuator.state_file", "is empty: name the file that keeps cooldowns and idempotency keys, or configure actuator.etcd")
 	case a.IdempotencyTTL < time.Minute:
-		return fmt.Errorf("config: actuator.idempotency_ttl %s is below 1m: Alertmanager retries would act twice", a.IdempotencyTTL)
+		return fieldError("actuator.idempotency_ttl", "%s is below 1m: Alertmanager retries would act twice", a.IdempotencyTTL)
 	case a.MaxBodyBytes < 1024:
-		return fmt.Errorf("config: actuator.max_body_bytes %d is below 1024", a.MaxBodyBytes)
+		return fieldError("actuator.max_body_bytes", "%d is below 1024", a.MaxBodyBytes)
 	case a.DecisionLogSize < 1:
-		return fmt.Errorf("config: actuator.decision_log_size %d must be at least 1", a.DecisionLogSize)
+		return fieldError("actuator.decision_log_size", "%d must be at least 1", a.DecisionLogSize)
 	case a.JobTimeout < time.Minute:
-		return fmt.Errorf("config: actuator.job_timeout %s is below 1m: ECS jobs take minutes", a.JobTimeout)
+		return fieldError("actuator.job_timeout", "%s is below 1m: ECS jobs take minutes", a.JobTimeout)
 	}
 	if err := a.validateEtcd(); err != nil {
 		return err
 	}
 
 	if len(c.Groups) == 0 {
-		return errors.New("config: groups is empty: configure at least one scaling group")
+		return fieldError("groups", "is empty: configure at least one scaling group")
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i := range c.Groups {
 		g := &c.Groups[i]
+		at := fmt.Sprintf("groups[%d]", i)
 		if !groupName.MatchString(g.Name) {
-			return fmt.Errorf("config: groups[%d]: name %q must be 1-64 lowercase letters, digits or dashes", i, g.Name)
+			return fieldError(at+".name", "%q must be 1-64 lowercase letters, digits or dashes", g.Name)
 		}
 		if err := g.validate(); err != nil {
-			return fmt.Errorf("config: group %q: %w", g.Name, err)
+			return within(at, err)
 		}
-		if seen[g.Name] {
-			return fmt.Errorf("config: group %q is defined twice: group names must be unique", g.Name)
+		if first, ok := seen[g.Name]; ok {
+			return fieldError(at+".name", "%q is already the name of groups[%d]: group names must be unique", g.Name, first)
 		}
-		seen[g.Name] = true
+		seen[g.Name] = i
 	}
 	return nil
 }
@@ -401,68 +502,69 @@ func (a Actuator) validateEtcd() error {
 	}
 	switch {
 	case a.StateFile != "":
-		return errors.New("config: actuator: state_file and etcd are mutually exclusive: etcd holds the state every replica shares; remove state_file")
+		return fieldError("actuator", "state_file and etcd are mutually exclusive: etcd holds the state every replica shares; remove state_file")
 	case len(e.Endpoints) == 0:
-		return errors.New("config: actuator.etcd.endpoints is empty: list the etcd members (e.g. [127.0.0.1:2379])")
+		return fieldError("actuator.etcd.endpoints", "is empty: list the etcd members (e.g. [127.0.0.1:2379])")
 	case !strings.HasPrefix(e.Prefix, "/") || !strings.HasSuffix(e.Prefix, "/"):
-		return fmt.Errorf("config: actuator.etcd.prefix %q must start and end with / (e.g. /flexus/)", e.Prefix)
+		return fieldError("actuator.etcd.prefix", "%q must start and end with / (e.g. /flexus/)", e.Prefix)
 	case (e.Username == "") != (e.PasswordFile == ""):
-		return errors.New("config: actuator.etcd: set username and password_file together")
+		return fieldError("actuator.etcd", "set username and password_file together")
 	case e.DialTimeout <= 0:
-		return fmt.Errorf("config: actuator.etcd.dial_timeout %s must be positive", e.DialTimeout)
+		return fieldError("actuator.etcd.dial_timeout", "%s must be positive", e.DialTimeout)
 	case e.LeaseTTL < 5*time.Second:
-		return fmt.Errorf("config: actuator.etcd.lease_ttl %s is below 5s, etcd's shortest lease", e.LeaseTTL)
+		return fieldError("actuator.etcd.lease_ttl", "%s is below 5s, etcd's shortest lease", e.LeaseTTL)
 	case e.TLS != nil && (e.TLS.CertFile == "") != (e.TLS.KeyFile == ""):
-		return errors.New("config: actuator.etcd.tls: set cert_file and key_file together")
+		return fieldError("actuator.etcd.tls", "set cert_file and key_file together")
 	}
 	for i, ep := range e.Endpoints {
 		if strings.TrimSpace(ep) == "" {
-			return fmt.Errorf("config: actuator.etcd.endpoints[%d] is empty", i)
+			return fieldError(fmt.Sprintf("actuator.etcd.endpoints[%d]", i), "is empty")
 		}
 	}
 	return nil
 }
 
+// validate returns problems with paths relative to the group.
 func (g *Group) validate() error {
 	d := g.Discovery
 	switch {
 	case d.ASGroupID == "" && d.Tag == nil:
-		return errors.New("discovery: set as_group_id (an Auto Scaling group) or tag (ECS servers by tag)")
+		return fieldError("discovery", "set as_group_id (an Auto Scaling group) or tag (ECS servers by tag)")
 	case d.ASGroupID != "" && d.Tag != nil:
-		return errors.New("discovery: set as_group_id or tag, not both")
+		return fieldError("discovery", "set as_group_id or tag, not both")
 	case d.Tag != nil && (d.Tag.Key == "" || d.Tag.Value == ""):
-		return errors.New("discovery.tag: key and value are both required")
+		return fieldError("discovery.tag", "key and value are both required")
 	}
 	switch g.Backend {
 	case BackendAS:
 		if d.ASGroupID == "" {
-			return errors.New("backend as needs discovery.as_group_id")
+			return fieldError("backend", "as needs discovery.as_group_id")
 		}
 	case BackendECS:
 		if d.Tag == nil {
-			return errors.New("backend ecs needs discovery.tag to find its servers")
+			return fieldError("backend", "ecs needs discovery.tag to find its servers")
 		}
 		if g.ECS == nil {
-			return errors.New("backend ecs needs an ecs: template (flavor, image_id, subnet_id, ...)")
+			return fieldError("ecs", "is missing: backend ecs needs a template (flavor, image_id, subnet_id, ...)")
 		}
 		if err := g.ECS.validate(); err != nil {
-			return fmt.Errorf("ecs.%w", err)
+			return within("ecs", err)
 		}
 	default:
-		return fmt.Errorf("backend %q is unknown: use as or ecs", g.Backend)
+		return fieldError("backend", "%q is unknown: use as or ecs", g.Backend)
 	}
 	switch {
 	case g.MinInstances < 0:
-		return fmt.Errorf("min_instances %d is negative", g.MinInstances)
+		return fieldError("min_instances", "%d is negative", g.MinInstances)
 	case g.MaxInstances < g.MinInstances:
-		return fmt.Errorf("max_instances %d is below min_instances %d", g.MaxInstances, g.MinInstances)
+		return fieldError("max_instances", "%d is below min_instances %d", g.MaxInstances, g.MinInstances)
 	case g.MaxInstances > 1000:
-		return fmt.Errorf("max_instances %d is above 1000: raise it in code if you really mean it", g.MaxInstances)
+		return fieldError("max_instances", "%d is above 1000: raise it in code if you really mean it", g.MaxInstances)
 	case g.InstanceCapacity <= 0:
-		return fmt.Errorf("instance_capacity %v must be positive", g.InstanceCapacity)
+		return fieldError("instance_capacity", "%v must be positive", g.InstanceCapacity)
 	}
 	if !contains([]string{PolicySeed, PolicyTarget, PolicyPredictive}, g.Policy) {
-		return fmt.Errorf("policy %q is unknown: use seed, target or predictive", g.Policy)
+		return fieldError("policy", "%q is unknown: use seed, target or predictive", g.Policy)
 	}
 	names := make([]string, 0, len(g.Signals))
 	for n := range g.Signals {
@@ -473,104 +575,173 @@ func (g *Group) validate() error {
 	for _, n := range names {
 		s := g.Signals[n]
 		if !contains(Signals(), n) {
-			return fmt.Errorf("signals: unknown signal %q (known: %s)", n, strings.Join(Signals(), ", "))
+			return fieldError("signals."+n, "unknown signal%s", suggest(n, Signals()))
 		}
 		if err := s.validate(n); err != nil {
-			return fmt.Errorf("signals.%s: %w", n, err)
+			return within("signals."+n, err)
 		}
 		if !scoring.IsAccelerator(scoring.Signal(n)) { // renormalised while present
 			weights += s.Weight
 		}
 	}
 	if weights > 1.0001 {
-		return fmt.Errorf("signals: weights add up to %.2f, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted)", weights)
+		return fieldError("signals", "weights add up to %.2f, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted)", weights)
 	}
 	if g.Queue != nil {
 		if err := g.Queue.validate(); err != nil {
-			return fmt.Errorf("queue.%w", err)
+			return within("queue", err)
 		}
 	}
 	if g.ResponseTime != nil && g.ResponseTime.URL == "" {
-		return errors.New("response_time.url is empty")
+		return fieldError("response_time.url", "is empty")
 	}
 	for i, m := range g.ExtraMetrics {
 		if m.Namespace == "" || m.Metric == "" {
-			return fmt.Errorf("extra_metrics[%d]: namespace and metric are both required", i)
+			return fieldError(fmt.Sprintf("extra_metrics[%d]", i), "namespace and metric are both required")
+		}
+		if m.Dimension != "" && !contains([]string{"mount_point", "disk"}, m.Dimension) {
+			return fieldError(fmt.Sprintf("extra_metrics[%d].dimension", i), "%q cannot be resolved: use mount_point or disk (the agent dimensions ListAgentDimensionInfo maps)", m.Dimension)
+		}
+		if m.Namespace == "AGT.ECS" && m.Metric == "disk_usedPercent" && m.Dimension != "mount_point" {
+			return fieldError(fmt.Sprintf("extra_metrics[%d]", i), "AGT.ECS disk_usedPercent is published per mount point: set dimension: mount_point and origin (e.g. \"/\")")
+		}
+		if m.Dimension != "" && m.Origin == "" {
+			return fieldError(fmt.Sprintf("extra_metrics[%d].origin", i), "is empty: name the %s to read (e.g. \"/\" or \"vda\")", m.Dimension)
 		}
 	}
 	sc := g.Scaling
 	switch {
-	case sc.CooldownOut < 0 || sc.CooldownIn < 0:
-		return errors.New("scaling: cooldowns must not be negative")
+	case sc.CooldownOut < 0:
+		return fieldError("scaling.cooldown_out", "%s is negative", sc.CooldownOut)
+	case sc.CooldownIn < 0:
+		return fieldError("scaling.cooldown_in", "%s is negative", sc.CooldownIn)
 	case sc.MaxStepOut < 1:
-		return fmt.Errorf("scaling: max_step_out %d must be at least 1: a smaller step never scales out (pause the group with paused: true)", sc.MaxStepOut)
+		return fieldError("scaling.max_step_out", "%d must be at least 1: a smaller step never scales out (pause the group with paused: true)", sc.MaxStepOut)
 	case sc.MaxStepIn < 1:
-		return fmt.Errorf("scaling: max_step_in %d must be at least 1: a smaller step never scales in (pause the group with paused: true)", sc.MaxStepIn)
-	case sc.MaxStepOutPercent <= 0 || sc.MaxStepInPercent <= 0 || sc.MaxStepInPercent > 100:
-		return errors.New("scaling: max_step_out_percent must be positive and max_step_in_percent in (0, 100]")
-	case sc.ScaleInStabilization < 0 || sc.BootTime < 0 || sc.PipelineDelay < 0:
-		return errors.New("scaling: scale_in_stabilization, boot_time and pipeline_delay must not be negative")
+		return fieldError("scaling.max_step_in", "%d must be at least 1: a smaller step never scales in (pause the group with paused: true)", sc.MaxStepIn)
+	case sc.MaxStepOutPercent <= 0:
+		return fieldError("scaling.max_step_out_percent", "%v must be positive", sc.MaxStepOutPercent)
+	case sc.MaxStepInPercent <= 0 || sc.MaxStepInPercent > 100:
+		return fieldError("scaling.max_step_in_percent", "%v is outside (0, 100]", sc.MaxStepInPercent)
+	case sc.ScaleInStabilization < 0:
+		return fieldError("scaling.scale_in_stabilization", "%s is negative", sc.ScaleInStabilization)
+	case sc.BootTime < 0:
+		return fieldError("scaling.boot_time", "%s is negative", sc.BootTime)
+	case sc.PipelineDelay < 0:
+		return fieldError("scaling.pipeline_delay", "%s is negative", sc.PipelineDelay)
 	}
 	return nil
 }
 
 func (s Signal) validate(name string) error {
-	for field, v := range map[string]float64{"scale_out": s.ScaleOut, "scale_in": s.ScaleIn, "weight": s.Weight, "target": s.Target} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return fmt.Errorf("%s %v must be a finite, non-negative number", field, v)
+	fields := []struct {
+		name string
+		v    float64
+	}{{"scale_out", s.ScaleOut}, {"scale_in", s.ScaleIn}, {"weight", s.Weight}, {"target", s.Target}}
+	for _, f := range fields {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fieldError(f.name, "%v must be a finite, non-negative number", f.v)
+		}
+	}
+	// A percent where a ratio goes is checked first: 70 over a scale_in of
+	// 0.3 is above it, and would otherwise pass for a threshold never reached.
+	if scoring.KindOf(scoring.Signal(name)) == scoring.Ratio {
+		for _, f := range fields[:2] {
+			if f.v > 1 {
+				return fieldError(f.name, "%v is above 1: %s is a ratio, write %s for %v%%", f.v, name, asRatio(f.v), f.v)
+			}
+		}
+		if s.Target > 1 {
+			return fieldError("target", "%v is above 1: %s is a ratio, write %s for %v%%", s.Target, name, asRatio(s.Target), s.Target)
 		}
 	}
 	if s.ScaleOut <= s.ScaleIn {
-		return fmt.Errorf("scale_out %v must be above scale_in %v", s.ScaleOut, s.ScaleIn)
-	}
-	if scoring.KindOf(scoring.Signal(name)) == scoring.Ratio && s.ScaleOut > 1 {
-		return fmt.Errorf("scale_out %v is above 1: %s is a ratio (0.7 means 70%%)", s.ScaleOut, name)
+		return fieldError("scale_out", "%v must be above scale_in %v", s.ScaleOut, s.ScaleIn)
 	}
 	return nil
 }
 
+// validate returns problems with paths relative to the queue.
 func (q *Queue) validate() error {
 	switch {
 	case q.Redis == nil && q.DMS == nil:
-		return errors.New("set redis or dms")
+		return fieldError("", "set redis or dms")
 	case q.Redis != nil && q.DMS != nil:
-		return errors.New("set redis or dms, not both")
+		return fieldError("", "set redis or dms, not both")
 	case q.Redis != nil:
 		r := q.Redis
 		if r.Address == "" || r.Key == "" {
-			return errors.New("redis: address and key are both required")
+			return fieldError("redis", "address and key are both required")
 		}
 		if !contains([]string{"list", "stream", "zset"}, r.Type) {
-			return fmt.Errorf("redis.type %q is unknown: use list, stream or zset", r.Type)
+			return fieldError("redis.type", "%q is unknown: use list, stream or zset", r.Type)
 		}
 		if r.ConsumerGroup != "" && r.Type != "stream" {
-			return errors.New("redis.consumer_group only applies to type stream")
+			return fieldError("redis.consumer_group", "only applies to type stream")
 		}
 		if r.Password != "" && r.PasswordFile != "" {
-			return errors.New("redis: set password or password_file, not both")
+			return fieldError("redis", "set password or password_file, not both")
 		}
 	case q.DMS != nil:
 		d := q.DMS
-		if !contains([]string{"kafka", "rabbitmq"}, d.Kind) {
-			return fmt.Errorf("dms.kind %q is unknown: use kafka or rabbitmq", d.Kind)
+		p, preset := DMSPresets[d.Preset]
+		switch {
+		case d.Preset != "" && !preset:
+			return fieldError("dms.preset", "%q is unknown: use one of %s", d.Preset, presetList())
+		case d.Namespace == "" || d.Metric == "":
+			return fieldError("dms", "namespace and metric are empty: name the Cloud Eye series, or set a preset: %s", presetList())
+		case !contains([]string{"kafka", "rabbitmq"}, d.Kind):
+			return fieldError("dms.kind", "%q is unknown: use kafka or rabbitmq", d.Kind)
+		case len(d.Dimensions) == 0:
+			return fieldError("dms.dimensions", "is empty: name the DMS instance to read (e.g. kafka_instance_id)")
 		}
-		if len(d.Dimensions) == 0 {
-			return errors.New("dms.dimensions is empty: name the DMS instance (and queue/topic) to read")
+		if preset && d.Namespace == p.Namespace && d.Metric == p.Metric {
+			for name := range d.Dimensions {
+				if !contains(p.Dimensions, name) {
+					return fieldError("dms.dimensions."+name, "%s %s has only the dimension %s (%s): remove %s", p.Namespace, p.Metric, strings.Join(p.Dimensions, ", "), p.Doc, name)
+				}
+			}
+			for _, name := range p.Dimensions {
+				if d.Dimensions[name] == "" {
+					return fieldError("dms.dimensions."+name, "is empty: preset %s needs it", d.Preset)
+				}
+			}
 		}
 	}
 	return nil
 }
 
+// validate returns problems with paths relative to the template.
 func (t *ECSTemplate) validate() error {
 	switch {
 	case t.Flavor == "":
-		return errors.New("flavor is empty (e.g. x1.2u.4g)")
+		return fieldError("flavor", "is empty (e.g. x1.2u.4g)")
 	case t.ImageID == "":
-		return errors.New("image_id is empty")
+		return fieldError("image_id", "is empty")
 	case t.VPCID == "" || t.SubnetID == "":
-		return errors.New("vpc_id and subnet_id are both required")
+		return fieldError("", "vpc_id and subnet_id are both required")
 	case !contains([]string{"newest", "oldest"}, t.TerminationPolicy):
-		return fmt.Errorf("termination_policy %q is unknown: use newest or oldest", t.TerminationPolicy)
+		return fieldError("termination_policy", "%q is unknown: use newest or oldest", t.TerminationPolicy)
+	}
+	// ECS limits (docs/cloud-api.md, ecs-create-name and ecs-create-tags):
+	// a name of 1..59 characters when several servers are created at once
+	// (ECS appends "-0001"), letters, digits, "_", "-" and "."; 10 tags a server.
+	if n := utf8.RuneCountInString(t.NamePrefix); n < 1 || n > 59 {
+		return fieldError("name_prefix", "%q has %d characters: ECS names servers created together with 1..59: set a shorter name_prefix", t.NamePrefix, n)
+	}
+	for _, r := range t.NamePrefix {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' && r != '.' {
+			return fieldError("name_prefix", "%q holds %q: ECS server names take letters, digits, _, - and . only", t.NamePrefix, r)
+		}
+	}
+	extra := 0
+	for k := range t.Tags {
+		if k != ManagedTagKey {
+			extra++
+		}
+	}
+	if extra+2 > 10 {
+		return fieldError("tags", "%d tags plus %s and the discovery tag are %d: ECS takes at most 10 tags a server", extra, ManagedTagKey, extra+2)
 	}
 	return nil
 }
@@ -599,29 +770,55 @@ func (g *Group) SignalNames() []string {
 // LeadTime is how far ahead a scale-out must be decided to land in time.
 func (g *Group) LeadTime() time.Duration { return g.Scaling.BootTime + g.Scaling.PipelineDelay }
 
-// ResolveSecrets reads the secret files named in the config (the bearer token
-// and Redis passwords). The cloud's credentials go through hwcloud.Config.Resolve.
-func (c *Config) ResolveSecrets() error {
-	if c.Actuator.BearerTokenFile != "" {
+// LoadFor loads a file and reads the secrets the commands in f use, the way
+// a process running them starts: another command's missing secret is no
+// error, and the actuator needs a token or an explicit insecure_no_auth.
+func LoadFor(path string, f For) (*Config, error) {
+	c, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ResolveSecretsFor(f); err != nil {
+		err.(*Error).File = path
+		return nil, err
+	}
+	if f&ForActuator != 0 && c.Actuator.BearerToken == "" && !c.Actuator.InsecureNoAuth {
+		return nil, &Error{File: path, Problems: []Problem{{Path: "actuator.bearer_token_file", Msg: errNoToken.Error()}}}
+	}
+	return c, nil
+}
+
+// ResolveSecrets reads the secret files of every command; a process running
+// one command uses ResolveSecretsFor.
+func (c *Config) ResolveSecrets() error { return c.ResolveSecretsFor(ForAll) }
+
+// ResolveSecretsFor reads the secret files the commands in f use: the
+// actuator's bearer token, the exporter's Redis passwords. The cloud's
+// credentials go through hwcloud.Config.Resolve.
+func (c *Config) ResolveSecretsFor(f For) error {
+	if f&ForActuator != 0 && c.Actuator.BearerTokenFile != "" {
 		s, err := readSecret(c.Actuator.BearerTokenFile)
 		if err != nil {
-			return fmt.Errorf("config: actuator.bearer_token_file: %w", err)
+			return &Error{Problems: []Problem{{Path: "actuator.bearer_token_file", Msg: err.Error()}}}
 		}
 		c.Actuator.BearerToken = s
 	}
-	if e := c.Actuator.Etcd; e != nil && e.PasswordFile != "" {
+	if e := c.Actuator.Etcd; f&ForActuator != 0 && e != nil && e.PasswordFile != "" {
 		s, err := readSecret(e.PasswordFile)
 		if err != nil {
-			return fmt.Errorf("config: actuator.etcd.password_file: %w", err)
+			return &Error{Problems: []Problem{{Path: "actuator.etcd.password_file", Msg: err.Error()}}}
 		}
 		e.Password = s
+	}
+	if f&ForExporter == 0 {
+		return nil
 	}
 	for i := range c.Groups {
 		g := &c.Groups[i]
 		if g.Queue != nil && g.Queue.Redis != nil && g.Queue.Redis.PasswordFile != "" {
 			s, err := readSecret(g.Queue.Redis.PasswordFile)
 			if err != nil {
-				return fmt.Errorf("config: group %q: queue.redis.password_file: %w", g.Name, err)
+				return &Error{Problems: []Problem{{Path: fmt.Sprintf("groups[%d].queue.redis.password_file", i), Msg: err.Error()}}}
 			}
 			g.Queue.Redis.Password = s
 		}

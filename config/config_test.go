@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -87,26 +88,40 @@ func TestSeedDefaultsMatchTheArticle(t *testing.T) {
 }
 
 func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
+	// Each error names the field by its path in the file, the fix, and the line.
 	want := map[string]string{
-		"unknown_key":          "config: yaml: unmarshal errors:\n  line 5: field max_instance not found in type config.group",
-		"no_groups":            "config: groups is empty: configure at least one scaling group",
-		"max_below_min":        `config: group "gpu-pool": max_instances 1 is below min_instances 3`,
-		"bad_name":             `config: groups[0]: name "GPU_Pool" must be 1-64 lowercase letters, digits or dashes`,
-		"no_discovery":         `config: group "a": discovery: set as_group_id (an Auto Scaling group) or tag (ECS servers by tag)`,
-		"ecs_without_template": `config: group "web": backend ecs needs an ecs: template (flavor, image_id, subnet_id, ...)`,
-		"out_below_in":         `config: group "a": signals.cpu: scale_out 0.2 must be above scale_in 0.3`,
-		"percent_not_ratio":    `config: group "a": signals.memory: scale_out 85 is above 1: memory is a ratio (0.7 means 70%)`,
-		"unknown_signal":       `config: group "a": signals: unknown signal "disk" (known: cpu, memory, gpu, gpu_memory, npu, queue, response_time, error_rate)`,
-		"bad_period":           `config: cloudeye.period "60" is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400`,
-		"bad_duration":         "config: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `soon` into time.Duration",
-		"duplicate_group":      `config: group "a" is defined twice: group names must be unique`,
-		"redis_type":           `config: group "a": queue.redis.type "hash" is unknown: use list, stream or zset`,
-		"no_region":            "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",
-		"weights":              `config: group "a": signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted)`,
-		"max_step_out_zero":    `config: group "a": scaling: max_step_out 0 must be at least 1: a smaller step never scales out (pause the group with paused: true)`,
-		"no_horizons":          "config: exporter.forecast_horizons is empty: give at least one horizon, e.g. [5m, 15m, 1h]",
-		"empty":                "config: the file is empty: at least one group is needed under groups:",
-		"pricing_two_prices":   "config: pricing: flavors.x1.2u.4g: set exactly one of hourly, monthly or yearly",
+		"unknown_key":               "groups[0].max_instance: unknown field: did you mean max_instances? (line 5)",
+		"misspelt_section":          "actuater: unknown field: did you mean actuator? (line 2)",
+		"misspelt_signal":           "groups[0].signals.memroy: unknown signal: did you mean memory? (line 6)",
+		"no_groups":                 "groups: is empty: configure at least one scaling group",
+		"max_below_min":             "groups[0].max_instances: 1 is below min_instances 3 (line 6)",
+		"bad_name":                  `groups[0].name: "GPU_Pool" must be 1-64 lowercase letters, digits or dashes (line 3)`,
+		"no_discovery":              "groups[0].discovery: set as_group_id (an Auto Scaling group) or tag (ECS servers by tag) (line 3)",
+		"ecs_without_template":      "groups[0].ecs: is missing: backend ecs needs a template (flavor, image_id, subnet_id, ...) (line 3)",
+		"out_below_in":              "groups[0].signals.cpu.scale_out: 0.2 must be above scale_in 0.3 (line 6)",
+		"percent_not_ratio":         "groups[0].signals.memory.scale_out: 85 is above 1: memory is a ratio, write 0.85 for 85% (line 6)",
+		"percent_for_ratio":         "groups[0].signals.cpu.scale_out: 70 is above 1: cpu is a ratio, write 0.7 for 70% (line 6)",
+		"percent_sign":              "groups[0].signals.cpu.scale_out: `70%` is a percent: write the ratio 0.7 (line 6)",
+		"unknown_signal":            "groups[0].signals.disk: unknown signal (known: cpu, memory, gpu, gpu_memory, npu, queue, response_time, error_rate) (line 6)",
+		"bad_period":                `cloudeye.period: "60" is not a Cloud Eye period: use 1 (raw), 300, 1200, 3600, 14400 or 86400 (line 2)`,
+		"bad_duration":              "exporter.interval: `soon` is not a duration: write a number with a unit, e.g. 30s, 5m or 1h (line 2)",
+		"duration_without_unit":     "groups[1].scaling.cooldown_in: `600` is a number without a unit: a duration needs one, e.g. 600s or 10m (line 9)",
+		"word_for_number":           "groups[0].max_instances: `eight` is not a whole number: write it in digits, e.g. 3 (line 5)",
+		"two_mistakes":              "exporter.interval: `30` is a number without a unit: a duration needs one, e.g. 30s (line 2); groups[0].scaling.max_step_out: `two` is not a whole number: write it in digits, e.g. 3 (line 6)",
+		"duplicate_group":           `groups[1].name: "a" is already the name of groups[0]: group names must be unique (line 5)`,
+		"redis_type":                `groups[0].queue.redis.type: "hash" is unknown: use list, stream or zset (line 5)`,
+		"no_region":                 "cloud: region is empty: set region (e.g. cn-north-4) or an endpoint override",
+		"weights":                   "groups[0].signals: weights add up to 1.55, above 1: lower them (the seed uses 0.95 plus 0.05 for the trend; gpu, gpu_memory and npu are not counted) (line 5)",
+		"max_step_out_zero":         "groups[0].scaling.max_step_out: 0 must be at least 1: a smaller step never scales out (pause the group with paused: true) (line 6)",
+		"no_horizons":               "exporter.forecast_horizons: is empty: give at least one horizon, e.g. [5m, 15m, 1h] (line 3)",
+		"empty":                     "the file is empty: at least one group is needed under groups:",
+		"pricing_two_prices":        "pricing.flavors.x1.2u.4g: set exactly one of hourly, monthly or yearly (line 4)",
+		"list_for_mapping":          "groups[0].signals: a list is not allowed here (it wants a mapping) (line 5)",
+		"tab_indent":                "yaml: line 3: found a tab character that violates indentation: indent with spaces",
+		"extra_without_mount_point": `groups[0].extra_metrics[0]: AGT.ECS disk_usedPercent is published per mount point: set dimension: mount_point and origin (e.g. "/") (line 6)`,
+		"ecs_long_name":             `groups[0].ecs.name_prefix: "flexus-wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww" has 67 characters: ECS names servers created together with 1..59: set a shorter name_prefix (line 5)`,
+		"dms_no_series":             "groups[0].queue.dms: namespace and metric are empty: name the Cloud Eye series, or set a preset: kafka_backlog (SYS.DMS group_msgs by kafka_instance_id), rabbitmq_ready (SYS.DMS messages_ready by rabbitmq_instance_id) (line 6)",
+		"dms_consumer_group":        `groups[0].queue.dms.dimensions.kafka_groups: SYS.DMS group_msgs has only the dimension kafka_instance_id (DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance): remove kafka_groups (line 6)`,
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {
@@ -267,5 +282,83 @@ func TestCheckRefusesWhatTheActuatorCouldNotUse(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestEachCommandChecksAndReadsOnlyItsOwnSecrets(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	// The README's example: the token file is not on this machine, and neither is the Redis password.
+	file := "cloud: {region: r}\nactuator: {bearer_token_file: " + missing + ".token, state_file: " + filepath.Join(dir, "state.json") + "}\n" +
+		"groups:\n  - name: a\n    discovery: {as_group_id: g}\n" +
+		"    queue: {redis: {address: \"127.0.0.1:6379\", key: q, password_file: " + missing + ".redis}}\n"
+	p := filepath.Join(dir, "flexus.yml")
+	if err := os.WriteFile(p, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		f       For
+		want    []string
+		notWant string
+	}{
+		{"the exporter is refused for its Redis password, not for the actuator's token", ForExporter,
+			[]string{"groups[0].queue.redis.password_file: open " + missing + ".redis"}, "bearer_token_file"},
+		{"the actuator is refused for its token, not for the exporter's Redis password", ForActuator,
+			[]string{"actuator.bearer_token_file: open " + missing + ".token"}, "password_file"},
+		{"all names both problems", ForAll,
+			[]string{"groups[0].queue.redis.password_file", "actuator.bearer_token_file"}, "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := CheckFor(p, tc.f)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("CheckFor: %v, want it to contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), tc.notWant) {
+				t.Errorf("CheckFor: %v, must not mention %q", err, tc.notWant)
+			}
+			c, err := Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.ResolveSecretsFor(tc.f)
+			if err == nil || strings.Contains(err.Error(), tc.notWant) {
+				t.Errorf("ResolveSecretsFor: %v, want only %s's secret named", err, tc.f)
+			}
+		})
+	}
+}
+
+func TestTheActuatorNeedsATokenOrAnExplicitNoAuth(t *testing.T) {
+	c, err := Parse([]byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Actuator.StateFile = filepath.Join(t.TempDir(), "state.json")
+	if err := c.CheckFor(ForExporter); err != nil {
+		t.Errorf("the exporter needs no token: %v", err)
+	}
+	if err := c.CheckFor(ForActuator); err == nil || !strings.Contains(err.Error(), "actuator.bearer_token_file: is not set") {
+		t.Errorf("the actuator without a token: %v", err)
+	}
+	c.Actuator.InsecureNoAuth = true
+	if err := c.CheckFor(ForActuator); err != nil {
+		t.Errorf("insecure_no_auth is an explicit choice: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "flexus.yml")
+	if err := os.WriteFile(p, []byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFor(p, ForExporter); err != nil {
+		t.Errorf("the exporter starts without a token: %v", err)
+	}
+	var e *Error
+	if _, err := LoadFor(p, ForActuator); !errors.As(err, &e) || e.File != p || e.Problems[0].Path != "actuator.bearer_token_file" {
+		t.Errorf("the actuator starting without a token: %v, want a config error naming actuator.bearer_token_file", err)
 	}
 }

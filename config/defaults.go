@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/cost"
@@ -9,7 +10,7 @@ import (
 
 // Defaults are set before decoding (blackbox_exporter's way), so a value the
 // file writes, zero included, is the value in force. Only what depends on
-// other fields (a group's backend, a DMS queue's namespace, an ECS name
+// other fields (a group's backend, a DMS preset's series, an ECS name
 // prefix) is filled in after decoding, and only where empty means nothing.
 // The decoders use the func form of UnmarshalYAML: it shares the caller's
 // decoder, so KnownFields(true) still refuses unknown keys.
@@ -17,10 +18,12 @@ import (
 // UnmarshalYAML fills the defaults of every section, then decodes over them.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 	*c = Config{
+		// 8 requests a second with a burst of 20 stay within the 500
+		// BatchListMetricData calls a minute Cloud Eye allows.
 		CloudEye: CloudEye{
 			Delay:             2 * time.Minute,
 			Period:            "1",
-			RequestsPerSecond: 10,
+			RequestsPerSecond: 8,
 			Burst:             20,
 			Concurrency:       4,
 			MetricsPerRequest: 500,
@@ -178,11 +181,13 @@ func (c *Config) fillDerived() {
 				g.Backend = BackendECS
 			}
 		}
-		if g.Queue != nil && g.Queue.DMS != nil && g.Queue.DMS.Namespace == "" {
+		// A DMS series is explicit, or a documented preset (DMSPresets).
+		if g.Queue != nil && g.Queue.DMS != nil {
 			d := g.Queue.DMS
-			d.Namespace = "SYS.DMS"
-			if d.Metric == "" {
-				d.Metric = map[string]string{"kafka": "group_msgs", "rabbitmq": "queue_messages"}[d.Kind]
+			if p, ok := DMSPresets[d.Preset]; ok {
+				d.Kind = cmp.Or(d.Kind, p.Kind)
+				d.Namespace = cmp.Or(d.Namespace, p.Namespace)
+				d.Metric = cmp.Or(d.Metric, p.Metric)
 			}
 		}
 		if g.ECS != nil && g.ECS.NamePrefix == "" {

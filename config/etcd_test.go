@@ -22,19 +22,19 @@ func TestEtcdStateStore(t *testing.T) {
 	}{
 		{name: "etcd alone is accepted with its defaults", actuator: `{etcd: {endpoints: [127.0.0.1:2379]}}`},
 		{name: "state_file and etcd are mutually exclusive", actuator: `{state_file: s.json, etcd: {endpoints: [127.0.0.1:2379]}}`,
-			wantErr: "config: actuator: state_file and etcd are mutually exclusive: etcd holds the state every replica shares; remove state_file"},
+			wantErr: "actuator: state_file and etcd are mutually exclusive: etcd holds the state every replica shares; remove state_file (line 1)"},
 		{name: "etcd needs endpoints", actuator: `{etcd: {prefix: /x/}}`,
-			wantErr: "config: actuator.etcd.endpoints is empty: list the etcd members (e.g. [127.0.0.1:2379])"},
+			wantErr: "actuator.etcd.endpoints: is empty: list the etcd members (e.g. [127.0.0.1:2379]) (line 1)"},
 		{name: "the prefix is a directory", actuator: `{etcd: {endpoints: [e:2379], prefix: flexus}}`,
-			wantErr: `config: actuator.etcd.prefix "flexus" must start and end with / (e.g. /flexus/)`},
+			wantErr: `actuator.etcd.prefix: "flexus" must start and end with / (e.g. /flexus/) (line 1)`},
 		{name: "a username needs its password file", actuator: `{etcd: {endpoints: [e:2379], username: u}}`,
-			wantErr: "config: actuator.etcd: set username and password_file together"},
+			wantErr: "actuator.etcd: set username and password_file together (line 1)"},
 		{name: "a client certificate needs its key", actuator: `{etcd: {endpoints: [e:2379], tls: {cert_file: c.pem}}}`,
-			wantErr: "config: actuator.etcd.tls: set cert_file and key_file together"},
+			wantErr: "actuator.etcd.tls: set cert_file and key_file together (line 1)"},
 		{name: "a lease shorter than etcd allows is refused", actuator: `{etcd: {endpoints: [e:2379], lease_ttl: 1s}}`,
-			wantErr: "config: actuator.etcd.lease_ttl 1s is below 5s, etcd's shortest lease"},
+			wantErr: "actuator.etcd.lease_ttl: 1s is below 5s, etcd's shortest lease (line 1)"},
 		{name: "ECS jobs are followed for at least a minute", actuator: `{job_timeout: 10s}`,
-			wantErr: "config: actuator.job_timeout 10s is below 1m: ECS jobs take minutes"},
+			wantErr: "actuator.job_timeout: 10s is below 1m: ECS jobs take minutes (line 1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,11 +94,11 @@ func TestPricingValidate(t *testing.T) {
 		err  string
 	}{
 		{"defaults are valid", Pricing{}, ""},
-		{"spot discount above 95% is refused", Pricing{SpotDiscount: 0.99}, "spot_discount 0.99"},
-		{"a flavour needs exactly one price", Pricing{Flavors: map[string]FlavorPrice{"x1.2u.4g": {Hourly: 1, Monthly: 500}}}, "flavors.x1.2u.4g: set exactly one"},
+		{"spot discount above 95% is refused", Pricing{SpotDiscount: 0.99}, "pricing.spot_discount: 0.99 is outside"},
+		{"a flavour needs exactly one price", Pricing{Flavors: map[string]FlavorPrice{"x1.2u.4g": {Hourly: 1, Monthly: 500}}}, "pricing.flavors.x1.2u.4g: set exactly one"},
 		{"a flavour with no price is refused", Pricing{Flavors: map[string]FlavorPrice{"x1.2u.4g": {}}}, "set exactly one"},
 		{"negative prices are refused", Pricing{Flavors: map[string]FlavorPrice{"x1.2u.4g": {Hourly: -1}}}, "must not be negative"},
-		{"refresh below a minute is refused", Pricing{Refresh: time.Second}, "refresh 1s"},
+		{"refresh below a minute is refused", Pricing{Refresh: time.Second}, "pricing.refresh: 1s is below 1m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.p.SetDefaults()

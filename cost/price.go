@@ -50,13 +50,19 @@ func (p *Pricing) SetDefaults() {
 	}
 }
 
-// Validate names the first wrong field and how to fix it.
+// FieldError is a wrong field of the pricing section: its path below
+// `pricing:` and what to do.
+type FieldError struct{ Field, Msg string }
+
+func (e *FieldError) Error() string { return "pricing." + e.Field + ": " + e.Msg }
+
+// Validate names the first wrong field and how to fix it (a *FieldError).
 func (p *Pricing) Validate() error {
 	if p.Refresh < time.Minute {
-		return fmt.Errorf("pricing: refresh %s is below 1m: prices change daily at most, use 24h", p.Refresh)
+		return &FieldError{"refresh", fmt.Sprintf("%s is below 1m: prices change daily at most, use 24h", p.Refresh)}
 	}
 	if p.SpotDiscount < 0 || p.SpotDiscount > 0.95 {
-		return fmt.Errorf("pricing: spot_discount %g is outside 0..0.95 (0.7 means spot costs 30%% of on demand)", p.SpotDiscount)
+		return &FieldError{"spot_discount", fmt.Sprintf("%g is outside 0..0.95 (0.7 means spot costs 30%% of on demand)", p.SpotDiscount)}
 	}
 	names := make([]string, 0, len(p.Flavors))
 	for n := range p.Flavors {
@@ -68,14 +74,14 @@ func (p *Pricing) Validate() error {
 		set := 0
 		for _, v := range []float64{fp.Hourly, fp.Monthly, fp.Yearly} {
 			if v < 0 {
-				return fmt.Errorf("pricing: flavors.%s: a price must not be negative", n)
+				return &FieldError{"flavors." + n, "a price must not be negative"}
 			}
 			if v > 0 {
 				set++
 			}
 		}
 		if set != 1 {
-			return fmt.Errorf("pricing: flavors.%s: set exactly one of hourly, monthly or yearly", n)
+			return &FieldError{"flavors." + n, "set exactly one of hourly, monthly or yearly"}
 		}
 	}
 	return nil

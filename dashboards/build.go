@@ -4,6 +4,9 @@ package dashboards
 
 func ptr[T any](v T) *T { return &v }
 
+// defaultActuatorURL is the actuator's default listen address (flexus actuator --web.listen-address).
+const defaultActuatorURL = "http://localhost:9848"
+
 // q is one query; the panel gives it its refId and data source.
 func q(expr, legend string) Target {
 	return Target{Expr: expr, LegendFormat: legend, Range: true}
@@ -144,21 +147,36 @@ func (l *layout) add(w, h int, panels ...*Panel) {
 	}
 }
 
-// newDashboard sets what all Flexus dashboards share: the datasource and group
-// variables, the scaling decisions as annotations, and links between them.
+// newDashboard sets what all Flexus dashboards share: the datasource, job,
+// instance and group variables, the actuator's address for the decision
+// links, the scaling decisions as annotations, and links between them.
 func newDashboard(uid, title, description string, multiGroup bool, extra ...Variable) *Dashboard {
-	groupQuery := "label_values(flexus_group_desired_instances, group)"
+	labelVar := func(name, label, query string, multi bool) Variable {
+		v := Variable{
+			Name: name, Label: label, Type: "query", Datasource: prometheus(),
+			Query:      map[string]any{"query": query, "refId": name},
+			Definition: query, Refresh: 2, Sort: 1, Multi: multi, IncludeAll: multi,
+			Current: map[string]any{}, Options: []any{},
+		}
+		if multi {
+			v.AllValue = ".*"
+			v.Current = map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}
+		}
+		return v
+	}
+	// The exporter and the actuator both publish their config reload status:
+	// the jobs and instances to pick from are those that run them.
 	vars := []Variable{
 		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus", Refresh: 1, Current: map[string]any{}, Options: []any{}},
+		labelVar("job", "Job", `label_values(flexus_config_last_reload_successful, job)`, true),
+		labelVar("instance", "Instance", `label_values(flexus_config_last_reload_successful{job=~"$job"}, instance)`, true),
+		labelVar("group", "Group", `label_values(flexus_group_desired_instances{`+procSel+`}, group)`, multiGroup),
 		{
-			Name: "group", Label: "Group", Type: "query", Datasource: prometheus(),
-			Query:      map[string]any{"query": groupQuery, "refId": "group"},
-			Definition: groupQuery, Refresh: 2, Sort: 1, Multi: multiGroup, IncludeAll: multiGroup,
-			Current: map[string]any{}, Options: []any{},
+			Name: "actuator", Label: "Actuator URL", Type: "textbox", Query: defaultActuatorURL,
+			Description: "Where the decision links open the actuator's decision log (GET /api/v1/decisions).",
+			Current:     map[string]any{"text": defaultActuatorURL, "value": defaultActuatorURL},
+			Options:     []any{map[string]any{"selected": true, "text": defaultActuatorURL, "value": defaultActuatorURL}},
 		},
-	}
-	if multiGroup {
-		vars[1].AllValue = ".*"
 	}
 	return &Dashboard{
 		UID: uid, Title: title, Description: description,
@@ -170,7 +188,7 @@ func newDashboard(uid, title, description string, multiGroup bool, extra ...Vari
 			{Name: "Annotations & Alerts", BuiltIn: 1, Type: "dashboard", Enable: true, Hide: true, IconColor: "rgba(0, 211, 255, 1)",
 				Datasource: &Datasource{Type: "grafana", UID: "-- Grafana --"}},
 			{Name: "Scaling decisions", Datasource: prometheus(), Enable: true, IconColor: "orange", Step: "1m",
-				Expr:        `sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{group=~"$group",outcome=~"applied|failed"}[2m])) > 0`,
+				Expr:        `sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{` + groupSel + `,outcome=~"applied|failed"}[2m])) > 0`,
 				TitleFormat: "{{action}} {{group}}", TextFormat: "{{outcome}}", TagKeys: "group,action,outcome"},
 		}},
 		Links: []Link{{Title: "Flexus", Type: "dashboards", Tags: []string{"flexus"}, AsDropdown: true, IncludeVars: true, KeepTime: true}},

@@ -60,21 +60,22 @@ type Templating struct {
 
 // Variable is a template variable: the data source picker or a label query.
 type Variable struct {
-	Name       string         `json:"name"`
-	Label      string         `json:"label"`
-	Type       string         `json:"type"`
-	Query      any            `json:"query"`
-	Definition string         `json:"definition,omitempty"`
-	Datasource *Datasource    `json:"datasource,omitempty"`
-	Refresh    int            `json:"refresh"`
-	Multi      bool           `json:"multi"`
-	IncludeAll bool           `json:"includeAll"`
-	AllValue   string         `json:"allValue,omitempty"`
-	Sort       int            `json:"sort"`
-	Regex      string         `json:"regex"`
-	Hide       int            `json:"hide"`
-	Current    map[string]any `json:"current"`
-	Options    []any          `json:"options"`
+	Name        string         `json:"name"`
+	Label       string         `json:"label"`
+	Description string         `json:"description,omitempty"`
+	Type        string         `json:"type"`
+	Query       any            `json:"query"`
+	Definition  string         `json:"definition,omitempty"`
+	Datasource  *Datasource    `json:"datasource,omitempty"`
+	Refresh     int            `json:"refresh"`
+	Multi       bool           `json:"multi"`
+	IncludeAll  bool           `json:"includeAll"`
+	AllValue    string         `json:"allValue,omitempty"`
+	Sort        int            `json:"sort"`
+	Regex       string         `json:"regex"`
+	Hide        int            `json:"hide"`
+	Current     map[string]any `json:"current"`
+	Options     []any          `json:"options"`
 }
 
 type Annotations struct {
@@ -121,6 +122,14 @@ type Panel struct {
 	FieldConfig     *FieldConfig     `json:"fieldConfig,omitempty"`
 	Options         map[string]any   `json:"options,omitempty"`
 	Transformations []Transformation `json:"transformations,omitempty"`
+	Links           []PanelLink      `json:"links,omitempty"`
+}
+
+// PanelLink is a link in a panel's header, or a data link on its series.
+type PanelLink struct {
+	Title       string `json:"title"`
+	URL         string `json:"url"`
+	TargetBlank bool   `json:"targetBlank"`
 }
 
 type Target struct {
@@ -148,6 +157,7 @@ type FieldDefaults struct {
 	Thresholds *Thresholds    `json:"thresholds,omitempty"`
 	Color      map[string]any `json:"color,omitempty"`
 	Mappings   []any          `json:"mappings"`
+	Links      []PanelLink    `json:"links,omitempty"`
 }
 
 type Thresholds struct {

@@ -211,3 +211,89 @@ func TestTableColumnsNameTheirQueries(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryQueryFollowsTheJobAndInstancePickers(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	for _, name := range committedDashboards(t) {
+		walk(load(t, name), func(o map[string]any) {
+			e, ok := o["expr"].(string)
+			if !ok {
+				return
+			}
+			// The variables keep their names, so the matchers can be read back.
+			expr, err := p.ParseExpr(regexp.MustCompile(`\$\{?([A-Za-z_]+)\}?`).ReplaceAllStringFunc(grafanaVars.Replace(e), func(v string) string {
+				return "VAR_" + strings.Trim(v, "${}")
+			}))
+			if err != nil {
+				t.Fatalf("%s: %q: %v", name, e, err)
+			}
+			parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+				vs, ok := n.(*parser.VectorSelector)
+				if !ok || vs.Name == "ALERTS" { // Prometheus' own series: the alert's labels, no job
+					return nil
+				}
+				have := map[string]string{}
+				for _, m := range vs.LabelMatchers {
+					if m.Name == "job" || m.Name == "instance" {
+						have[m.Name] += m.Value
+					}
+				}
+				if !strings.Contains(have["job"], "VAR_job") || !strings.Contains(have["instance"], "VAR_instance") {
+					t.Errorf("%s: %s in %q does not select job=~\"$job\" and instance=~\"$instance\"", name, vs, e)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func TestEveryDashboardPicksJobInstanceAndGroup(t *testing.T) {
+	for _, name := range committedDashboards(t) {
+		vars := map[string]map[string]any{}
+		for _, v := range load(t, name)["templating"].(map[string]any)["list"].([]any) {
+			vars[v.(map[string]any)["name"].(string)] = v.(map[string]any)
+		}
+		for _, want := range []string{"job", "instance", "group"} {
+			if v := vars[want]; v == nil || v["type"] != "query" {
+				t.Errorf("%s: want a %s query variable, have %v", name, want, v)
+			}
+		}
+		if v := vars["actuator"]; v == nil || v["type"] != "textbox" || v["query"] != defaultActuatorURL {
+			t.Errorf("%s: want an actuator textbox defaulting to %s, have %v", name, defaultActuatorURL, v)
+		}
+	}
+}
+
+func TestNoPanelShowsSeriesOnlySimcloudPublishes(t *testing.T) {
+	for _, name := range committedDashboards(t) {
+		walk(load(t, name), func(o map[string]any) {
+			if e, ok := o["expr"].(string); ok && strings.Contains(e, "flexus_simcloud_") {
+				t.Errorf("%s: %q is empty outside the demo", name, e)
+			}
+		})
+	}
+}
+
+func TestDecisionPanelsLinkToTheActuatorsDecisionLog(t *testing.T) {
+	for _, name := range committedDashboards(t) {
+		found := 0
+		walk(load(t, name), func(o map[string]any) {
+			e, _ := json.Marshal(o["targets"])
+			if o["type"] != "timeseries" || !strings.Contains(string(e), "flexus_actuator_decisions_total") {
+				return
+			}
+			found++
+			links, _ := json.Marshal(o["links"])
+			fc, _ := json.Marshal(o["fieldConfig"])
+			if !strings.Contains(string(links), `${actuator}/api/v1/decisions`) {
+				t.Errorf("%s: panel %q has no link to the decision log: %s", name, o["title"], links)
+			}
+			if !strings.Contains(string(fc), `${actuator}/api/v1/decisions?group=${__field.labels.group}`) {
+				t.Errorf("%s: panel %q has no per-group data link", name, o["title"])
+			}
+		})
+		if found == 0 {
+			t.Errorf("%s: no decisions panel", name)
+		}
+	}
+}

@@ -6,8 +6,43 @@ import (
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
+// procSel picks the processes: every query carries it, so two deployments
+// (staging and production, or two exporters of one) can be told apart.
+const procSel = `job=~"$job",instance=~"$instance"`
+
 // groupSel is the label matcher every per-group query carries.
-const groupSel = `group=~"$group"`
+const groupSel = procSel + `,group=~"$group"`
+
+// The dashboards read the exporters' series, not the recording rules' (which
+// drop job and instance), so that every query follows the job and instance
+// pickers. Each of these is its rule's expression over the selected series.
+
+// signalMax is group:flexus_signal:max over the selection.
+func signalMax(sel string) string { return `max by (group, signal) (flexus_signal{` + sel + `})` }
+
+// signalAvg5m is group:flexus_signal:avg5m over the selection.
+func signalAvg5m(sel string) string {
+	return `max by (group, signal) (avg_over_time(flexus_signal{` + sel + `}[5m]))`
+}
+
+// thresholdMax is group:flexus_threshold:max over the selection.
+func thresholdMax(sel string) string {
+	return `max by (group, signal, direction) (flexus_threshold{` + sel + `})`
+}
+
+// activeRecommendation is group:flexus_recommended_instances:active over the selection.
+func activeRecommendation() string {
+	return `max by (group) (flexus_recommended_instances{` + groupSel + `} and on (group, policy) (flexus_scaling_policy_info{` + groupSel + `} == 1))`
+}
+
+// decisionLinks open the actuator's decision log (GET /api/v1/decisions) at
+// the address in the `actuator` variable: the panel link for every group,
+// and a data link per series for the group clicked.
+func decisionLinks(p *Panel) *Panel {
+	p.Links = []PanelLink{{Title: "Decision log (actuator API)", URL: "${actuator}/api/v1/decisions?limit=100", TargetBlank: true}}
+	p.FieldConfig.Defaults.Links = []PanelLink{{Title: "Decisions of ${__field.labels.group}", URL: "${actuator}/api/v1/decisions?group=${__field.labels.group}&limit=100", TargetBlank: true}}
+	return p
+}
 
 // signal is one scaling signal as the dashboards show it.
 type signal struct {
@@ -38,7 +73,7 @@ func overview() *Dashboard {
 		instant(`max by (group) (flexus_group_current_instances{`+groupSel+`})`),
 		instant(`max by (group) (flexus_group_min_instances{`+groupSel+`})`),
 		instant(`max by (group) (flexus_group_max_instances{`+groupSel+`})`),
-		instant(`group:flexus_recommended_instances:active{`+groupSel+`}`),
+		instant(activeRecommendation()),
 		instant(`max by (group) (flexus_scaling_score{`+groupSel+`})`),
 		instant(`max by (group) (flexus_group_instances{`+groupSel+`,state="in_service"})`),
 	))
@@ -57,7 +92,7 @@ func overview() *Dashboard {
 	)
 	l.add(12, 8,
 		timeseries("Recommended instances", "Per policy; the active one is what the scaling alerts follow.", "short",
-			q(`group:flexus_recommended_instances:active{`+groupSel+`}`, "{{group}} active"),
+			q(activeRecommendation(), "{{group}} active"),
 			q(`max by (group, policy) (flexus_recommended_instances{`+groupSel+`})`, "{{group}} {{policy}}"),
 		),
 		timeseries("Instances by state", "In service, pending (booting) and being removed.", "short",
@@ -66,22 +101,19 @@ func overview() *Dashboard {
 	)
 	l.row("Decisions and cost")
 	l.add(12, 8,
-		bars("Scaling decisions", "Actuator decisions per interval by outcome: applied, refused, duplicate, dry_run, noop, failed.",
+		decisionLinks(bars("Scaling decisions", "Actuator decisions per interval by outcome: applied, refused, duplicate, dry_run, noop, failed. The links open the actuator's decision log, with each decision's reason.",
 			q(`sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{group}} {{action}} {{outcome}}"),
-		),
+		)),
 		timeseries("Firing scaling alerts", "FlexusScaleOut / FlexusScaleIn alerts in force, the ones the actuator acts on.", "short",
 			q(`count by (group, action) (ALERTS{alertstate="firing",action=~"scale_out|scale_in",`+groupSel+`})`, "{{group}} {{action}}"),
 		),
 	)
-	l.add(8, 6,
+	l.add(12, 6,
 		stat("Instance-hours in range", "Average instances over the time range times its length: what the range cost in instance-hours.", "short",
 			q(`sum by (group) (avg_over_time(flexus_group_current_instances{`+groupSel+`}[$__range])) * $__range_s / 3600`, "{{group}}"),
 		),
 		stat("Instances now", "Existing instances, all selected groups.", "short",
 			q(`sum(flexus_group_current_instances{`+groupSel+`})`, "instances"),
-		),
-		stat("Billed instance-hours in range (simcloud)", "Only with the simcloud emulator (demo and tests): what it billed.", "short",
-			q(`sum by (group) (increase(flexus_simcloud_cost_instance_seconds_total{`+groupSel+`}[$__range])) / 3600`, "{{group}}"),
 		),
 	)
 	l.row("Spend and waste")
@@ -119,8 +151,8 @@ func group() *Dashboard {
 		"One scaling group in detail: each signal against its thresholds, scores, forecasts next to actuals, accelerators and queues.", false,
 		Variable{
 			Name: "signal", Label: "Forecast signal", Type: "query", Datasource: prometheus(),
-			Query:      map[string]any{"query": `label_values(flexus_forecast{group=~"$group"}, signal)`, "refId": "signal"},
-			Definition: `label_values(flexus_forecast{group=~"$group"}, signal)`, Refresh: 2, Sort: 1, Multi: true, IncludeAll: true,
+			Query:      map[string]any{"query": `label_values(flexus_forecast{` + groupSel + `}, signal)`, "refId": "signal"},
+			Definition: `label_values(flexus_forecast{` + groupSel + `}, signal)`, Refresh: 2, Sort: 1, Multi: true, IncludeAll: true,
 			Current: map[string]any{}, Options: []any{},
 		})
 	var l layout
@@ -128,10 +160,10 @@ func group() *Dashboard {
 	for _, s := range signals() {
 		sel := fmt.Sprintf(`%s,signal="%s"`, groupSel, s.name)
 		l.add(8, 8, dashed(timeseries(s.title, fmt.Sprintf("flexus_signal{signal=%q}, its 5m average, and the scale-out and scale-in thresholds in force (dashed).", s.name), s.unit,
-			q(`group:flexus_signal:max{`+sel+`}`, "{{group}}"),
-			q(`group:flexus_signal:avg5m{`+sel+`}`, "{{group}} 5m avg"),
-			q(`group:flexus_threshold:max{`+sel+`,direction="out"}`, "scale out"),
-			q(`group:flexus_threshold:max{`+sel+`,direction="in"}`, "scale in"),
+			q(signalMax(sel), "{{group}}"),
+			q(signalAvg5m(sel), "{{group}} 5m avg"),
+			q(thresholdMax(sel+`,direction="out"`), "scale out"),
+			q(thresholdMax(sel+`,direction="in"`), "scale in"),
 		), "^scale (out|in)$"))
 	}
 	l.add(8, 8, timeseries("Signal data age", "Age of the data behind each signal; scale-in is blocked above 10m.", "s",
@@ -148,17 +180,20 @@ func group() *Dashboard {
 		),
 		timeseries("Recommendation and desired count", "Recommended instances per policy against the desired count.", "short",
 			q(`max by (policy) (flexus_recommended_instances{`+groupSel+`})`, "{{policy}}"),
-			q(`group:flexus_recommended_instances:bounded{`+groupSel+`}`, "active, within bounds"),
+			q(activeRecommendation(), "active"),
 			q(`max(flexus_group_desired_instances{`+groupSel+`})`, "desired"),
 		),
 	)
+	l.add(24, 6, decisionLinks(bars("Scaling decisions", "The actuator's decisions for this group per interval, by action and outcome. The links open its decision log, with each decision's reason and guards.",
+		q(`sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{action}} {{outcome}}"),
+	)))
 	l.row("Forecasts against actuals")
 	forecast := timeseries("Forecast of $signal against what happened",
 		"The actual value and the auto forecast made one horizon earlier for the same moment (offset by the horizon), so the gap is the forecast error.", "none",
-		q(`group:flexus_signal:max{`+groupSel+`,signal=~"$signal"}`, "actual"),
+		q(signalMax(groupSel+`,signal=~"$signal"`), "actual"),
 		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="5m",quantile=""} offset 5m)`, "forecast made 5m earlier"),
 		q(`max(flexus_forecast{`+groupSel+`,signal=~"$signal",model="auto",horizon="15m",quantile=""} offset 15m)`, "forecast made 15m earlier"),
-		q(`group:flexus_threshold:max{`+groupSel+`,signal=~"$signal",direction="out"}`, "scale out"),
+		q(thresholdMax(groupSel+`,signal=~"$signal",direction="out"`), "scale out"),
 	)
 	forecast.Repeat, forecast.RepeatDirection, forecast.MaxPerRow = "signal", "h", 2
 	l.add(12, 9, dashed(forecast, "^scale out$"))
@@ -189,8 +224,8 @@ func group() *Dashboard {
 	l.add(8, 8,
 		dashed(timeseries("Queue depth by source", "Raw depth per source against the queue thresholds (dashed).", "short",
 			q(`max by (source) (flexus_queue_depth{`+groupSel+`})`, "{{source}}"),
-			q(`group:flexus_threshold:max{`+groupSel+`,signal="queue",direction="out"}`, "scale out"),
-			q(`group:flexus_threshold:max{`+groupSel+`,signal="queue",direction="in"}`, "scale in"),
+			q(thresholdMax(groupSel+`,signal="queue",direction="out"`), "scale out"),
+			q(thresholdMax(groupSel+`,signal="queue",direction="in"`), "scale in"),
 		), "^scale (out|in)$"),
 		timeseries("CPU per instance", "Cloud Eye CPU utilisation of each instance.", "percentunit",
 			q(`max by (instance_id) (flexus_cpu_utilization_ratio{`+groupSel+`})`, "{{instance_id}}"),
@@ -212,35 +247,35 @@ func health() *Dashboard {
 	var l layout
 	l.row("Processes")
 	l.add(6, 5,
-		redAt(stat("Exporters up", "Scrape health of job flexus-exporter.", "short", q(`sum(up{job="flexus-exporter"})`, "up")), 0),
-		redAt(stat("Actuators up", "Scrape health of job flexus-actuator.", "short", q(`sum(up{job="flexus-actuator"})`, "up")), 0),
+		redAt(stat("Exporters up", "Scrape health of the selected jobs whose name says exporter (flexus-exporter).", "short", q(`sum(up{`+procSel+`,job=~".*exporter.*"})`, "up")), 0),
+		redAt(stat("Actuators up", "Scrape health of the selected jobs whose name says actuator (flexus-actuator).", "short", q(`sum(up{`+procSel+`,job=~".*actuator.*"})`, "up")), 0),
 		stat("Config reload OK", "flexus_config_last_reload_successful per process (1 is good).", "short",
-			q(`min by (job) (flexus_config_last_reload_successful)`, "{{job}}")),
+			q(`min by (job) (flexus_config_last_reload_successful{`+procSel+`})`, "{{job}}")),
 		stat("Dry-run or paused groups", "Groups where the actuator decides but does not scale.", "short",
 			q(`count(flexus_actuator_dry_run{`+groupSel+`} == 1 or flexus_actuator_paused{`+groupSel+`} == 1) or vector(0)`, "groups")),
 	)
 	l.row("Huawei Cloud API")
 	l.add(12, 8,
 		timeseries("Requests by API and status", "Calls per second from exporter and actuator.", "reqps",
-			q(`sum by (job, service, api, code) (rate(flexus_cloud_requests_total[$__rate_interval]))`, "{{job}} {{service}} {{api}} {{code}}")),
+			q(`sum by (job, service, api, code) (rate(flexus_cloud_requests_total{`+procSel+`}[$__rate_interval]))`, "{{job}} {{service}} {{api}} {{code}}")),
 		timeseries("Throttled and retried requests", "429 answers and retries per second.", "reqps",
-			q(`sum by (job, service, api) (rate(flexus_cloud_throttled_requests_total[$__rate_interval]))`, "throttled {{job}} {{service}} {{api}}"),
-			q(`sum by (job, service, api) (rate(flexus_cloud_retries_total[$__rate_interval]))`, "retried {{job}} {{service}} {{api}}")),
+			q(`sum by (job, service, api) (rate(flexus_cloud_throttled_requests_total{`+procSel+`}[$__rate_interval]))`, "throttled {{job}} {{service}} {{api}}"),
+			q(`sum by (job, service, api) (rate(flexus_cloud_retries_total{`+procSel+`}[$__rate_interval]))`, "retried {{job}} {{service}} {{api}}")),
 	)
 	l.add(12, 8,
 		timeseries("Request latency p95", "95th percentile duration of cloud calls.", "s",
-			q(`histogram_quantile(0.95, sum by (le, service, api) (rate(flexus_cloud_request_duration_seconds_bucket[$__rate_interval])))`, "{{service}} {{api}}")),
+			q(`histogram_quantile(0.95, sum by (le, service, api) (rate(flexus_cloud_request_duration_seconds_bucket{`+procSel+`}[$__rate_interval])))`, "{{service}} {{api}}")),
 		timeseries("Waiting on the request budget", "Seconds per second the exporter waited for Cloud Eye request budget.", "percentunit",
-			q(`sum by (instance) (rate(flexus_cloudeye_budget_wait_seconds_total[$__rate_interval]))`, "{{instance}}")),
+			q(`sum by (instance) (rate(flexus_cloudeye_budget_wait_seconds_total{`+procSel+`}[$__rate_interval]))`, "{{instance}}")),
 	)
 	l.row("Collection")
 	l.add(8, 8,
 		timeseries("Collection duration", "Last run per source.", "s",
-			q(`max by (source) (flexus_collection_duration_seconds)`, "{{source}}")),
+			q(`max by (source) (flexus_collection_duration_seconds{`+procSel+`})`, "{{source}}")),
 		timeseries("Time since last successful collection", "Per source; grows while a source fails.", "s",
-			q(`time() - max by (source) (flexus_collection_last_success_timestamp_seconds)`, "{{source}}")),
+			q(`time() - max by (source) (flexus_collection_last_success_timestamp_seconds{`+procSel+`})`, "{{source}}")),
 		timeseries("Collection success", "1 when the last run of a source succeeded.", "short",
-			q(`min by (source) (flexus_collection_success)`, "{{source}}")),
+			q(`min by (source) (flexus_collection_success{`+procSel+`})`, "{{source}}")),
 	)
 	l.add(8, 8,
 		timeseries("Cloud Eye data age", "Age of the oldest newest datapoint per group and metric; alert above 10m.", "s",
@@ -253,9 +288,9 @@ func health() *Dashboard {
 	l.row("Actuator")
 	l.add(8, 8,
 		bars("Webhook requests by status", "Alertmanager notifications received; 4xx means a malformed or unauthenticated request.",
-			q(`sum by (code) (increase(flexus_actuator_webhook_requests_total[$__rate_interval]))`, "{{code}}")),
-		bars("Decisions by outcome", "applied, refused, duplicate, dry_run, noop, failed.",
-			q(`sum by (outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{outcome}}")),
+			q(`sum by (code) (increase(flexus_actuator_webhook_requests_total{`+procSel+`}[$__rate_interval]))`, "{{code}}")),
+		decisionLinks(bars("Decisions by outcome", "applied, refused, duplicate, dry_run, noop, failed; the links open the actuator's decision log.",
+			q(`sum by (group, outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{group}} {{outcome}}"))),
 		bars("Guard refusals by reason", "Which guard stopped a decision.",
 			q(`sum by (group, reason) (increase(flexus_actuator_guard_refusals_total{`+groupSel+`}[$__rate_interval]))`, "{{group}} {{reason}}")),
 	)
@@ -272,16 +307,16 @@ func health() *Dashboard {
 			q(`max by (group) (flexus_actuator_desired_instances{`+groupSel+`})`, "{{group}} actuator"),
 			q(`max by (group) (flexus_group_desired_instances{`+groupSel+`})`, "{{group}} cloud")),
 		bars("Alerts for unknown groups", "Alerts naming a group the actuator does not manage.",
-			q(`sum(increase(flexus_actuator_unknown_group_alerts_total[$__rate_interval]))`, "unknown group")),
+			q(`sum(increase(flexus_actuator_unknown_group_alerts_total{`+procSel+`}[$__rate_interval]))`, "unknown group")),
 	)
 	l.row("Advisor")
 	l.add(8, 7,
 		bars("Advisor requests by result", "ok, invalid, error, timeout, throttled.",
-			q(`sum by (result) (increase(flexus_advisor_requests_total[$__rate_interval]))`, "{{result}}")),
+			q(`sum by (result) (increase(flexus_advisor_requests_total{`+procSel+`}[$__rate_interval]))`, "{{result}}")),
 		bars("Rejected proposals by reason", "Proposals outside the guardrails.",
-			q(`sum by (reason) (increase(flexus_advisor_rejected_proposals_total[$__rate_interval]))`, "{{reason}}")),
+			q(`sum by (reason) (increase(flexus_advisor_rejected_proposals_total{`+procSel+`}[$__rate_interval]))`, "{{reason}}")),
 		timeseries("Time since the last advisor success", "", "s",
-			q(`time() - max(flexus_advisor_last_success_timestamp_seconds > 0)`, "since success")),
+			q(`time() - max(flexus_advisor_last_success_timestamp_seconds{`+procSel+`} > 0)`, "since success")),
 	)
 	d.Panels = l.panels
 	return d

@@ -38,8 +38,8 @@ func (c *cesClient) Series(ctx context.Context, metrics []Metric, period string,
 		out  []Series
 		errs []error
 	)
-	for i := 0; i < len(metrics); i += MaxMetricsPerCall {
-		batch := metrics[i:min(i+MaxMetricsPerCall, len(metrics))]
+	for _, call := range planSeries(len(metrics), MaxMetricsPerCall, period, from, to) {
+		batch := metrics[call.lo:call.hi]
 		infos := make([]cesmodel.MetricInfo, len(batch))
 		for j, m := range batch {
 			dims := make([]cesmodel.MetricsDimension, len(m.Dims))
@@ -50,7 +50,7 @@ func (c *cesClient) Series(ctx context.Context, metrics []Metric, period string,
 		}
 		resp, err := invoke[cesmodel.BatchListMetricDataResponse](ctx, c.c, "BatchListMetricData",
 			c.v1.BatchListMetricDataInvoker(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
-				Metrics: infos, Period: &bp, Filter: &filter, From: from.UnixMilli(), To: to.UnixMilli(),
+				Metrics: infos, Period: &bp, Filter: &filter, From: call.from.UnixMilli(), To: call.to.UnixMilli(),
 			}}).BaseInvoker)
 		if err != nil {
 			errs = append(errs, err)
@@ -78,7 +78,7 @@ func (c *cesClient) Series(ctx context.Context, metrics []Metric, period string,
 			out = append(out, s)
 		}
 	}
-	return out, errors.Join(errs...)
+	return mergeSeries(out), errors.Join(errs...)
 }
 
 func (c *cesClient) Metrics(ctx context.Context, namespace, name string) ([]Metric, error) {
@@ -120,7 +120,8 @@ func (c *cesClient) Metrics(ctx context.Context, namespace, name string) ([]Metr
 }
 
 func (c *cesClient) AgentDimensions(ctx context.Context, instanceID, dim string) (map[string]string, error) {
-	// The SDK's enum lacks "npu": build it from its JSON form.
+	// The enum is built from its JSON form. Cloud Eye takes mount_point,
+	// disk, proc, gpu and raid; there is no npu (docs/cloud-api.md).
 	var name cesv2model.ListAgentDimensionInfoRequestDimName
 	if err := json.Unmarshal([]byte(`"`+dim+`"`), &name); err != nil {
 		return nil, fmt.Errorf("ces ListAgentDimensionInfo: dimension %q: %w", dim, err)

@@ -29,8 +29,9 @@ type Servers interface {
 	// is checked again on each server: a filter the API ignored must never
 	// widen what a caller deletes.
 	Tagged(ctx context.Context, key, value string) ([]Server, error)
-	// Flavors returns the flavour of each of ids that still exists.
-	Flavors(ctx context.Context, ids []string) (map[string]string, error)
+	// Lookup returns each of ids that still exists, by id: flavour, name,
+	// private address and tags, which AS does not report for its members.
+	Lookup(ctx context.Context, ids []string) (map[string]Server, error)
 	// Create asks for spec.Count servers. token deduplicates a resent request
 	// on the cloud's side; empty sends none.
 	Create(ctx context.Context, spec ServerSpec, token string) (Created, error)
@@ -51,7 +52,8 @@ type CloudEye interface {
 	// Metrics lists the metrics published under namespace and name, all pages.
 	Metrics(ctx context.Context, namespace, name string) ([]Metric, error)
 	// AgentDimensions maps an instance's hashed agent dimension values of
-	// kind dim ("gpu", "npu", ...) to the real device ids.
+	// kind dim (gpu, mount_point, disk, proc or raid; not npu) to the real
+	// values: PCI ids, mount points, disk names.
 	AgentDimensions(ctx context.Context, instanceID, dim string) (map[string]string, error)
 }
 
@@ -72,6 +74,11 @@ type Member struct {
 	State string
 }
 
+// Joining reports an instance still joining its group, not yet serving:
+// PENDING while it boots, PENDING_WAIT while a lifecycle hook holds it
+// (docs/cloud-api.md, as-lifecycle).
+func (m Member) Joining() bool { return m.State == "PENDING" || m.State == "PENDING_WAIT" }
+
 // Activity is a scaling activity. Values the cloud left out are -1.
 type Activity struct {
 	Status     string // SUCCESS, FAIL, DOING
@@ -87,6 +94,8 @@ type Activity struct {
 // Server is an ECS server.
 type Server struct {
 	ID, Name, Flavor string
+	// PrivateIP is the server's first fixed IPv4 address.
+	PrivateIP        string
 	Status           string // ACTIVE, BUILD, SHUTOFF, DELETED, ...
 	Task             string // OS-EXT-STS:task_state
 	Created, Updated time.Time
@@ -112,6 +121,10 @@ type ServerSpec struct {
 	Tags []Tag
 }
 
+// MaxServersPerCreate is the most servers one CreateServers call creates
+// (docs/cloud-api.md, ecs-create-count); a larger Create is refused.
+const MaxServersPerCreate = 100
+
 // Created is what a Create was answered.
 type Created struct {
 	IDs   []string
@@ -123,6 +136,8 @@ type Job struct {
 	ID         string
 	Status     string // RUNNING, SUCCESS, FAIL, INIT
 	FailReason string
+	// End is when the job ended (end_time); zero while it runs.
+	End time.Time
 	// Succeeded and Failed name the servers of the finished sub-jobs; a
 	// sub-job that failed before it had a server is named "".
 	Succeeded, Failed []string

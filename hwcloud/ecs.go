@@ -3,6 +3,7 @@ package hwcloud
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -68,12 +69,16 @@ func (e *ecsClient) Tagged(ctx context.Context, key, value string) ([]Server, er
 // (server_id=…); beyond it one full listing is cheaper.
 const flavorLookupByID = 20
 
-func (e *ecsClient) Flavors(ctx context.Context, ids []string) (map[string]string, error) {
-	out := map[string]string{}
+func (e *ecsClient) Lookup(ctx context.Context, ids []string) (map[string]Server, error) {
+	out := map[string]Server{}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
 	note := func(details []ecsmodel.ServerDetail) {
 		for _, d := range details {
-			if f := serverOf(d).Flavor; f != "" {
-				out[d.Id] = f
+			if want[d.Id] {
+				out[d.Id] = serverOf(d)
 			}
 		}
 	}
@@ -102,6 +107,19 @@ func serverOf(d ecsmodel.ServerDetail) Server {
 		s.Flavor = d.Flavor.Id
 		if s.Flavor == "" {
 			s.Flavor = d.Flavor.Name
+		}
+	}
+	// The private address is the first fixed IPv4 one, in a stable order of networks.
+	nets := make([]string, 0, len(d.Addresses))
+	for n := range d.Addresses {
+		nets = append(nets, n)
+	}
+	sort.Strings(nets)
+	for _, n := range nets {
+		for _, a := range d.Addresses[n] {
+			if s.PrivateIP == "" && a.Version == "4" && (a.OSEXTIPStype == nil || a.OSEXTIPStype.Value() == "fixed") {
+				s.PrivateIP = a.Addr
+			}
 		}
 	}
 	s.Created, _ = time.Parse(time.RFC3339, d.Created)
@@ -203,6 +221,8 @@ func (e *ecsClient) Job(ctx context.Context, id string) (Job, error) {
 	if resp.Status != nil {
 		j.Status = resp.Status.Value()
 	}
+	// ECS writes end_time as "2006-01-02T15:04:05Z"; empty while the job runs.
+	j.End, _ = time.Parse(time.RFC3339, strOr(resp.EndTime))
 	if !j.Done() || resp.Entities == nil || resp.Entities.SubJobs == nil {
 		return j, nil
 	}

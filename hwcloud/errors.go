@@ -81,3 +81,13 @@ func StatusCode(err error) int {
 	}
 	return 0
 }
+
+// ErrorCode returns the cloud's error code of an SDK error (Ecs.0122,
+// AS.2019, ...), or "" when the cloud gave none.
+func ErrorCode(err error) string {
+	var sre *sdkerr.ServiceResponseError
+	if errors.As(err, &sre) {
+		return sre.ErrorCode
+	}
+	return ""
+}

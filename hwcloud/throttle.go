@@ -12,7 +12,8 @@ import (
 
 // Budget is a CloudEye's request budget: a token bucket each call takes from
 // first, a bound on the calls in flight, and the batch size Series is cut
-// into (the smaller batches spread over parallel calls).
+// into (the smaller batches spread over parallel calls). Batches are cut
+// further, and long windows sliced, to Cloud Eye's 3000-point rule.
 type Budget struct {
 	Limiter        *rate.Limiter
 	Concurrency    int
@@ -72,8 +73,8 @@ func (t *throttled) Series(ctx context.Context, metrics []Metric, period string,
 		errs []error
 		wg   sync.WaitGroup
 	)
-	for i := 0; i < len(metrics); i += t.b.MetricsPerCall {
-		batch := metrics[i:min(i+t.b.MetricsPerCall, len(metrics))]
+	for _, call := range planSeries(len(metrics), t.b.MetricsPerCall, period, from, to) {
+		batch := metrics[call.lo:call.hi]
 		release, err := t.acquire(ctx)
 		if err != nil {
 			errs = append(errs, err)
@@ -83,7 +84,7 @@ func (t *throttled) Series(ctx context.Context, metrics []Metric, period string,
 		go func() {
 			defer wg.Done()
 			defer release()
-			got, err := t.next.Series(ctx, batch, period, from, to)
+			got, err := t.next.Series(ctx, batch, period, call.from, call.to)
 			mu.Lock()
 			defer mu.Unlock()
 			out = append(out, got...)
@@ -93,7 +94,7 @@ func (t *throttled) Series(ctx context.Context, metrics []Metric, period string,
 		}()
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return mergeSeries(out), errors.Join(errs...)
 }
 
 func (t *throttled) Metrics(ctx context.Context, namespace, name string) ([]Metric, error) {

@@ -36,6 +36,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Huawei Cloud API requests answered 429 Too Many Requests.",
 		}, []string{"service", "api"}),
 	}
+	// Retries and throttling start at 0 for every API we call, so that
+	// increase() and alerts see the first one, and a dashboard shows a
+	// flat zero rather than no data.
+	for _, r := range routes {
+		m.retries.WithLabelValues(r.service, r.api)
+		m.throttled.WithLabelValues(r.service, r.api)
+	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.retries, m.throttled)
 	}
@@ -67,28 +74,30 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 type route struct {
-	method string
-	path   *regexp.Regexp
-	api    string
+	service string
+	method  string
+	path    *regexp.Regexp
+	api     string
 }
 
-// routes maps the request paths of the calls in this package to API names.
+// routes maps the request paths of the calls in this package to API names,
+// with the service (client) that makes each call.
 var routes = []route{
-	{"POST", regexp.MustCompile(`^/V1\.0/[^/]+/batch-query-metric-data$`), "BatchListMetricData"},
-	{"GET", regexp.MustCompile(`^/V1\.0/[^/]+/metric-data$`), "ShowMetricData"},
-	{"GET", regexp.MustCompile(`^/V1\.0/[^/]+/metrics$`), "ListMetrics"},
-	{"GET", regexp.MustCompile(`^/v2/[^/]+/instances/[^/]+/agent-dimensions$`), "ListAgentDimensionInfo"},
-	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group$`), "ListScalingGroups"},
-	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group/[^/]+$`), "ShowScalingGroup"},
-	{"PUT", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group/[^/]+$`), "UpdateScalingGroup"},
-	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/list$`), "ListScalingInstances"},
-	{"POST", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/action$`), "BatchRemoveScalingInstances"},
-	{"GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_activity_log/[^/]+$`), "ListScalingActivityLogs"},
-	{"POST", regexp.MustCompile(`^/v1\.1/[^/]+/cloudservers$`), "CreateServers"},
-	{"GET", regexp.MustCompile(`^/v1/[^/]+/cloudservers/detail$`), "ListServersDetails"},
-	{"POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/delete$`), "DeleteServers"},
-	{"GET", regexp.MustCompile(`^/v1/[^/]+/jobs/[^/]+$`), "ShowJob"},
-	{"POST", regexp.MustCompile(`^/v2/bills/ratings/on-demand-resources$`), "ListOnDemandResourceRatings"},
+	{ServiceCES, "POST", regexp.MustCompile(`^/V1\.0/[^/]+/batch-query-metric-data$`), "BatchListMetricData"},
+	{ServiceCES, "GET", regexp.MustCompile(`^/V1\.0/[^/]+/metric-data$`), "ShowMetricData"},
+	{ServiceCES, "GET", regexp.MustCompile(`^/V1\.0/[^/]+/metrics$`), "ListMetrics"},
+	{ServiceCES, "GET", regexp.MustCompile(`^/v2/[^/]+/instances/[^/]+/agent-dimensions$`), "ListAgentDimensionInfo"},
+	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group$`), "ListScalingGroups"},
+	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group/[^/]+$`), "ShowScalingGroup"},
+	{ServiceAS, "PUT", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group/[^/]+$`), "UpdateScalingGroup"},
+	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/list$`), "ListScalingInstances"},
+	{ServiceAS, "POST", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/action$`), "BatchRemoveScalingInstances"},
+	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_activity_log/[^/]+$`), "ListScalingActivityLogs"},
+	{ServiceECS, "POST", regexp.MustCompile(`^/v1\.1/[^/]+/cloudservers$`), "CreateServers"},
+	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/cloudservers/detail$`), "ListServersDetails"},
+	{ServiceECS, "POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/delete$`), "DeleteServers"},
+	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/jobs/[^/]+$`), "ShowJob"},
+	{ServiceBSS, "POST", regexp.MustCompile(`^/v2/bills/ratings/on-demand-resources$`), "ListOnDemandResourceRatings"},
 }
 
 func apiName(method, path string) string {

@@ -297,7 +297,6 @@ func absentFromGolden() map[string]struct{ pkg, why string } {
 	type e = struct{ pkg, why string }
 	advisor := e{"advisor", "the end-to-end run has the advisor disabled"}
 	volatile := e{"collector", "timing series are filtered from the golden output as volatile"}
-	noEvent := e{"hwcloud", "a counter vector shows no series until its first event"}
 	noNPU := e{"collector", "the end-to-end world has no NPU instance"}
 	volatileHistogram := e{"hwcloud", "timing series are filtered from the golden output as volatile"}
 	noELB := e{"collector", "the end-to-end groups have no ELB, so no request rate to price requests by"}
@@ -308,8 +307,6 @@ func absentFromGolden() map[string]struct{ pkg, why string } {
 		"flexus_collection_duration_seconds":               volatile,
 		"flexus_collection_last_success_timestamp_seconds": volatile,
 		"flexus_cloudeye_budget_wait_seconds_total":        volatile,
-		"flexus_cloud_retries_total":                       noEvent,
-		"flexus_cloud_throttled_requests_total":            noEvent,
 		"flexus_npu_utilization_ratio":                     noNPU,
 		"flexus_npu_memory_utilization_ratio":              noNPU,
 		"flexus_cloud_request_duration_seconds":            volatileHistogram,

@@ -13,6 +13,10 @@ import (
 
 const asTimeFormat = "2006-01-02T15:04:05Z"
 
+// maxBatchRemove is the most instances one batch removal takes (AS API
+// reference "Batch Managing Instances": 50 for removal, 10 for the other actions).
+const maxBatchRemove = 50
+
 type scalingGroupJSON struct {
 	Name                      string   `json:"scaling_group_name"`
 	ID                        string   `json:"scaling_group_id"`
@@ -139,9 +143,14 @@ type scalingInstanceJSON struct {
 	ProtectFromScalingDown bool   `json:"protect_from_scaling_down"`
 }
 
-func lifeCycle(st world.State) (string, string) {
-	switch st {
+// lifeCycle is an instance's AS life-cycle state and health at now:
+// PENDING while it boots, PENDING_WAIT while a lifecycle hook holds it.
+func lifeCycle(in world.Instance, now time.Time) (string, string) {
+	switch in.StateAt(now) {
 	case world.StatePending:
+		if in.Held(now) {
+			return "PENDING_WAIT", "INITAILIZING"
+		}
 		return "PENDING", "INITAILIZING"
 	case world.StateRemoving:
 		return "REMOVING", "NORMAL"
@@ -167,7 +176,7 @@ func (s *Server) listScalingInstances(r *http.Request, _ []byte) (int, any, erro
 	now := s.world.Now()
 	var match []scalingInstanceJSON
 	for _, in := range ins {
-		lc, hs := lifeCycle(in.StateAt(now))
+		lc, hs := lifeCycle(in, now)
 		if state != "" && state != lc || health != "" && health != hs {
 			continue
 		}
@@ -192,8 +201,8 @@ func (s *Server) batchRemoveScalingInstances(r *http.Request, body []byte) (int,
 	if a := req.Action.Value(); a != "REMOVE" {
 		return 0, nil, badRequest("as", "action %q is not supported by simcloud: use REMOVE", a)
 	}
-	if len(req.InstancesId) == 0 || len(req.InstancesId) > 10 {
-		return 0, nil, badRequest("as", "instances_id must list 1..10 instances, not %d", len(req.InstancesId))
+	if len(req.InstancesId) == 0 || len(req.InstancesId) > maxBatchRemove {
+		return 0, nil, badRequest("as", "instances_id must list 1..%d instances, not %d", maxBatchRemove, len(req.InstancesId))
 	}
 	if req.InstanceDelete != nil && req.InstanceDelete.Value() != "yes" && req.InstanceDelete.Value() != "no" {
 		return 0, nil, badRequest("as", "instance_delete %q must be yes or no", req.InstanceDelete.Value())
@@ -207,7 +216,7 @@ func (s *Server) batchRemoveScalingInstances(r *http.Request, body []byte) (int,
 type activityJSON struct {
 	Status        string `json:"status"`
 	StartTime     string `json:"start_time"`
-	EndTime       string `json:"end_time"`
+	EndTime       string `json:"end_time,omitempty"`
 	ID            string `json:"id"`
 	Removed       string `json:"instance_removed_list,omitempty"`
 	Deleted       string `json:"instance_deleted_list,omitempty"`
@@ -247,8 +256,12 @@ func (s *Server) listScalingActivityLogs(r *http.Request, _ []byte) (int, any, e
 		if !from.IsZero() && a.Start.Before(from) || !to.IsZero() && a.Start.After(to) {
 			continue
 		}
+		end := ""
+		if !a.End.IsZero() {
+			end = a.End.UTC().Format(asTimeFormat)
+		}
 		match = append(match, activityJSON{
-			Status: "SUCCESS", StartTime: a.Start.UTC().Format(asTimeFormat), EndTime: a.End.UTC().Format(asTimeFormat), ID: a.ID,
+			Status: a.Status, StartTime: a.Start.UTC().Format(asTimeFormat), EndTime: end, ID: a.ID,
 			Removed: strings.Join(a.Removed, ","), Deleted: strings.Join(a.Deleted, ","), Added: strings.Join(a.Added, ","),
 			ScalingValue: a.ScalingValue, Description: a.Description, InstanceValue: a.InstanceValue, DesireValue: a.DesireValue,
 		})

@@ -68,6 +68,33 @@ func checkRange(service string, from, to int64) error {
 	return nil
 }
 
+// MaxBatchPoints bounds one BatchListMetricData answer: metrics x (to -
+// from) / interval <= 3000, the interval of period "1" (raw) counted as 60 s
+// (Cloud Eye API reference, "Querying Monitoring Data in Batches").
+const MaxBatchPoints = 3000
+
+// batchWindow is the longest to - from Cloud Eye serves per period,
+// whatever the number of metrics (BatchListMetricDataRequestBody.from in
+// the SDK). Period 60 is not listed there; the 3000-point rule bounds it.
+var batchWindow = map[string]time.Duration{
+	"1": 4 * time.Hour, "300": 24 * time.Hour, "1200": 3 * 24 * time.Hour, "3600": 10 * 24 * time.Hour,
+	"14400": 30 * 24 * time.Hour, "86400": 180 * 24 * time.Hour,
+}
+
+// batchFrom is the from Cloud Eye actually uses: it does not refuse a
+// window that is too long, it silently moves from towards to.
+func batchFrom(period string, metrics int, from, to int64) int64 {
+	interval := int64(60_000)
+	if n, err := strconv.ParseInt(period, 10, 64); err == nil && n > 1 {
+		interval = n * 1000
+	}
+	longest := MaxBatchPoints * interval / int64(max(metrics, 1))
+	if w, ok := batchWindow[period]; ok {
+		longest = min(longest, w.Milliseconds())
+	}
+	return max(from, to-longest)
+}
+
 // datapoints encodes Cloud Eye datapoints carrying only the requested filter
 // (and unit, for ShowMetricData) straight to JSON: a 500-metric answer holds
 // thousands of them.
@@ -141,6 +168,7 @@ func (s *Server) batchListMetricData(r *http.Request, body []byte) (int, any, er
 	if err := checkRange("ces", req.From, req.To); err != nil {
 		return 0, nil, err
 	}
+	req.From = batchFrom(req.Period.Value(), len(req.Metrics), req.From, req.To)
 	ids := make([]world.MetricID, len(req.Metrics))
 	for i, m := range req.Metrics {
 		if m.Namespace == "" || m.MetricName == "" {
@@ -304,8 +332,11 @@ func (s *Server) listMetrics(r *http.Request, _ []byte) (int, any, error) {
 		}
 		page = append(page, mj)
 	}
+	// As in Cloud Eye, every non-empty page carries the key of its last
+	// entry as marker, the last page too: a client stops on a short or
+	// empty page, not on an empty marker.
 	marker := ""
-	if end < len(match) && end > from {
+	if end > from {
 		marker = match[end-1].Key()
 	}
 	return http.StatusOK, map[string]any{
@@ -337,7 +368,7 @@ func (s *Server) listAgentDimensionInfo(r *http.Request, _ []byte) (int, any, er
 	q := r.URL.Query()
 	dimName := q.Get("dim_name")
 	if dimName == "" {
-		return 0, nil, badRequest("ces", "dim_name is required: one of mount_point, disk, proc, gpu, npu, raid")
+		return 0, nil, badRequest("ces", "dim_name is required: one of %s", strings.Join(world.AgentDimNames, ", "))
 	}
 	offset, err := intParam("ces", q, "offset", 0, 0, 1<<31-1)
 	if err != nil {

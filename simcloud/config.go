@@ -31,6 +31,9 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Faults by API name (e.g. BatchListMetricData), "*" for every API.
 	Faults map[string]Fault `yaml:"faults"`
+	// RateLimits are calls per minute by API name, answered beyond with 429
+	// ces.0429 as Cloud Eye does (default BatchListMetricData: 500); 0 lifts a limit.
+	RateLimits map[string]int `yaml:"rate_limits"`
 	// Redis, when its address is set, receives each group's queue as a list (world.QueueConfig.RedisKey).
 	Redis RedisConfig  `yaml:"redis"`
 	World world.Config `yaml:"world"`
@@ -52,6 +55,10 @@ type RedisConfig struct {
 	// MaxItems caps a mirrored list (default 100000).
 	MaxItems int `yaml:"max_items"`
 }
+
+// DefaultRateLimits are the documented per-minute limits simcloud enforces
+// unless the config says otherwise.
+var DefaultRateLimits = map[string]int{"BatchListMetricData": 500}
 
 // Environment variables the SDK itself reads, used as credential defaults.
 const (
@@ -128,6 +135,14 @@ func (c *Config) SetDefaults() {
 	if c.Redis.MaxItems == 0 {
 		c.Redis.MaxItems = 100000
 	}
+	if c.RateLimits == nil {
+		c.RateLimits = map[string]int{}
+	}
+	for api, n := range DefaultRateLimits {
+		if _, set := c.RateLimits[api]; !set {
+			c.RateLimits[api] = n
+		}
+	}
 	c.World.SetDefaults()
 }
 
@@ -141,6 +156,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxClockSkew < 0 || c.MaxBodyBytes < 0 {
 		return errors.New("max_clock_skew and max_body_bytes must not be negative")
+	}
+	for api, n := range c.RateLimits {
+		if !knownAPI(api) {
+			return fmt.Errorf("rate_limits: unknown API %q: use one of %s", api, strings.Join(apiNames(), ", "))
+		}
+		if n < 0 {
+			return fmt.Errorf("rate_limits: %s: %d calls per minute must not be negative (0 lifts the limit)", api, n)
+		}
 	}
 	names := make([]string, 0, len(c.Faults))
 	for n := range c.Faults {

@@ -3,8 +3,11 @@ package simcloud
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	ecsmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 
@@ -12,6 +15,31 @@ import (
 )
 
 const ecsTimeFormat = "2006-01-02T15:04:05Z"
+
+// maxServerTags is the most tags a server takes at creation (PrePaidServer.server_tags).
+const maxServerTags = 10
+
+// uuidShape is the X-Client-Token ECS accepts; anything else is Ecs.0123.
+var uuidShape = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// checkServerName applies PrePaidServer.name: 1..64 characters of letters
+// (Chinese included), digits, "_", "-" and "."; 1..59 when count > 1, since
+// ECS appends "-0001"-like suffixes.
+func checkServerName(name string, count int) error {
+	most := 64
+	if count > 1 {
+		most = 59
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > most {
+		return badRequest("ecs", "server.name %q has %d characters: it must have 1..%d (59 when count > 1)", name, n, most)
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' && r != '.' {
+			return badRequest("ecs", "server.name %q holds %q: only letters, digits, _, - and . are allowed", name, r)
+		}
+	}
+	return nil
+}
 
 func (s *Server) createServers(r *http.Request, body []byte) (int, any, error) {
 	var req ecsmodel.CreateServersRequestBody
@@ -37,15 +65,21 @@ func (s *Server) createServers(r *http.Request, body []byte) (int, any, error) {
 		return 0, nil, badRequest("ecs", "server.root_volume is required")
 	}
 	token := r.Header.Get("X-Client-Token")
-	if len(token) > 64 {
-		return 0, nil, badRequest("ecs", "X-Client-Token is longer than 64 characters")
+	if token != "" && !uuidShape.MatchString(token) {
+		return 0, nil, &apiError{status: http.StatusBadRequest, code: "Ecs.0123", msg: fmt.Sprintf("X-Client-Token %q is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lower-case hex)", token)}
 	}
 	wr := world.CreateServersRequest{ClientToken: token, Name: sv.Name, Flavor: sv.FlavorRef, Count: 1, ImageID: sv.ImageRef, VpcID: sv.Vpcid}
 	if sv.Count != nil {
 		wr.Count = int(*sv.Count)
-		if wr.Count < 1 {
-			return 0, nil, badRequest("ecs", "server.count %d must be at least 1", wr.Count)
+		if wr.Count < 1 || wr.Count > world.MaxCreateCount {
+			return 0, nil, badRequest("ecs", "server.count %d must be within 1..%d", wr.Count, world.MaxCreateCount)
 		}
+	}
+	if err := checkServerName(sv.Name, wr.Count); err != nil {
+		return 0, nil, err
+	}
+	if sv.ServerTags != nil && len(*sv.ServerTags) > maxServerTags {
+		return 0, nil, badRequest("ecs", "server.server_tags holds %d tags: a server takes at most %d", len(*sv.ServerTags), maxServerTags)
 	}
 	if sv.AvailabilityZone != nil {
 		wr.Zone = *sv.AvailabilityZone
@@ -292,6 +326,8 @@ func (s *Server) listServersDetails(r *http.Request, _ []byte) (int, any, error)
 		if v := q.Get("server_id"); v != "" && in.ID != v {
 			continue
 		}
+		// Only administrators may list DELETED servers; for a project's own
+		// credentials the filter matches nothing, as deleted servers are never listed.
 		if v := q.Get("status"); v != "" && serverStatus(in.StateAt(now)) != v {
 			continue
 		}

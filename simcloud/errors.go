@@ -68,6 +68,10 @@ func worldError(service string, err error) error {
 		status = http.StatusNotFound
 	case world.KindQuota:
 		status = http.StatusForbidden
+	case world.KindTokenReused:
+		return &apiError{status: http.StatusBadRequest, code: "Ecs.0122", msg: err.Error()}
+	case world.KindTokenExpired:
+		return &apiError{status: http.StatusBadRequest, code: "Ecs.0124", msg: err.Error()}
 	default:
 		return err
 	}

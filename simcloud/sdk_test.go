@@ -254,7 +254,6 @@ func TestListAgentDimensionInfo(t *testing.T) {
 		want     []string
 	}{
 		{"a GPU instance lists its T4 by PCI id", gpu[0], cesv2model.GetListAgentDimensionInfoRequestDimNameEnum().GPU, []string{"0000:00:0d.0"}},
-		{"a GPU instance has no NPU", gpu[0], npu, nil},
 		{"a Flexus X instance has no GPU", web[0], cesv2model.GetListAgentDimensionInfoRequestDimNameEnum().GPU, nil},
 		{"mount points are listed", web[0], cesv2model.GetListAgentDimensionInfoRequestDimNameEnum().MOUNT_POINT, []string{"/"}},
 	} {
@@ -275,8 +274,10 @@ func TestListAgentDimensionInfo(t *testing.T) {
 			}
 		})
 	}
-	_, err := c.ListAgentDimensionInfo(&cesv2model.ListAgentDimensionInfoRequest{InstanceId: "00000000-0000-4000-8000-000000000000", DimName: npu})
+	_, err := c.ListAgentDimensionInfo(&cesv2model.ListAgentDimensionInfoRequest{InstanceId: "00000000-0000-4000-8000-000000000000", DimName: cesv2model.GetListAgentDimensionInfoRequestDimNameEnum().GPU})
 	wantServiceError(t, err, 404, "ces.0011")
+	_, err = c.ListAgentDimensionInfo(&cesv2model.ListAgentDimensionInfoRequest{InstanceId: gpu[0], DimName: npu})
+	wantServiceError(t, err, 400, "ces.0014")
 }
 
 func TestNPUInstancesPublishAscendMetrics(t *testing.T) {
@@ -286,17 +287,24 @@ func TestNPUInstancesPublishAscendMetrics(t *testing.T) {
 	env := simcloudtest.Start(t, cfg, clk)
 	clk.Advance(5 * time.Minute)
 	id := instanceIDs(t, env, "gpu-pool")[0]
-	var npu cesv2model.ListAgentDimensionInfoRequestDimName
-	_ = json.Unmarshal([]byte(`"npu"`), &npu)
-	dims, err := env.CESv2().ListAgentDimensionInfo(&cesv2model.ListAgentDimensionInfoRequest{InstanceId: id, DimName: npu})
+	// ListAgentDimensionInfo has no npu: the devices are the npu dimension values ListMetrics shows.
+	list, err := env.CES().ListMetrics(&cesmodel.ListMetricsRequest{Namespace: ptr("AGT.ECS"), MetricName: ptr("npu_util_rate_ai_core"), Dim0: ptr("instance_id," + id)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(*dims.Dimensions) != 2 || *(*dims.Dimensions)[1].OriginValue != "npu-1" {
-		t.Fatalf("ai1s.2xlarge.4 has two Ascend 310: %+v", *dims.Dimensions)
+	var devices []string
+	for _, m := range *list.Metrics {
+		for _, d := range m.Dimensions {
+			if d.Name != nil && *d.Name == "npu" {
+				devices = append(devices, *d.Value)
+			}
+		}
+	}
+	if len(devices) != 2 {
+		t.Fatalf("ai1s.2xlarge.4 has two Ascend 310, ListMetrics shows %v", devices)
 	}
 	resp, err := env.CES().BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
-		Metrics: []cesmodel.MetricInfo{{Namespace: "AGT.ECS", MetricName: "npu_util_rate_ai_core", Dimensions: []cesmodel.MetricsDimension{{Name: "instance_id", Value: id}, {Name: "npu", Value: *(*dims.Dimensions)[1].Value}}}},
+		Metrics: []cesmodel.MetricInfo{{Namespace: "AGT.ECS", MetricName: "npu_util_rate_ai_core", Dimensions: []cesmodel.MetricsDimension{{Name: "instance_id", Value: id}, {Name: "npu", Value: devices[1]}}}},
 		Period:  batchPeriod(t, "1"), Filter: filter(t, "average"), From: clk.Now().Add(-time.Hour).UnixMilli(), To: clk.Now().UnixMilli(),
 	}})
 	if err != nil {
@@ -420,11 +428,11 @@ func createRequest(token string, count int32) *ecsmodel.CreateServersRequest {
 func TestECSAPIs(t *testing.T) {
 	env, clk := start(t)
 	c := env.ECS()
-	first, err := c.CreateServers(createRequest("token-1", 2))
+	first, err := c.CreateServers(createRequest("00000000-0000-4000-8000-000000000001", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := c.CreateServers(createRequest("token-1", 2))
+	again, err := c.CreateServers(createRequest("00000000-0000-4000-8000-000000000001", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,18 +515,21 @@ func TestECSAPIs(t *testing.T) {
 			return err
 		}, 404, "Ecs.0114"},
 		{"an unknown flavour is 400", func() error {
-			r := createRequest("token-2", 1)
+			r := createRequest("00000000-0000-4000-8000-000000000002", 1)
 			r.Body.Server.FlavorRef = "m9.huge"
 			_, err := c.CreateServers(r)
 			return err
 		}, 400, "Ecs.0005"},
 		{"servers without a group tag are 400", func() error {
-			r := createRequest("token-3", 1)
+			r := createRequest("00000000-0000-4000-8000-000000000003", 1)
 			r.Body.Server.ServerTags = nil
 			_, err := c.CreateServers(r)
 			return err
 		}, 400, "Ecs.0005"},
-		{"beyond the group's quota is 403", func() error { _, err := c.CreateServers(createRequest("token-4", 8)); return err }, 403, "Ecs.0605"},
+		{"beyond the group's quota is 403", func() error {
+			_, err := c.CreateServers(createRequest("00000000-0000-4000-8000-000000000004", 8))
+			return err
+		}, 403, "Ecs.0605"},
 		{"a bad limit is 400", func() error {
 			_, err := c.ListServersDetails(&ecsmodel.ListServersDetailsRequest{Limit: ptr(int32(0))})
 			return err
@@ -779,10 +790,13 @@ func TestQueueAndLoadBalancerMetrics(t *testing.T) {
 		return out
 	}
 	metrics := []cesmodel.MetricInfo{
-		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID, "kafka_groups", web.ConsumerGroup)},
-		{Namespace: "SYS.DMS", MetricName: "queue_messages", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID, "rabbitmq_queue", web.RabbitMQQueue)},
+		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID)},
+		{Namespace: "SYS.DMS", MetricName: "messages_ready", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID)},
 		{Namespace: "SYS.ELB", MetricName: "m14_l7_rt", Dimensions: dim("lbaas_instance_id", web.ELBID)},
 		{Namespace: "SYS.ELB", MetricName: "mb_l7_qps", Dimensions: dim("lbaas_instance_id", web.ELBID)},
+		// Not on the DMS metric pages: a consumer-group or queue dimension names a series that does not exist.
+		{Namespace: "SYS.DMS", MetricName: "group_msgs", Dimensions: dim("kafka_instance_id", web.KafkaInstanceID, "kafka_groups", web.ConsumerGroup)},
+		{Namespace: "SYS.DMS", MetricName: "queue_messages", Dimensions: dim("rabbitmq_instance_id", web.RabbitMQInstanceID, "rabbitmq_queue", web.RabbitMQQueue)},
 	}
 	resp, err := env.CES().BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
 		Metrics: metrics, Period: batchPeriod(t, "1"), Filter: filter(t, "average"),
@@ -808,6 +822,38 @@ func TestQueueAndLoadBalancerMetrics(t *testing.T) {
 	}
 	if last(3) != 300 {
 		t.Fatalf("mb_l7_qps %g, want the 300 rps offered", last(3))
+	}
+	for _, i := range []int{4, 5} {
+		if n := len((*resp.Metrics)[i].Datapoints); n != 0 {
+			t.Fatalf("%s %v: %d datapoints, want none", metrics[i].MetricName, metrics[i].Dimensions, n)
+		}
+	}
+}
+
+func TestAgentDiskUsageNeedsItsMountPoint(t *testing.T) {
+	env, clk := start(t)
+	id := instanceIDs(t, env, "web")[0]
+	dims, err := env.CESv2().ListAgentDimensionInfo(&cesv2model.ListAgentDimensionInfoRequest{InstanceId: id, DimName: cesv2model.GetListAgentDimensionInfoRequestDimNameEnum().MOUNT_POINT})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := *(*dims.Dimensions)[0].Value
+	disk := func(dims ...cesmodel.MetricsDimension) cesmodel.MetricInfo {
+		return cesmodel.MetricInfo{Namespace: "AGT.ECS", MetricName: "disk_usedPercent", Dimensions: dims}
+	}
+	inst := cesmodel.MetricsDimension{Name: "instance_id", Value: id}
+	resp, err := env.CES().BatchListMetricData(&cesmodel.BatchListMetricDataRequest{Body: &cesmodel.BatchListMetricDataRequestBody{
+		Metrics: []cesmodel.MetricInfo{disk(inst), disk(inst, cesmodel.MetricsDimension{Name: "mount_point", Value: root})},
+		Period:  batchPeriod(t, "1"), Filter: filter(t, "average"), From: clk.Now().Add(-10 * time.Minute).UnixMilli(), To: clk.Now().UnixMilli(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len((*resp.Metrics)[0].Datapoints); n != 0 {
+		t.Fatalf("disk_usedPercent by instance_id alone: %d datapoints, want none", n)
+	}
+	if n := len((*resp.Metrics)[1].Datapoints); n == 0 {
+		t.Fatal("disk_usedPercent by instance_id and the mount point's hash has no datapoints")
 	}
 }
 

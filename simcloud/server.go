@@ -40,6 +40,8 @@ type Server struct {
 	faults map[string]Fault
 	rng    *rand.Rand
 	reqSeq uint64
+	// calls holds, per rate-limited API, the times of the calls of the last minute.
+	calls map[string][]time.Time
 
 	mirror *redisMirror
 }
@@ -67,6 +69,7 @@ func NewServer(cfg Config, clk clock.Clock, logger *slog.Logger, opts ...Option)
 		cfg: cfg, clk: clk, wall: clock.Real{}, logger: logger, world: w,
 		reg:    prometheus.NewRegistry(),
 		faults: map[string]Fault{},
+		calls:  map[string][]time.Time{},
 		rng:    rand.New(rand.NewPCG(uint64(cfg.World.Seed), 0xfa17)),
 	}
 	for k, v := range cfg.Faults {
@@ -270,6 +273,10 @@ func (s *Server) wrap(a api) http.Handler {
 			s.writeError(w, r, gatewayError(http.StatusForbidden, "APIGW.0306", fmt.Sprintf("Incorrect IAM authentication information: X-Project-Id %q is not the project of this access key", h)), a.service)
 			return
 		}
+		if err := s.rateLimit(a.name); err != nil {
+			s.writeError(w, r, err, a.service)
+			return
+		}
 		if err := s.injectFault(r.Context(), a.name); err != nil {
 			s.writeError(w, r, err, a.service)
 			return
@@ -295,6 +302,30 @@ func (s *Server) wrap(a api) http.Handler {
 			s.logger.Debug("writing a response failed", "api", a.name, "err", err)
 		}
 	})
+}
+
+// rateLimit refuses a call beyond its API's calls per minute, counted on
+// the server's clock over the last 60 s.
+func (s *Server) rateLimit(name string) error {
+	limit := s.cfg.RateLimits[name]
+	if limit <= 0 {
+		return nil
+	}
+	now := s.clk.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	calls := s.calls[name]
+	i := 0
+	for i < len(calls) && now.Sub(calls[i]) >= time.Minute {
+		i++
+	}
+	calls = calls[i:]
+	if len(calls) >= limit {
+		s.calls[name] = calls
+		return &apiError{status: http.StatusTooManyRequests, code: "ces.0429", msg: fmt.Sprintf("Too Many Requests. %s allows %d calls a minute", name, limit)}
+	}
+	s.calls[name] = append(calls, now)
+	return nil
 }
 
 func (s *Server) injectFault(ctx context.Context, name string) error {

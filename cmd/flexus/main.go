@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,10 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flexus-autoscaler/flexus/collector"
+	"github.com/flexus-autoscaler/flexus/config"
 )
 
 // command is one `flexus` subcommand. register declares its flags on the
@@ -44,8 +49,13 @@ func commands() []command {
 		tuneCommand(),
 		exporterCommand(),
 		checkConfigCommand(),
+		discoverCommand(),
 	}
 }
+
+// longRunning are the commands that serve until stopped; they log the
+// version and build at start, as Prometheus does, for whoever reads the logs.
+var longRunning = map[string]bool{"exporter": true, "actuator": true, "simcloud": true, "demo": true}
 
 // exitRequest is what kingpin's terminate function panics with. --help and
 // --version would call os.Exit; kingpin must stop parsing there, because when
@@ -108,12 +118,39 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return 2
 	}
 	e.logger = promslog.New(logCfg)
+	// go-redis has no per-client logger in v9: its one global is set here,
+	// once, so its lines follow --log.format like every other.
+	redis.SetLogger(collector.RedisLogger(e.logger))
+	if longRunning[selected] {
+		e.logger.Info("Starting flexus", "command", selected, "version", version.Info())
+		e.logger.Info("operational information", "build_context", version.BuildContext())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runs[selected](ctx); err != nil {
-		e.logger.Error("flexus "+selected+" failed", "err", err)
+		reportFailure(stderr, e.logger, selected, err)
 		return 1
 	}
 	return 0
+}
+
+// reportFailure prints a configuration error as plain lines, one problem a
+// line, for the person starting the program; anything else is logged.
+func reportFailure(stderr io.Writer, logger *slog.Logger, selected string, err error) {
+	var ce *config.Error
+	switch {
+	case errors.Is(err, errReported):
+	case errors.As(err, &ce):
+		where := "the configuration"
+		if ce.File != "" {
+			where = ce.File
+		}
+		fmt.Fprintf(stderr, "flexus %s: %s is not valid:\n", selected, where)
+		for _, p := range ce.Problems {
+			fmt.Fprintf(stderr, "  %s\n", p)
+		}
+	default:
+		logger.Error("flexus "+selected+" failed", "err", err)
+	}
 }

@@ -26,8 +26,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "no command is a usage error", args: nil, wantCode: 2, wantStderr: "command not specified"},
 		{name: "an unknown command is a usage error", args: []string{"scale-everything"}, wantCode: 2, wantStderr: "try --help"},
 		{name: "check-config names the broken field", args: []string{"check-config", "../../config/testdata/bad/max_below_min.yml"}, wantCode: 1,
-			wantStderr: "max_instances 1 is below min_instances 3"},
-		{name: "check-config --effective prints a written zero as zero, next to the defaults", args: []string{"check-config", "--effective", "../../config/testdata/zero/cooldown_out.yml"}, wantCode: 0,
+			wantStderr: "  FAILED: groups[0].max_instances: 1 is below min_instances 3 (line 6)\n"},
+		{name: "check-config --effective prints a written zero as zero, next to the defaults", args: []string{"check-config", "--effective", "--for", "exporter", "../../config/testdata/zero/cooldown_out.yml"}, wantCode: 0,
 			wantStdout: "      cooldown_out: 0s\n      cooldown_in: 5m0s\n"},
 	}
 	for _, tc := range tests {

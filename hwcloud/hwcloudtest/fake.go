@@ -357,17 +357,17 @@ func (s *servers) Tagged(ctx context.Context, key, value string) ([]hwcloud.Serv
 	return out, nil
 }
 
-func (s *servers) Flavors(ctx context.Context, ids []string) (map[string]string, error) {
+func (s *servers) Lookup(ctx context.Context, ids []string) (map[string]hwcloud.Server, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := (*Fake)(s).call(ctx, hwcloud.ServiceECS, "ListServersDetails"); err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
+	out := map[string]hwcloud.Server{}
 	for _, sv := range s.servers {
 		for _, id := range ids {
-			if sv.ID == id && sv.Flavor != "" {
-				out[id] = sv.Flavor
+			if sv.ID == id {
+				out[id] = sv
 			}
 		}
 	}

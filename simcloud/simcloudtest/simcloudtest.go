@@ -84,7 +84,8 @@ func Start(t testing.TB, cfg simcloud.Config, clk clock.Clock, opts ...simcloud.
 	if err != nil {
 		t.Fatalf("simcloud listen: %v", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	// Idle keep-alive connections are closed, as a real endpoint closes them.
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go func() { _ = hs.Serve(l) }()
 	t.Cleanup(func() { _ = hs.Close() })
 	return &Env{URL: "http://" + l.Addr().String(), Server: srv, World: srv.World(), Config: srv.Config()}

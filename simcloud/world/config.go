@@ -58,6 +58,9 @@ type GroupConfig struct {
 	DesiredInstances int `yaml:"desired_instances"`
 	// BootDelay is how long an instance takes before it serves (default 45s).
 	BootDelay time.Duration `yaml:"boot_delay"`
+	// HookWait is how long an AS lifecycle hook holds a booted instance
+	// (PENDING_WAIT) before it serves (default 0: no hook).
+	HookWait time.Duration `yaml:"hook_wait"`
 	// RemoveDelay is how long a removed instance stays (and is billed) before it is gone (default 10s).
 	RemoveDelay time.Duration `yaml:"remove_delay"`
 	// CapacityPerInstance is the requests per second one serving instance handles at 100% (default 100).
@@ -89,12 +92,17 @@ type SpotConfig struct {
 
 // QueueConfig names the group's request queue in DMS metrics and Redis.
 type QueueConfig struct {
-	// KafkaInstanceID and ConsumerGroup are the dimensions of SYS.DMS group_msgs (derived when empty).
+	// KafkaInstanceID is the dimension of SYS.DMS group_msgs, the backlog of
+	// every consumer group of the instance (derived when empty). Groups that
+	// share an instance publish the sum of their queues, as DMS does.
 	KafkaInstanceID string `yaml:"kafka_instance_id"`
-	ConsumerGroup   string `yaml:"consumer_group"`
-	// RabbitMQInstanceID and RabbitMQQueue are the dimensions of SYS.DMS queue_messages (derived when empty).
+	// ConsumerGroup names the group's consumers; DMS has no per-group series.
+	ConsumerGroup string `yaml:"consumer_group"`
+	// RabbitMQInstanceID is the dimension of SYS.DMS messages_ready (derived
+	// when empty), summed over the groups sharing the instance.
 	RabbitMQInstanceID string `yaml:"rabbitmq_instance_id"`
-	RabbitMQQueue      string `yaml:"rabbitmq_queue"`
+	// RabbitMQQueue names the group's queue; DMS has no per-queue series.
+	RabbitMQQueue string `yaml:"rabbitmq_queue"`
 	// RedisKey, when set, is a Redis list simcloud keeps as long as the queue.
 	RedisKey string `yaml:"redis_key"`
 	// Limit is the most requests the queue holds; beyond it requests are dropped as errors (default 1e6).
@@ -286,7 +294,7 @@ func (g *GroupConfig) validate() error {
 	if g.DesiredInstances < g.MinInstances || g.DesiredInstances > g.MaxInstances {
 		return fmt.Errorf("desired_instances %d must be within min_instances..max_instances (%d..%d)", g.DesiredInstances, g.MinInstances, g.MaxInstances)
 	}
-	if g.BootDelay < 0 || g.RemoveDelay < 0 {
+	if g.BootDelay < 0 || g.RemoveDelay < 0 || g.HookWait < 0 {
 		return errors.New("boot_delay and remove_delay must not be negative")
 	}
 	if g.CapacityPerInstance <= 0 {

@@ -11,6 +11,14 @@ const (
 	JobSuccess = "SUCCESS"
 )
 
+// TokenValidity is how long ECS honours an X-Client-Token: after it the
+// token is refused with Ecs.0124 (ECS API reference, "Idempotent Requests").
+const TokenValidity = 8 * time.Hour
+
+// MaxCreateCount is the most servers one CreateServers call may create
+// (PrePaidServer.count in the SDK: "租户的配额足够时，最大值为100").
+const MaxCreateCount = 100
+
 // Job is an ECS asynchronous job (createServers, deleteServers).
 type Job struct {
 	ID        string
@@ -18,6 +26,13 @@ type Job struct {
 	Begin     time.Time
 	ServerIDs []string
 	token     string
+}
+
+// tokenUse is the first request made with an X-Client-Token.
+type tokenUse struct {
+	job string
+	req CreateServersRequest
+	at  time.Time
 }
 
 // JobStatus is a job as ShowJob reports it.
@@ -42,22 +57,31 @@ type CreateServersRequest struct {
 }
 
 // CreateServers creates servers in the ECS group whose tag they carry. A
-// repeated client token returns the job of the first request and creates nothing.
+// client token repeated with the same parameters within TokenValidity
+// returns the job of the first request and creates nothing; with other
+// parameters it is refused (KindTokenReused), and after TokenValidity it is
+// refused too (KindTokenExpired), as ECS does.
 func (w *World) CreateServers(req CreateServersRequest) (Job, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if req.Count == 0 {
+		req.Count = 1
+	}
 	if req.ClientToken != "" {
-		if id, ok := w.tokens[req.ClientToken]; ok {
-			if j, ok := w.jobs[id]; ok {
+		if use, ok := w.tokens[req.ClientToken]; ok {
+			switch {
+			case w.now.Sub(use.at) >= TokenValidity:
+				return Job{}, kindf(KindTokenExpired, "X-Client-Token %s was first used at %s and expired after %s: send a new token", req.ClientToken, use.at.UTC().Format(time.RFC3339), TokenValidity)
+			case !sameCreate(use.req, req):
+				return Job{}, kindf(KindTokenReused, "X-Client-Token %s was already used with other request parameters: a changed request needs a new token", req.ClientToken)
+			}
+			if j, ok := w.jobs[use.job]; ok {
 				return copyJob(j), nil
 			}
 		}
 	}
-	if req.Count == 0 {
-		req.Count = 1
-	}
-	if req.Count < 0 || req.Count > 500 {
-		return Job{}, invalidf("count %d must be within 1..500", req.Count)
+	if req.Count < 0 || req.Count > MaxCreateCount {
+		return Job{}, invalidf("count %d must be within 1..%d", req.Count, MaxCreateCount)
 	}
 	if req.Name == "" {
 		return Job{}, invalidf("name is empty")
@@ -102,9 +126,23 @@ func (w *World) CreateServers(req CreateServersRequest) (Job, error) {
 	}
 	w.addJob(j)
 	if req.ClientToken != "" {
-		w.tokens[req.ClientToken] = j.ID
+		w.tokens[req.ClientToken] = tokenUse{job: j.ID, req: req, at: w.now}
 	}
 	return copyJob(j), nil
+}
+
+// sameCreate tells whether two create requests ask for the same thing.
+func sameCreate(a, b CreateServersRequest) bool {
+	if len(a.Tags) != len(b.Tags) {
+		return false
+	}
+	for i := range a.Tags {
+		if a.Tags[i] != b.Tags[i] {
+			return false
+		}
+	}
+	return a.Name == b.Name && a.Flavor == b.Flavor && a.Count == b.Count && a.Spot == b.Spot &&
+		a.ImageID == b.ImageID && a.VpcID == b.VpcID && a.Zone == b.Zone
 }
 
 func (w *World) ecsTagHint() string {

@@ -16,6 +16,10 @@ const (
 	KindNotFound
 	// KindQuota is a request beyond the group's quota (HTTP 403 in ECS).
 	KindQuota
+	// KindTokenReused is an idempotency token sent again with other parameters (ECS Ecs.0122).
+	KindTokenReused
+	// KindTokenExpired is an idempotency token older than its validity (ECS Ecs.0124).
+	KindTokenExpired
 )
 
 // Error is a refusal by the world, with the kind the API layer maps to a status.
@@ -45,4 +49,8 @@ func KindOf(err error) ErrorKind {
 		return e.Kind
 	}
 	return 0
+}
+
+func kindf(kind ErrorKind, format string, a ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, a...)}
 }

@@ -47,6 +47,7 @@ const (
 	kindKafka
 	kindRabbit
 	kindELB
+	kindMount
 )
 
 type metricDef struct {
@@ -66,10 +67,9 @@ const (
 	DimGPU            = "gpu"
 	DimNPU            = "npu"
 	DimKafkaInstance  = "kafka_instance_id"
-	DimKafkaGroup     = "kafka_groups"
 	DimRabbitInstance = "rabbitmq_instance_id"
-	DimRabbitQueue    = "rabbitmq_queue"
 	DimELB            = "lbaas_instance_id"
+	DimMountPoint     = "mount_point"
 )
 
 const (
@@ -88,6 +88,7 @@ const (
 	mRT
 	mQPS
 	m5xx
+	mDisk
 )
 
 func metricCatalogue() map[string]metricDef {
@@ -103,8 +104,11 @@ func metricCatalogue() map[string]metricDef {
 		{NamespaceAgent, "gpu_temperature", "°C", kindGPU, mGPUTemp},
 		{NamespaceAgent, "npu_util_rate_ai_core", "%", kindNPU, mNPUCore},
 		{NamespaceAgent, "npu_util_rate_mem", "%", kindNPU, mNPUMem},
+		{NamespaceAgent, "disk_usedPercent", "%", kindMount, mDisk},
+		// DMS publishes backlogs per instance, not per consumer group or queue
+		// ("Kafka Metrics" and "RabbitMQ Metrics", instance metrics).
 		{NamespaceDMS, "group_msgs", "Count", kindKafka, mQueue},
-		{NamespaceDMS, "queue_messages", "Count", kindRabbit, mQueue},
+		{NamespaceDMS, "messages_ready", "Count", kindRabbit, mQueue},
 		{NamespaceELB, "m14_l7_rt", "ms", kindELB, mRT},
 		{NamespaceELB, "mb_l7_qps", "Count/s", kindELB, mQPS},
 		{NamespaceELB, "m16_l7_upstream_5xx", "Count/s", kindELB, m5xx},
@@ -128,11 +132,13 @@ func dim(dims []Dimension, name string) (string, bool) {
 // series is what a query resolves to: a group, and for per-instance metrics
 // the instance and device index.
 type series struct {
-	def  metricDef
-	g    *group
-	in   *Instance
-	dev  int
-	okay bool
+	def metricDef
+	g   *group
+	// queues are the groups whose queues a DMS instance metric sums.
+	queues []*group
+	in     *Instance
+	dev    int
+	okay   bool
 }
 
 func (w *World) resolve(id MetricID) series {
@@ -142,6 +148,13 @@ func (w *World) resolve(id MetricID) series {
 	}
 	s := series{def: def}
 	switch def.kind {
+	case kindMount:
+		v, _ := dim(id.Dimensions, DimInstanceID)
+		mp, _ := dim(id.Dimensions, DimMountPoint)
+		if in, ok := w.byInst[v]; ok && mp == dimHash(in.ID, DimMountPoint, "/") {
+			s.in, s.g, s.okay = in, in.g, true
+		}
+		return s
 	case kindInstance, kindGPU, kindNPU:
 		v, _ := dim(id.Dimensions, DimInstanceID)
 		in, ok := w.byInst[v]
@@ -168,21 +181,23 @@ func (w *World) resolve(id MetricID) series {
 			}
 		}
 		return s
-	case kindKafka:
-		inst, _ := dim(id.Dimensions, DimKafkaInstance)
-		grp, _ := dim(id.Dimensions, DimKafkaGroup)
+	case kindKafka, kindRabbit:
+		// Instance metrics have exactly one dimension: any other is another series, which has no data.
+		name, idOf := DimKafkaInstance, func(g *group) string { return g.kafkaID }
+		if def.kind == kindRabbit {
+			name, idOf = DimRabbitInstance, func(g *group) string { return g.rabbitID }
+		}
+		inst, _ := dim(id.Dimensions, name)
+		if len(id.Dimensions) != 1 {
+			return s
+		}
 		for _, g := range w.groups {
-			if g.kafkaID == inst && g.cfg.Queue.ConsumerGroup == grp {
-				s.g, s.okay = g, true
+			if idOf(g) == inst {
+				s.queues = append(s.queues, g)
 			}
 		}
-	case kindRabbit:
-		inst, _ := dim(id.Dimensions, DimRabbitInstance)
-		q, _ := dim(id.Dimensions, DimRabbitQueue)
-		for _, g := range w.groups {
-			if g.rabbitID == inst && g.cfg.Queue.RabbitMQQueue == q {
-				s.g, s.okay = g, true
-			}
+		if len(s.queues) > 0 {
+			s.g, s.okay = s.queues[0], true
 		}
 	case kindELB:
 		v, _ := dim(id.Dimensions, DimELB)
@@ -280,7 +295,13 @@ func (w *World) value(s series, t int64) (float64, bool) {
 	}
 	switch s.def.kind {
 	case kindKafka, kindRabbit:
-		return math.Round(smp.queue), true
+		sum := 0.0
+		for _, g := range s.queues {
+			if q, ok := w.sampleAt(g, t); ok {
+				sum += q.queue
+			}
+		}
+		return math.Round(sum), true
 	case kindELB:
 		switch s.def.idx {
 		case mRT:
@@ -312,6 +333,9 @@ func (w *World) value(s series, t int64) (float64, bool) {
 	switch s.def.idx {
 	case mCPUUtil, mCPUUsage:
 		return round2(clamp(cpuPercent(g, u)+noise, 0, 100)), true
+	case mDisk:
+		// The root disk fills slowly with logs as the instance serves.
+		return round2(clamp(22+3*u+0.2*noise, 0, 100)), true
 	case mMem:
 		return round2(clamp(memPercent(g, u)+0.5*noise, 0, 100)), true
 	}
@@ -373,13 +397,20 @@ func (w *World) ListMetrics() []MetricInfo {
 		defs = append(defs, d)
 	}
 	sort.Slice(defs, func(i, j int) bool { return defs[i].ns+defs[i].name < defs[j].ns+defs[j].name })
+	listed := map[string]bool{}
+	once := func(def metricDef, d Dimension) {
+		if k := def.name + "|" + d.Value; !listed[k] {
+			listed[k] = true
+			add(def, d)
+		}
+	}
 	for _, g := range w.groups {
 		for _, def := range defs {
 			switch def.kind {
 			case kindKafka:
-				add(def, Dimension{DimKafkaInstance, g.kafkaID}, Dimension{DimKafkaGroup, g.cfg.Queue.ConsumerGroup})
+				once(def, Dimension{DimKafkaInstance, g.kafkaID})
 			case kindRabbit:
-				add(def, Dimension{DimRabbitInstance, g.rabbitID}, Dimension{DimRabbitQueue, g.cfg.Queue.RabbitMQQueue})
+				once(def, Dimension{DimRabbitInstance, g.rabbitID})
 			case kindELB:
 				add(def, Dimension{DimELB, g.elbID})
 			}
@@ -390,6 +421,8 @@ func (w *World) ListMetrics() []MetricInfo {
 				switch {
 				case def.kind == kindInstance:
 					add(def, Dimension{DimInstanceID, in.ID})
+				case def.kind == kindMount:
+					add(def, Dimension{DimInstanceID, in.ID}, Dimension{DimMountPoint, dimHash(in.ID, DimMountPoint, "/")})
 				case def.kind == kindGPU && f.Accelerator == AcceleratorGPU, def.kind == kindNPU && f.Accelerator == AcceleratorNPU:
 					for _, d := range in.Devices {
 						add(def, Dimension{DimInstanceID, in.ID}, Dimension{string(f.Accelerator), d.Hash})
@@ -434,14 +467,18 @@ func (m MetricInfo) Key() string {
 	return b.String()
 }
 
+// AgentDimNames are the dim_name values ListAgentDimensionInfo accepts
+// (ListAgentDimensionInfoRequest.dim_name in the SDK): npu is not one of them.
+var AgentDimNames = []string{"mount_point", "disk", "proc", "gpu", "raid"}
+
 // AgentDimension is one ListAgentDimensionInfo entry.
 type AgentDimension struct {
 	Name, Value, Origin string
 }
 
-// AgentDimensions lists an instance's agent dimensions of one kind: gpu and
-// npu devices (hashed value, real id in Origin), mount_point, disk, and
-// nothing for proc and raid.
+// AgentDimensions lists an instance's agent dimensions of one kind: gpu
+// devices (hashed value, real id in Origin), mount_point, disk, and nothing
+// for proc and raid.
 func (w *World) AgentDimensions(instanceID, dimName string) ([]AgentDimension, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -452,19 +489,19 @@ func (w *World) AgentDimensions(instanceID, dimName string) ([]AgentDimension, e
 	f := in.flavor
 	var out []AgentDimension
 	switch dimName {
-	case DimGPU, DimNPU:
+	case DimGPU:
 		if string(f.Accelerator) == dimName {
 			for _, d := range in.Devices {
 				out = append(out, AgentDimension{Name: dimName, Value: d.Hash, Origin: d.Origin})
 			}
 		}
-	case "mount_point":
+	case DimMountPoint:
 		out = append(out, AgentDimension{Name: dimName, Value: dimHash(in.ID, dimName, "/"), Origin: "/"})
 	case "disk":
 		out = append(out, AgentDimension{Name: dimName, Value: dimHash(in.ID, dimName, "vda"), Origin: "vda"})
 	case "proc", "raid":
 	default:
-		return nil, invalidf("dim_name %q must be one of mount_point, disk, proc, gpu, npu, raid", dimName)
+		return nil, invalidf("dim_name %q must be one of %s: NPU devices are found in ListMetrics, by their npu dimension", dimName, strings.Join(AgentDimNames, ", "))
 	}
 	return out, nil
 }

@@ -59,6 +59,11 @@ type Instance struct {
 	skew   float64
 }
 
+// Held reports an instance a lifecycle hook holds at t: booted, not yet serving.
+func (in *Instance) Held(t time.Time) bool {
+	return in.StateAt(t) == StatePending && !t.Before(in.Created.Add(in.g.cfg.BootDelay))
+}
+
 // FlavorSpec is the instance's flavour.
 func (in *Instance) FlavorSpec() Flavor { return in.flavor }
 
@@ -89,9 +94,18 @@ func (in *Instance) billedUntil() time.Time {
 	return time.Time{}
 }
 
-// Activity is one AS scaling activity.
+// Activity statuses, as AS names them.
+const (
+	ActivityDoing   = "DOING"
+	ActivitySuccess = "SUCCESS"
+)
+
+// Activity is one AS scaling activity. As in AS, it is DOING until its
+// instances have joined the group (in service) or left it (gone), and its
+// End is that moment; End is zero while it is DOING.
 type Activity struct {
 	ID          string
+	Status      string
 	Start, End  time.Time
 	Description string
 	Added       []string
@@ -99,6 +113,34 @@ type Activity struct {
 	Deleted     []string
 	// ScalingValue is the change, InstanceValue the count before, DesireValue the desired count after.
 	ScalingValue, InstanceValue, DesireValue int
+
+	// instances are the instances added or removed; their state decides Status and End.
+	instances []*Instance
+}
+
+// settle fills Status and End as of now.
+func (a Activity) settle(now time.Time) Activity {
+	a.Status, a.End = ActivitySuccess, a.Start
+	for _, in := range a.instances {
+		// An added instance joins when it is ready; a removed one (or an
+		// added one removed before it was ready) leaves when it is gone.
+		done := in.Ready
+		if a.ScalingValue < 0 || !in.Removing.IsZero() && in.Removing.Before(in.Ready) {
+			done = in.Removing.Add(in.g.cfg.RemoveDelay)
+		}
+		if !in.Gone.IsZero() && in.Gone.Before(done) {
+			done = in.Gone
+		}
+		if done.After(now) {
+			a.Status, a.End = ActivityDoing, time.Time{}
+			break
+		}
+		if done.After(a.End) {
+			a.End = done
+		}
+	}
+	a.instances = nil
+	return a
 }
 
 type sample struct {
@@ -154,7 +196,7 @@ type World struct {
 	gone    []*Instance
 	jobs    map[string]*Job
 	jobIDs  []string
-	tokens  map[string]string
+	tokens  map[string]tokenUse
 	metrics map[string]metricDef
 }
 
@@ -175,7 +217,7 @@ func New(cfg Config, start time.Time) (*World, error) {
 		byID:    map[string]*group{},
 		byInst:  map[string]*Instance{},
 		jobs:    map[string]*Job{},
-		tokens:  map[string]string{},
+		tokens:  map[string]tokenUse{},
 		metrics: metricCatalogue(),
 	}
 	slots := int(cfg.Retention/cfg.RawPeriod) + 2
@@ -197,7 +239,7 @@ func New(cfg Config, start time.Time) (*World, error) {
 		w.byName[gc.Name] = g
 		w.byID[g.id] = g
 		// Instances at start are serving from the first tick on, even when start is mid-tick.
-		at := w.grid.Add(-gc.BootDelay)
+		at := w.grid.Add(-gc.BootDelay - gc.HookWait)
 		for i := 0; i < gc.DesiredInstances; i++ {
 			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, gc.Spot.Enabled, at, nil)
 		}
@@ -233,7 +275,7 @@ func (w *World) newInstance(g *group, name, flavor string, spot bool, at time.Ti
 	f, _ := LookupFlavor(flavor)
 	in := &Instance{
 		ID: w.uuid(), Name: name, Group: g.cfg.Name, Flavor: flavor, Spot: spot,
-		Created: at, Ready: at.Add(g.cfg.BootDelay), Tags: tags,
+		Created: at, Ready: at.Add(g.cfg.BootDelay + g.cfg.HookWait), Tags: tags,
 		ImageID: "img-simcloud-ubuntu-22.04", VpcID: "vpc-simcloud", Zone: "cn-north-4a",
 		g: g, flavor: f, seed: w.rng.Uint64(), skew: 0.9 + 0.2*w.rng.Float64(),
 	}
@@ -451,7 +493,7 @@ func (w *World) reclaim(g *group, in *Instance, at time.Time) {
 	}
 	w.gone = append(w.gone, in)
 	if g.cfg.ManagedBy == ManagedByAS {
-		g.addActivity(Activity{ID: w.uuid(), Start: at, End: at, Description: "spot instance reclaimed by the cloud",
+		g.addActivity(Activity{ID: w.uuid(), Start: at, Description: "spot instance reclaimed by the cloud",
 			Deleted: []string{in.Name}, ScalingValue: -1, InstanceValue: g.current() + 1, DesireValue: g.desired})
 	}
 }
@@ -499,15 +541,16 @@ func (w *World) reconcile(g *group, at time.Time) {
 	cur := g.current()
 	switch {
 	case cur < g.desired:
-		act := Activity{ID: w.uuid(), Start: at, End: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - cur}
+		act := Activity{ID: w.uuid(), Start: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - cur}
 		for i := cur; i < g.desired; i++ {
 			in := w.newInstance(g, w.instanceName(g, ""), g.cfg.Flavor, g.cfg.Spot.Enabled, at, nil)
 			act.Added = append(act.Added, in.Name)
+			act.instances = append(act.instances, in)
 		}
 		act.Description = fmt.Sprintf("add %d instances to reach the desired count %d", len(act.Added), g.desired)
 		g.addActivity(act)
 	case cur > g.desired:
-		act := Activity{ID: w.uuid(), Start: at, End: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - cur}
+		act := Activity{ID: w.uuid(), Start: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - cur}
 		for _, in := range g.live {
 			if len(act.Removed) == cur-g.desired {
 				break
@@ -515,6 +558,7 @@ func (w *World) reconcile(g *group, at time.Time) {
 			if in.Removing.IsZero() {
 				in.Removing = at
 				act.Removed = append(act.Removed, in.Name)
+				act.instances = append(act.instances, in)
 			}
 		}
 		act.Deleted = act.Removed
@@ -679,7 +723,8 @@ func (w *World) Servers() []Instance {
 	return out
 }
 
-// Activities returns a group's AS scaling activities, newest first.
+// Activities returns a group's AS scaling activities, newest first, with
+// their status and end as of now.
 func (w *World) Activities(nameOrID string) ([]Activity, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -689,7 +734,7 @@ func (w *World) Activities(nameOrID string) ([]Activity, error) {
 	}
 	out := make([]Activity, len(g.activities))
 	for i, a := range g.activities {
-		out[len(out)-1-i] = a
+		out[len(out)-1-i] = a.settle(w.now)
 	}
 	return out, nil
 }
@@ -761,16 +806,25 @@ func (w *World) RemoveInstances(nameOrID string, ids []string) error {
 		if !in.Removing.IsZero() || seen[id] {
 			return invalidf("instance %q is already being removed", id)
 		}
+		if st := in.StateAt(w.now); st != StateInService {
+			return invalidf("instance %q is %s: only INSERVICE instances can be removed", id, st)
+		}
 		seen[id] = true
 		picked = append(picked, in)
+	}
+	for _, a := range g.activities {
+		if a.settle(w.now).Status == ActivityDoing {
+			return invalidf("scaling group %q has a scaling activity in progress (%s): instances can be removed only when none is", g.cfg.Name, a.Description)
+		}
 	}
 	if g.desired-len(picked) < g.cfg.MinInstances {
 		return invalidf("removing %d instances would take the desired count %d below min_instance_number %d", len(picked), g.desired, g.cfg.MinInstances)
 	}
-	act := Activity{ID: w.uuid(), Start: w.now, End: w.now, InstanceValue: g.current(), ScalingValue: -len(picked)}
+	act := Activity{ID: w.uuid(), Start: w.now, InstanceValue: g.current(), ScalingValue: -len(picked)}
 	for _, in := range picked {
 		in.Removing = w.now
 		act.Removed = append(act.Removed, in.Name)
+		act.instances = append(act.instances, in)
 	}
 	act.Deleted = act.Removed
 	g.desired -= len(picked)
