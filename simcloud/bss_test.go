@@ -113,3 +113,41 @@ func TestListOnDemandResourceRatingsVerifiesSignatures(t *testing.T) {
 		ProjectId: simcloudtest.ProjectID, ProductInfos: []bssmodel.DemandProductInfo{hourOf("a", "x1.2u.4g.linux")}}})
 	wantServiceError(t, err, http.StatusUnauthorized, "APIGW.0301")
 }
+
+// The documented rules of docs/cloud-api.md, run by TestCloudRules.
+
+func ratings(c *bss.BssClient, infos ...bssmodel.DemandProductInfo) error {
+	_, err := c.ListOnDemandResourceRatings(&bssmodel.ListOnDemandResourceRatingsRequest{Body: &bssmodel.RateOnDemandReq{
+		ProjectId: simcloudtest.ProjectID, ProductInfos: infos}})
+	return err
+}
+
+func checkBSSProducts(t *testing.T) {
+	env, _ := start(t)
+	c := bssClient(t, env, simcloudtest.SecretKey)
+	many := make([]bssmodel.DemandProductInfo, 101)
+	for i := range many {
+		many[i] = hourOf(fmt.Sprint(i), "x1.2u.4g.linux")
+	}
+	if err := ratings(c, many[:100]...); err != nil {
+		t.Fatalf("100 products are allowed: %v", err)
+	}
+	wantServiceError(t, ratings(c, many...), 400, "CBC.0100")
+	wantServiceError(t, ratings(c), 400, "CBC.0100")
+	wantServiceError(t, ratings(c, hourOf("a", "x1.2u.4g.linux"), hourOf("a", "x1.4u.8g.linux")), 400, "CBC.0100")
+}
+
+func checkBSSUnknownProduct(t *testing.T) {
+	env, _ := start(t)
+	c := bssClient(t, env, simcloudtest.SecretKey)
+	wantServiceError(t, ratings(c, hourOf("a", "x1.2u.4g.linux"), hourOf("b", "x1.99u.1g.linux")), 400, "CBC.0100")
+}
+
+func checkBSSGlobalCredentials(t *testing.T) {
+	env, _ := start(t)
+	status, body := signed(t, env, http.MethodPost, "/v2/bills/ratings/on-demand-resources",
+		`{"project_id":"`+simcloudtest.ProjectID+`","product_infos":[]}`)
+	if status != http.StatusUnauthorized || body["error_code"] != "APIGW.0301" {
+		t.Fatalf("project-signed BSS request: %d %v, want 401 APIGW.0301 (BSS needs global credentials with X-Domain-Id)", status, body)
+	}
+}
