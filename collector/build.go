@@ -23,6 +23,7 @@ func (c *Collector) build(now time.Time) *Snapshot {
 	}
 	c.record(SourceScoring, time.Since(start), scored, now)
 	c.publishCollection(b)
+	c.costs.publishLookup(b)
 	return b.snap
 }
 
@@ -59,6 +60,7 @@ func (c *Collector) buildGroup(b *builder, st *groupState, v cycleView) bool {
 	} else {
 		b.publishThresholds(d, name, g)
 	}
+	c.costs.publish(b, v.now, costUsageOf(st, state.Current, sigs, v))
 
 	// Counts itself, hence the +1.
 	b.group(d.exportedSeries, float64(b.snap.series[name]+1), name)

@@ -75,6 +75,7 @@ type Collector struct {
 	published bool
 
 	history history
+	costs   *costs
 }
 
 // groupState is one group's state across collections.
@@ -125,6 +126,7 @@ func New(o Options) (*Collector, error) {
 		details:    map[string]hwcloud.Server{},
 		devices:    map[string]map[string]map[string]string{},
 	}
+	c.costs = newCosts(o.Config.Pricing, o.Clients.Billing, o.Config.Cloud.Region, o.Logger, c.descs.register)
 	c.applyConfig(o.Config)
 	return c, nil
 }
@@ -189,6 +191,10 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 	}
 	c.cfg = cfg
 	c.history.retain(cfg)
+	if c.costs != nil {
+		c.costs.setPricing(cfg.Pricing)
+		c.costs.forget(c.groups)
+	}
 }
 
 // Close releases the Redis connections. With a collection still running (an
@@ -258,6 +264,7 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 		c.logger.Debug("instance details unknown for now", "err", err)
 	}
 	c.record(SourceDiscovery, time.Since(t0), len(errs) == 0, now)
+	c.costs.refresh(ctx, now, c.flavorsInUse())
 
 	want := map[string]bool{}
 	for _, st := range c.groups {

@@ -149,6 +149,13 @@ var (
 // unitOf is the unit of a configured signal's families.
 func unitOf(signal string) metricnames.Unit { return metricnames.UnitOf(scoring.Signal(signal)) }
 
+// register adds a desc published outside this list (the cost series).
+func (d *descs) register(name, help string, labels ...string) *prometheus.Desc {
+	desc := prometheus.NewDesc(name, help, labels, nil)
+	d.info[desc] = [2]string{name, help}
+	return desc
+}
+
 // Snapshot is one completed collection, ready to serve.
 type Snapshot struct {
 	metrics []prometheus.Metric

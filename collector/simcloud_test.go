@@ -78,6 +78,8 @@ func (s *sim) config(t *testing.T) string {
 	return fmt.Sprintf(`cloud:
   endpoint: %[1]s
   project_id: %[2]s
+  domain_id: 0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d
+  region: cn-north-4
   access_key: %[3]s
   secret_key: %[4]s
   max_retries: 3

@@ -21,6 +21,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/flexus-autoscaler/flexus/cost"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
@@ -63,6 +64,8 @@ type Config struct {
 	CloudEye CloudEye       `yaml:"cloudeye"`
 	Exporter Exporter       `yaml:"exporter"`
 	Actuator Actuator       `yaml:"actuator"`
+	// Pricing overrides or adjusts the prices BSS gives (docs/cost.md).
+	Pricing cost.Pricing `yaml:"pricing"`
 	// Advisor is decoded by the advisor package; kept raw here so this package
 	// does not depend on it.
 	Advisor yaml.Node `yaml:"advisor"`
@@ -409,6 +412,13 @@ var groupName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 func (c *Config) validate() error {
 	if err := c.Cloud.Validate(); err != nil {
 		return &Error{Problems: []Problem{{Msg: err.Error()}}}
+	}
+	if err := c.Pricing.Validate(); err != nil {
+		var fe *cost.FieldError
+		if errors.As(err, &fe) {
+			return fieldError("pricing."+fe.Field, "%s", fe.Msg)
+		}
+		return fieldError("pricing", "%v", err)
 	}
 	ce := c.CloudEye
 	switch {

@@ -25,6 +25,9 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 	if c.Actuator.BearerToken != "s3cr3t-token" {
 		t.Errorf("bearer token not read from file")
 	}
+	if p := c.Pricing; p.Refresh != 12*time.Hour || p.SpotDiscount != 0.7 || p.Flavors["x1.8u.16g"].Monthly != 520 || p.Currency != "CNY" {
+		t.Errorf("pricing = %+v, want refresh 12h, spot discount 0.7, the monthly plan and the default currency", p)
+	}
 	gpu, ok := c.Group("gpu-pool")
 	if !ok {
 		t.Fatal("gpu-pool missing")
@@ -112,6 +115,7 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"max_step_out_zero":         "groups[0].scaling.max_step_out: 0 must be at least 1: a smaller step never scales out (pause the group with paused: true) (line 6)",
 		"no_horizons":               "exporter.forecast_horizons: is empty: give at least one horizon, e.g. [5m, 15m, 1h] (line 3)",
 		"empty":                     "the file is empty: at least one group is needed under groups:",
+		"pricing_two_prices":        "pricing.flavors.x1.2u.4g: set exactly one of hourly, monthly or yearly (line 4)",
 		"list_for_mapping":          "groups[0].signals: a list is not allowed here (it wants a mapping) (line 5)",
 		"tab_indent":                "yaml: line 3: found a tab character that violates indentation: indent with spaces",
 		"extra_without_mount_point": `groups[0].extra_metrics[0]: AGT.ECS disk_usedPercent is published per mount point: set dimension: mount_point and origin (e.g. "/") (line 6)`,

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"time"
 
+	"github.com/flexus-autoscaler/flexus/cost"
 	"github.com/flexus-autoscaler/flexus/scoring"
 )
 
@@ -40,6 +41,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 			DecisionLogSize: 1000,
 			JobTimeout:      10 * time.Minute,
 		},
+		Pricing: cost.Pricing{Currency: cost.DefaultCurrency, Refresh: 24 * time.Hour},
 	}
 	type config Config // without methods, so decoding does not recurse
 	return unmarshal((*config)(c))

@@ -132,6 +132,32 @@ func overview() *Dashboard {
 			q(`sum(flexus_group_current_instances{`+groupSel+`})`, "instances"),
 		),
 	)
+	l.row("Spend and waste")
+	l.add(8, 8,
+		timeseries("Cost rate", "What the in-service instances cost per hour, at BSS prices or pricing: in the config; idle capacity's share dashed.", "short",
+			q(`max by (group, currency) (flexus_cost_rate_per_hour{`+groupSel+`})`, "{{group}} ({{currency}}/h)"),
+			q(`max by (group, currency) (flexus_idle_cost_rate_per_hour{`+groupSel+`})`, "{{group}} idle"),
+		),
+		bars("Spend per day and week", "What each group spent over the last day and week, and the idle capacity's share (recording rules group:flexus_cost:*, group:flexus_idle_cost:*).",
+			q(`group:flexus_cost:increase1d{`+groupSel+`}`, "{{group}} last day ({{currency}})"),
+			q(`group:flexus_idle_cost:sum1d{`+groupSel+`}`, "{{group}} idle, last day"),
+			q(`group:flexus_cost:increase7d{`+groupSel+`}`, "{{group}} last week"),
+			q(`group:flexus_idle_cost:sum7d{`+groupSel+`}`, "{{group}} idle, last week"),
+		),
+		timeseries("Idle instances", "In-service instances above what the load needs at the signals' targets.", "short",
+			q(`max by (group) (flexus_idle_instances{`+groupSel+`})`, "{{group}}"),
+		),
+	)
+	l.add(12, 7,
+		timeseries("Cost per 1,000 requests", "Cost rate over the ELB request rate (groups with an ELB).", "short",
+			q(`max by (group, currency) (flexus_cost_per_thousand_requests{`+groupSel+`})`, "{{group}} ({{currency}})"),
+		),
+		table("Right-sizing", "The flavour of each group's family that would carry the last week's p95 load for the least money, and what it would save per hour.",
+			map[string]string{"Value #A": "advised", "Value #B": "saving per hour"},
+			instant(`max by (group, flavor, recommended_flavor) (flexus_rightsize_info{`+groupSel+`})`),
+			instant(`max by (group, currency) (flexus_rightsize_saving_per_hour{`+groupSel+`})`),
+		),
+	)
 	d.Panels = l.panels
 	return d
 }

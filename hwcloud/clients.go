@@ -26,6 +26,8 @@ type Clients struct {
 	CES CloudEye
 	AS  AutoScaling
 	ECS Servers
+	// Billing is nil without cloud.domain_id.
+	Billing Billing
 }
 
 var (
@@ -97,9 +99,17 @@ func New(cfg Config, reg prometheus.Registerer, logger *slog.Logger) (*Clients, 
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{
+	cl := &Clients{
 		CES: &cesClient{v1: ces.NewCesClient(cesHC), v2: cesv2.NewCesClient(cesV2HC), c: callerFor(ServiceCES)},
 		AS:  &asClient{sdk: as.NewAsClient(asHC), c: callerFor(ServiceAS)},
 		ECS: &ecsClient{sdk: ecs.NewEcsClient(ecsHC), c: callerFor(ServiceECS)},
-	}, nil
+	}
+	if cfg.DomainID != "" {
+		b, err := newBSS(cfg, bssTransport(cfg, inflight, m), callerFor(ServiceBSS))
+		if err != nil {
+			return nil, err
+		}
+		cl.Billing = b
+	}
+	return cl, nil
 }

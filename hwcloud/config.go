@@ -23,6 +23,7 @@ const (
 	EnvAK        = "HUAWEICLOUD_SDK_AK"
 	EnvSK        = "HUAWEICLOUD_SDK_SK"
 	EnvProjectID = "HUAWEICLOUD_SDK_PROJECT_ID"
+	EnvDomainID  = "HUAWEICLOUD_SDK_DOMAIN_ID"
 )
 
 // Services we talk to; the keys of Config.Endpoints.
@@ -30,14 +31,18 @@ const (
 	ServiceCES = "ces"
 	ServiceAS  = "as"
 	ServiceECS = "ecs"
+	ServiceBSS = "bss"
 )
 
-var services = []string{ServiceCES, ServiceAS, ServiceECS}
+var services = []string{ServiceCES, ServiceAS, ServiceECS, ServiceBSS}
 
 // Config is the `cloud:` section of the configuration file.
 type Config struct {
 	Region    string `yaml:"region"`
 	ProjectID string `yaml:"project_id"`
+	// DomainID is the account id BSS (prices) signs with; without it prices
+	// come only from the config (default HUAWEICLOUD_SDK_DOMAIN_ID).
+	DomainID string `yaml:"domain_id"`
 	// Endpoint overrides every service's endpoint (simcloud, a private gateway).
 	Endpoint string `yaml:"endpoint"`
 	// Endpoints overrides one service's endpoint; it wins over Endpoint.
@@ -81,6 +86,9 @@ func (c *Config) Resolve(getenv func(string) string) error {
 	}
 	if c.ProjectID == "" {
 		c.ProjectID = getenv(EnvProjectID)
+	}
+	if c.DomainID == "" {
+		c.DomainID = getenv(EnvDomainID)
 	}
 	switch {
 	case c.AccessKey == "":

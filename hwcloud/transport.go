@@ -97,6 +97,7 @@ var routes = []route{
 	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/cloudservers/detail$`), "ListServersDetails"},
 	{ServiceECS, "POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/delete$`), "DeleteServers"},
 	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/jobs/[^/]+$`), "ShowJob"},
+	{ServiceBSS, "POST", regexp.MustCompile(`^/v2/bills/ratings/on-demand-resources$`), "ListOnDemandResourceRatings"},
 }
 
 func apiName(method, path string) string {

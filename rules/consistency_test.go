@@ -299,6 +299,7 @@ func absentFromGolden() map[string]struct{ pkg, why string } {
 	volatile := e{"collector", "timing series are filtered from the golden output as volatile"}
 	noNPU := e{"collector", "the end-to-end world has no NPU instance"}
 	volatileHistogram := e{"hwcloud", "timing series are filtered from the golden output as volatile"}
+	noELB := e{"collector", "the end-to-end groups have no ELB, so no request rate to price requests by"}
 	return map[string]struct{ pkg, why string }{
 		"flexus_advisor_requests_total":                    advisor,
 		"flexus_advisor_rejected_proposals_total":          advisor,
@@ -309,6 +310,7 @@ func absentFromGolden() map[string]struct{ pkg, why string } {
 		"flexus_npu_utilization_ratio":                     noNPU,
 		"flexus_npu_memory_utilization_ratio":              noNPU,
 		"flexus_cloud_request_duration_seconds":            volatileHistogram,
+		"flexus_cost_per_thousand_requests":                noELB,
 	}
 }
 

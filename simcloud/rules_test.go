@@ -374,6 +374,9 @@ func TestCloudRules(t *testing.T) {
 			_, err := env.AS().ListScalingInstances(&asmodel.ListScalingInstancesRequest{ScalingGroupId: "8f6a1e0c-5b2d-4c1e-9a7f-0d3b2c1a4e5f", Limit: ptr(int32(101))})
 			wantServiceError(t, err, 400, "AS.2019")
 		},
+		"bss-products":           func(t *testing.T) { checkBSSProducts(t) },
+		"bss-unknown-product":    func(t *testing.T) { checkBSSUnknownProduct(t) },
+		"bss-global-credentials": func(t *testing.T) { checkBSSGlobalCredentials(t) },
 	}
 	documented := enforcedRules(t)
 	for _, id := range documented {

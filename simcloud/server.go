@@ -213,6 +213,7 @@ func (s *Server) routes() {
 	for _, a := range s.apis() {
 		s.mux.Handle(a.pattern, s.wrap(a))
 	}
+	s.mux.Handle(bssRatingsPattern, s.handleBSSRatings())
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /-/sim/state", s.handleState)
 	s.mux.HandleFunc("POST /-/sim/demand", s.handleDemand)

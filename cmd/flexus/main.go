@@ -46,6 +46,7 @@ func commands() []command {
 		actuatorCommand(),
 		demoCommand(),
 		backtestCommand(),
+		tuneCommand(),
 		exporterCommand(),
 		checkConfigCommand(),
 		discoverCommand(),

@@ -1,0 +1,227 @@
+package tune
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/promslog"
+
+	"github.com/flexus-autoscaler/flexus/backtest"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/trace"
+)
+
+func builtinGroup(t *testing.T) *config.Group {
+	t.Helper()
+	c, err := config.Parse([]byte(builtinConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &c.Groups[0]
+}
+
+func TestGridStaysInsideTheSeedRanges(t *testing.T) {
+	g := builtinGroup(t)
+	ranges := SeedRanges()
+	for _, policy := range []string{config.PolicySeed, config.PolicyPredictive} {
+		points := grid(KnobsFor(policy), g, ranges)
+		if len(points) < 4 {
+			t.Fatalf("%s: only %d grid points", policy, len(points))
+		}
+		for _, p := range points {
+			for k, v := range p {
+				if r := ranges[k]; v < r.Min-1e-9 || v > r.Max+1e-9 {
+					t.Errorf("%s: %s=%g is outside %g..%g", policy, k, v, r.Min, r.Max)
+				}
+			}
+			out, in, target := value(p, g, "cpu", FieldScaleOut), value(p, g, "cpu", FieldScaleIn), value(p, g, "cpu", FieldTarget)
+			if !(out > in) || !(target > in && target < out) {
+				t.Errorf("%s: %s breaks scale_in %g < target %g < scale_out %g", policy, p.Key(), in, target, out)
+			}
+		}
+	}
+}
+
+func TestNeighboursAreHalfAStepAwayAndValid(t *testing.T) {
+	g := builtinGroup(t)
+	ranges := SeedRanges()
+	knobs := []Knob{Of("cpu", FieldTarget), Of("cpu", FieldScaleOut)}
+	p := Point{Of("cpu", FieldTarget): 0.6, Of("cpu", FieldScaleOut): 0.9}
+	ns := neighbours(p, knobs, g, ranges, 0.5)
+	if len(ns) == 0 {
+		t.Fatal("no neighbours")
+	}
+	for _, n := range ns {
+		if !valid(n, g, ranges) {
+			t.Errorf("neighbour %s is not valid", n.Key())
+		}
+		for _, k := range knobs {
+			if d := math.Abs(n[k] - p[k]); d > ranges[k].Step*0.5+1e-9 {
+				t.Errorf("neighbour %s moved %s by %g, more than half a step", n.Key(), k, d)
+			}
+		}
+		if n[Of("cpu", FieldScaleOut)] > 0.9 {
+			t.Errorf("neighbour %s leaves the seed's CPU scale-out range", n.Key())
+		}
+	}
+}
+
+func TestApplyChangesOnlyTheGroupsSignals(t *testing.T) {
+	src := []byte(`# the file's own comment stays
+cloud:
+  region: cn-north-4
+  project_id: p
+groups:
+  - name: web
+    discovery: {as_group_id: g1}
+    signals:
+      cpu: {scale_out: 0.8, weight: 0.3}
+  - name: batch
+    discovery: {as_group_id: g2}
+`)
+	p := Point{Of("cpu", FieldTarget): 0.7, Of("cpu", FieldScaleOut): 0.85, Of("response_time", FieldTarget): 1.5}
+	out, err := apply(src, "web", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "# the file's own comment stays") {
+		t.Errorf("the comment was lost:\n%s", out)
+	}
+	c, err := config.Parse(out)
+	if err != nil {
+		t.Fatalf("the written config does not parse: %v\n%s", err, out)
+	}
+	web, _ := c.Group("web")
+	if s := web.Signals["cpu"]; s.Target != 0.7 || s.ScaleOut != 0.85 || s.Weight != 0.3 {
+		t.Errorf("web cpu = %+v, want target 0.7, scale_out 0.85 and the weight kept", s)
+	}
+	if s := web.Signals["response_time"]; s.Target != 1.5 {
+		t.Errorf("web response_time target = %g, want 1.5", s.Target)
+	}
+	batch, _ := c.Group("batch")
+	if s := batch.Signals["cpu"]; s.Target != builtinGroup(t).Signals["cpu"].Target {
+		t.Errorf("the other group changed: %+v", s)
+	}
+	if _, err := apply(src, "nope", p); err == nil {
+		t.Error("an unknown group must be refused")
+	}
+}
+
+func TestDominates(t *testing.T) {
+	base := Outcome{InstanceHours: 100, ViolationMinutes: 10}
+	for _, tc := range []struct {
+		name string
+		o    Outcome
+		want bool
+	}{
+		{"cheaper with as many violations", Outcome{InstanceHours: 90, ViolationMinutes: 10}, true},
+		{"as cheap with fewer violations", Outcome{InstanceHours: 100, ViolationMinutes: 5}, true},
+		{"cheaper with more violations", Outcome{InstanceHours: 90, ViolationMinutes: 11}, false},
+		{"the same is not better", Outcome{InstanceHours: 100, ViolationMinutes: 10}, false},
+		{"dearer with fewer violations", Outcome{InstanceHours: 101, ViolationMinutes: 0}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dominates(tc.o, base); got != tc.want {
+				t.Fatalf("dominates(%+v, %+v) = %v", tc.o, base, got)
+			}
+		})
+	}
+}
+
+// A day of a daily wave: the search must return a frontier no outcome of
+// which beats another, and a recommendation that is the default or beats it.
+func TestRunRecommendsNoWorseThanTheDefault(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := trace.Series{Name: "wave", Start: start, Step: 5 * time.Minute}
+	for i := range 288 {
+		tr.Values = append(tr.Values, 50+40*math.Sin(2*math.Pi*float64(i)/288))
+	}
+	ranges := SeedRanges()
+	ranges[Of("cpu", FieldTarget)] = Range{0.4, 0.65, 0.1}
+	res, err := Run(context.Background(), tr, Options{
+		Knobs: []Knob{Of("cpu", FieldTarget)}, Ranges: ranges, Refinements: 1, Parallel: 2,
+		LoadRules: func() (*backtest.Rules, error) {
+			return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs < 3 || len(res.Frontier) == 0 {
+		t.Fatalf("runs %d, frontier %d", res.Runs, len(res.Frontier))
+	}
+	for _, a := range res.Frontier {
+		for _, b := range res.Frontier {
+			if dominates(a, b) {
+				t.Errorf("frontier point %v beats frontier point %v", a.Settings, b.Settings)
+			}
+		}
+		if a.CostRatioToOracle < 1-1e-9 {
+			t.Errorf("%v costs %g of the oracle: nothing beats the oracle", a.Settings, a.CostRatioToOracle)
+		}
+	}
+	rec, def := res.Recommended, res.Default
+	if rec.Changed != dominates(rec.Outcome, def) {
+		t.Errorf("recommended %+v changed=%v but dominates(default %+v)=%v", rec.Outcome, rec.Changed, def, dominates(rec.Outcome, def))
+	}
+	c, err := config.Parse(res.Written())
+	if err != nil {
+		t.Fatalf("the written config does not parse: %v", err)
+	}
+	if got := c.Groups[0].Signals["cpu"].Target; got != rec.Settings[Of("cpu", FieldTarget)] {
+		t.Errorf("written cpu target %g, recommended %g", got, rec.Settings[Of("cpu", FieldTarget)])
+	}
+	if !strings.Contains(rec.Config, "name: backtest") || !strings.Contains(rec.Config, "target:") {
+		t.Errorf("the fragment should name the group and set the target:\n%s", rec.Config)
+	}
+}
+
+func TestCheckProposalRefusesAdviceWorseOnBothCounts(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := trace.Series{Name: "ramps", Start: start, Step: 5 * time.Minute}
+	for i := range 144 {
+		// Sharp ramps every two hours: late scaling costs violations.
+		tr.Values = append(tr.Values, 20+80*float64(i%24)/23)
+	}
+	opts := Options{LoadRules: func() (*backtest.Rules, error) {
+		return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
+	}}
+	// Holding scale-in back until CPU is nearly idle, and aiming low: dearer.
+	// Whether it is also worse on violations is what the replay decides.
+	c, err := CheckProposal(context.Background(), tr, opts, Point{Of("cpu", FieldTarget): 0.5, Of("cpu", FieldScaleOut): 0.6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worse := c.Proposed.InstanceHours > c.Present.InstanceHours && c.Proposed.ViolationMinutes > c.Present.ViolationMinutes
+	if c.Refused != worse || c.Refused && !strings.Contains(c.Reason, "worse on the group's history") {
+		t.Fatalf("refused=%v (%s) for present %+v, proposed %+v", c.Refused, c.Reason, c.Present, c.Proposed)
+	}
+	if c.Proposed.InstanceHours <= c.Present.InstanceHours {
+		t.Fatalf("a lower target should cost more: present %.1f, proposed %.1f instance-hours", c.Present.InstanceHours, c.Proposed.InstanceHours)
+	}
+}
+
+func TestRefuseOnlyWhatIsWorseOnBothCounts(t *testing.T) {
+	present := Outcome{InstanceHours: 100, ViolationMinutes: 10}
+	for _, tc := range []struct {
+		name     string
+		proposed Outcome
+		refused  bool
+	}{
+		{"dearer and more violations is refused", Outcome{InstanceHours: 110, ViolationMinutes: 12}, true},
+		{"dearer with fewer violations is a trade-off, not refused", Outcome{InstanceHours: 110, ViolationMinutes: 5}, false},
+		{"cheaper with more violations is a trade-off, not refused", Outcome{InstanceHours: 90, ViolationMinutes: 12}, false},
+		{"as costly with more violations is not worse on both", Outcome{InstanceHours: 100, ViolationMinutes: 12}, false},
+		{"better on both is welcome", Outcome{InstanceHours: 90, ViolationMinutes: 5}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := refuse(present, tc.proposed)
+			if got != tc.refused || got && why == "" {
+				t.Fatalf("refuse = %v (%q), want %v", got, why, tc.refused)
+			}
+		})
+	}
+}
