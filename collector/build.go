@@ -27,6 +27,26 @@ func (c *Collector) build(now time.Time) *Snapshot {
 	return b.snap
 }
 
+// buildEarly is the snapshot a first collection serves while it is still
+// reading the rest: members, the Cloud Eye series in points (CPU and memory)
+// and the signals they make, and the collection's health so far. Nothing is
+// scored, so the scorers and the advisor's history see each cycle once.
+func (c *Collector) buildEarly(now time.Time, points map[seriesKey]point) *Snapshot {
+	b := newBuilder()
+	v := cycleView{now: now, staleAfter: c.cfg.Exporter.StaleAfter, points: points}
+	d := c.descs
+	for _, name := range c.groupNames() {
+		st := c.groups[name]
+		b.publishMembers(d, &st.cfg, st.members, st.discovered, c.cfg.Exporter.InstanceTagLabels, now)
+		c.mu.Lock()
+		sigs := b.publishCloudEye(d, &st.cfg, st.members.instances, c.devicesOf, v)
+		c.mu.Unlock()
+		b.publishSignals(d, name, sigs, v)
+	}
+	c.publishCollection(b)
+	return b.snap
+}
+
 // buildGroup is one group's part of the cycle: every source publishes its
 // series and hands back the signals it stands for, the signals are scored, the
 // advisor's history records them, and the computed series are published. It

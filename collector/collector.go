@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -231,6 +233,9 @@ type Stats struct {
 	CloudEyeCalls, DimensionCalls, WarmStartCalls int
 	Series                                        int
 	Duration                                      time.Duration
+	// FirstData is how long the collection took to hand out CPU and memory
+	// data: less than Duration when a first snapshot went out early.
+	FirstData time.Duration
 }
 
 // Collect runs one collection at now and returns the snapshot to serve. The
@@ -243,6 +248,14 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) (*Snapshot, erro
 
 // CollectStats is Collect that also reports the collection's cost.
 func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot, Stats, error) {
+	return c.collect(ctx, now, nil)
+}
+
+// collect is CollectStats. Given early, the first collection hands it a
+// snapshot of the members, CPU and memory as soon as those are read, before
+// the device lookups, the other series and the warm start: on a large fleet
+// they would hold the first CPU data back by seconds of request budget.
+func (c *Collector) collect(ctx context.Context, now time.Time, early func(*Snapshot)) (*Snapshot, Stats, error) {
 	c.cycle.Lock()
 	defer c.cycle.Unlock()
 	started := time.Now()
@@ -275,8 +288,27 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 		}
 	}
 
-	// Devices are resolved before anything is published, so the device label
-	// is the real id from the first scrape on.
+	var ahead map[seriesKey]point // the CPU and memory read for the early snapshot
+	var aheadErr error
+	var aheadTook time.Duration
+	var aheadQs []query
+	if early != nil && !c.published {
+		aheadQs = c.aheadQueries()
+	}
+	if aheadQs != nil {
+		t0 = time.Now()
+		var calls int
+		ahead, calls, aheadErr = c.fetchBatches(ctx, now, aheadQs)
+		stats.CloudEyeCalls += calls
+		aheadTook = time.Since(t0)
+		if snap := c.buildEarly(now, ahead); snap.encode(c.descs.info) == nil && ctx.Err() == nil {
+			early(snap)
+			stats.FirstData = time.Since(started)
+		}
+	}
+
+	// Devices are resolved before their series are published, so the device
+	// label is the real id from the first scrape on.
 	t0 = time.Now()
 	var dimErrs []error
 	backlog, limit := 0, c.deviceLookupLimit()
@@ -328,8 +360,18 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 
 	t0 = time.Now()
 	qs := c.queries()
-	got, calls, err := c.fetchBatches(ctx, now, qs)
-	stats.CloudEyeCalls = calls
+	rest := qs
+	if aheadQs != nil {
+		asked := make(map[seriesKey]bool, len(aheadQs))
+		for _, q := range aheadQs {
+			asked[q.key] = true
+		}
+		rest = slices.DeleteFunc(slices.Clone(qs), func(q query) bool { return asked[q.key] })
+	}
+	got, calls, err := c.fetchBatches(ctx, now, rest)
+	maps.Copy(got, ahead)
+	err = errors.Join(aheadErr, err)
+	stats.CloudEyeCalls += calls
 	keep := make(map[seriesKey]point, len(qs))
 	for _, q := range qs {
 		p, had := c.samples[q.key]
@@ -341,7 +383,7 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 		}
 	}
 	c.samples = keep
-	c.record(SourceCloudEye, time.Since(t0), err == nil, now)
+	c.record(SourceCloudEye, aheadTook+time.Since(t0), err == nil, now)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -379,6 +421,9 @@ func (c *Collector) CollectStats(ctx context.Context, now time.Time) (*Snapshot,
 	}
 	stats.Series = snap.Len()
 	stats.Duration = time.Since(started)
+	if stats.FirstData == 0 {
+		stats.FirstData = stats.Duration
+	}
 	c.published = true
 	return snap, stats, errors.Join(errs...)
 }
@@ -440,6 +485,43 @@ func gpuMetrics() []string {
 }
 
 func npuMetrics() []string { return []string{"npu_util_rate_ai_core", "npu_util_rate_mem"} }
+
+// aheadQueries are what a first collection reads for its early snapshot: the
+// perInstance series of every member, then other series known before any
+// device lookup up to a full last call, so that reading ahead costs no call
+// when the fleet has no devices. Nil when the calls they take fit in the
+// burst: the whole collection then waits for no budget, and an early
+// snapshot would only cost calls.
+func (c *Collector) aheadQueries() []query {
+	known := c.queries() // before the lookups of a first collection: no device series
+	cpuMem := map[seriesKey]bool{}
+	var qs []query
+	for _, name := range c.groupNames() {
+		for _, in := range c.groups[name].members.instances {
+			if in.State == StateRemoving {
+				continue
+			}
+			for _, m := range perInstance() {
+				q := newQuery(m.ns, m.metric, hwcloud.Dim{Name: dimInst, Value: in.ID})
+				cpuMem[q.key] = true
+				qs = append(qs, q)
+			}
+		}
+	}
+	ce := c.cfg.CloudEye
+	if (len(known)+ce.MetricsPerRequest-1)/ce.MetricsPerRequest <= ce.Burst {
+		return nil
+	}
+	for _, q := range known {
+		if len(qs)%ce.MetricsPerRequest == 0 {
+			break
+		}
+		if !cpuMem[q.key] {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
 
 // queries lists every series this cycle needs, once each.
 func (c *Collector) queries() []query {

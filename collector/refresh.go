@@ -51,7 +51,7 @@ func (l *Loop) Collected() <-chan struct{} { return l.collected }
 
 // Step runs one collection at the clock's now and swaps its snapshot in.
 func (l *Loop) Step(ctx context.Context) (Stats, error) {
-	snap, stats, err := l.c.CollectStats(ctx, l.clk.Now())
+	snap, stats, err := l.c.collect(ctx, l.clk.Now(), l.serveEarly)
 	if snap != nil && l.textOnly && snap.text != nil {
 		snap.metrics = nil
 	}
@@ -65,6 +65,16 @@ func (l *Loop) Step(ctx context.Context) (Stats, error) {
 		}
 	}
 	return stats, err
+}
+
+// serveEarly swaps in a first collection's early snapshot (CPU and memory)
+// while nothing is served yet. It is no completed collection: readiness and
+// Collected wait for the full one.
+func (l *Loop) serveEarly(snap *Snapshot) {
+	if l.textOnly {
+		snap.metrics = nil
+	}
+	l.snap.CompareAndSwap(nil, snap)
 }
 
 // Run collects every exporter.interval until ctx ends. The next collection

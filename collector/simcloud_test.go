@@ -733,3 +733,93 @@ groups:
 		}
 	}
 }
+
+func TestSimcloudFirstCollectionServesCPUAndMemoryBeforeTheRest(t *testing.T) {
+	s := startSim(t)
+	// Calls of 5 series and a burst of 1: the collection waits for budget, so
+	// CPU and memory go first.
+	y := strings.Replace(s.config(t), "burst: 50", "burst: 1\n  metrics_per_request: 5", 1)
+	c := collectorFor(t, mustParse(t, y), nil)
+	h := &harness{t: t, clk: s.clk, c: c, loop: NewLoop(c, s.clk)}
+	var members []string
+	for _, g := range []string{"gpu-pool", "web"} {
+		ins, err := s.env.World.Instances(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range ins {
+			members = append(members, in.ID)
+		}
+	}
+	ctx := context.Background()
+	var early *Snapshot
+	_, stats, err := h.c.collect(ctx, s.clk.Now(), func(snap *Snapshot) {
+		h.loop.serveEarly(snap)
+		early = snap
+		if h.loop.Snapshot() != snap {
+			t.Error("the early snapshot is not the one served")
+		}
+		if h.loop.Ready() {
+			t.Error("ready before a full collection completed")
+		}
+		select {
+		case <-h.loop.Collected():
+			t.Error("Collected closed before a full collection completed")
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early == nil {
+		t.Fatal("the first collection served no early snapshot")
+	}
+	text := string(early.text)
+	checks := []struct {
+		rule string
+		ok   bool
+	}{
+		{"the early snapshot came out before the collection ended", stats.FirstData > 0 && stats.FirstData < stats.Duration},
+		{"it scores nothing: scorers and history see the cycle once", !strings.Contains(text, metricnames.Recommended)},
+		{"it holds no GPU series: their devices are looked up after it", !strings.Contains(text, "flexus_gpu_utilization_ratio")},
+		{"it holds the group signals its CPU and memory make", strings.Contains(text, metricnames.Signal(scoring.CPU)+`{group="web",signal="cpu"}`)},
+	}
+	has := func(name, id string) bool {
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, name+"{") && strings.Contains(line, `instance_id="`+id+`"`) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range members {
+		for _, name := range []string{"flexus_cpu_utilization_ratio", "flexus_memory_utilization_ratio"} {
+			checks = append(checks, struct {
+				rule string
+				ok   bool
+			}{"it holds " + name + " of " + id, has(name, id)})
+		}
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: false; early snapshot:\n%s", c.rule, text)
+			break
+		}
+	}
+
+	// Later collections serve only complete snapshots.
+	s.clk.Advance(time.Minute)
+	s.step(t)
+	if _, _, err := h.c.collect(ctx, s.clk.Now(), func(*Snapshot) { t.Error("a later collection served an early snapshot") }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSimcloudFirstCollectionWithinTheBurstServesNoEarlySnapshot(t *testing.T) {
+	// The simcloudtest world needs a few calls, well within a burst of 50:
+	// nothing waits for budget, and an early snapshot would only cost calls.
+	s, h := simHarness(t)
+	if _, _, err := h.c.collect(context.Background(), s.clk.Now(), func(*Snapshot) { t.Error("an early snapshot was served") }); err != nil {
+		t.Fatal(err)
+	}
+}

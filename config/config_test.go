@@ -70,6 +70,17 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 	}
 }
 
+func TestDefaultCloudEyeBudgetStaysWithin500CallsAMinute(t *testing.T) {
+	var c Config
+	if err := yaml.Unmarshal([]byte("{}"), &c); err != nil {
+		t.Fatal(err)
+	}
+	// A full bucket and a minute of refill is the most a minute can spend.
+	if most := float64(c.CloudEye.Burst) + c.CloudEye.RequestsPerSecond*60; most > 500 {
+		t.Errorf("burst %d + 60 s × %v/s = %v calls in a minute; Cloud Eye allows 500", c.CloudEye.Burst, c.CloudEye.RequestsPerSecond, most)
+	}
+}
+
 func TestSeedDefaultsMatchTheArticle(t *testing.T) {
 	s := defaultSignals()
 	want := map[string][4]float64{ // out, in, hold minutes, weight
