@@ -125,9 +125,17 @@ func (w *haWorld) replica(crash crashPoint) *Actuator {
 // or its death at a crash point.
 func (w *haWorld) deliver(a *Actuator, body []byte) ([]Record, error) {
 	w.t.Helper()
+	return handleUntilDone(w.t, a, body)
+}
+
+// handleUntilDone decodes body and lets a handle it on its own goroutine, so
+// that a crash point (which ends that goroutine) reads as the replica dying
+// mid-decision; it returns once the answer and the background jobs are done.
+func handleUntilDone(t fataler, a *Actuator, body []byte) ([]Record, error) {
+	t.Helper()
 	m, err := DecodeWebhook(body)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var recs []Record
 	done := make(chan struct{})

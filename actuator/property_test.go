@@ -120,18 +120,7 @@ func (w *propWorld) restart(i int) {
 // deliver hands a notification to a replica and waits for its answer, or
 // for its death at a crash point. Only transient errors (503) are allowed.
 func (w *propWorld) deliver(a *Actuator, body []byte) []Record {
-	m, err := DecodeWebhook(body)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var recs []Record
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		recs, err = a.Handle(context.Background(), m)
-		a.WaitJobs()
-	}()
-	<-done
+	recs, err := handleUntilDone(w.t, a, body)
 	var te *TransientError
 	if err != nil && !errors.As(err, &te) && !errors.Is(err, ErrLockLost) {
 		w.t.Fatalf("non-transient error: %v", err)
