@@ -183,6 +183,19 @@ func gatherText(t *testing.T, g prometheus.Gatherer, names ...string) string {
 	return b.String()
 }
 
+// collectOnce runs one collection of config y against s and returns the
+// named families as text.
+func collectOnce(t *testing.T, s *sim, y string, names ...string) string {
+	t.Helper()
+	loop := NewLoop(collectorFor(t, mustParse(t, y), nil), s.clk)
+	if _, err := loop.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(loop)
+	return gatherText(t, reg, names...)
+}
+
 func TestSimcloudDeviceLabelsAreRealOnTheFirstScrape(t *testing.T) {
 	s, h := simHarness(t)
 	if err := h.step(); err != nil {
@@ -590,14 +603,7 @@ func TestSimcloudQueueSeriesIsCheckedAtStart(t *testing.T) {
 func TestSimcloudExtraMetricsResolveTheirDimension(t *testing.T) {
 	s := startSim(t)
 	y := strings.Replace(s.config(t), "    policy: target\n", "    policy: target\n    extra_metrics:\n      - {namespace: AGT.ECS, metric: disk_usedPercent, dimension: mount_point, origin: /}\n", 1)
-	c := collectorFor(t, mustParse(t, y), nil)
-	loop := NewLoop(c, s.clk)
-	if _, err := loop.Step(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(loop)
-	got := gatherText(t, reg, "flexus_cloudeye_value")
+	got := collectOnce(t, s, y, "flexus_cloudeye_value")
 	ins, err := s.env.World.Instances("web")
 	if err != nil {
 		t.Fatal(err)
@@ -615,14 +621,7 @@ func TestSimcloudExtraMetricsResolveTheirDimension(t *testing.T) {
 func TestSimcloudInstanceInfoCarriesNameAddressAndTags(t *testing.T) {
 	s := startSim(t)
 	y := strings.Replace(s.config(t), "exporter:\n", "exporter:\n  instance_tag_labels: [flexus-group]\n", 1)
-	c := collectorFor(t, mustParse(t, y), nil)
-	loop := NewLoop(c, s.clk)
-	if _, err := loop.Step(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(loop)
-	got := gatherText(t, reg, "flexus_instance_info")
+	got := collectOnce(t, s, y, "flexus_instance_info")
 	servers, err := s.env.ECS().ListServersDetails(&ecsmodel.ListServersDetailsRequest{})
 	if err != nil {
 		t.Fatal(err)
