@@ -82,8 +82,10 @@ type Advisor struct {
 	lastSuccess time.Time
 	applied     map[string]*groupAdvice
 	base        map[string]Settings // the config's own values, as the exporter last reported them
+	checker     *Checker            // nil: proposals count without a replay
 
 	requests        *prometheus.CounterVec
+	checks          *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
 	changes         *prometheus.CounterVec
 	thresholdDesc   *prometheus.Desc
@@ -126,6 +128,10 @@ func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger
 			Name: "flexus_advisor_rejected_proposals_total",
 			Help: "Advisor proposals rejected, or changed by the guardrails, by reason.",
 		}, []string{"reason"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_advisor_history_checks_total",
+			Help: "Advisor proposals replayed over their group's history before they count, by result (passed, worse_on_history, insufficient_history, error).",
+		}, []string{"result"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flexus_advisor_applied_changes_total",
 			Help: "Settings changed by an applied advisor proposal, by group, signal and field (scale_out, scale_in, weight).",
@@ -146,6 +152,9 @@ func New(cfg Config, httpClient *http.Client, getenv func(string) string, logger
 	}
 	for _, r := range Reasons() {
 		a.rejected.WithLabelValues(string(r))
+	}
+	for _, r := range CheckResults() {
+		a.checks.WithLabelValues(string(r))
 	}
 	if cfg.Mode != ModeOff {
 		a.connect()
@@ -198,6 +207,14 @@ func (a *Advisor) Reconfigure(cfg Config) error {
 		a.connect()
 	}
 	return nil
+}
+
+// CheckWith replays every later proposal through c over its group's history
+// before it is published or applied (check.go); nil turns the check off.
+func (a *Advisor) CheckWith(c *Checker) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checker = c
 }
 
 // Mode is the configured mode.
@@ -263,6 +280,10 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 		return Proposal{}, a.rejectedAnswer(s.Group, err)
 	}
 
+	if err := a.checkHistory(ctx, cfg, s, settings); err != nil {
+		return Proposal{}, a.rejectedAnswer(s.Group, err)
+	}
+
 	p := Proposal{Group: s.Group, At: now, Settings: settings, Adjustments: adj}
 	if ans.Rationale != nil {
 		p.Rationale = *ans.Rationale
@@ -281,6 +302,30 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 	a.logger.Info("advisor proposal accepted", "group", s.Group, "mode", string(cfg.Mode),
 		"adjustments", describe(adj), "rationale", p.Rationale)
 	return p, nil
+}
+
+// checkHistory replays the proposal over the group's history, off the
+// collection's path (Advise runs in the advisor's own loop), and refuses it
+// when it would have been worse than the settings in force on both counts.
+func (a *Advisor) checkHistory(ctx context.Context, cfg Config, s Summary, settings Settings) error {
+	a.mu.RLock()
+	c := a.checker
+	a.mu.RUnlock()
+	if c == nil {
+		return nil
+	}
+	v := c.Check(ctx, s, settings, cfg.CheckMinHistory, cfg.CheckTimeout)
+	a.checks.WithLabelValues(string(v.Result)).Inc()
+	switch v.Result {
+	case CheckWorse:
+		return reject(ReasonWorseOnHistory, "%s", v.Detail)
+	case CheckPassed:
+		a.logger.Info("advisor proposal replayed over the group's history", "group", s.Group, "result", string(v.Result), "detail", v.Detail)
+	default:
+		a.logger.Warn("advisor proposal not checked against history: it counts on the guardrails alone",
+			"group", s.Group, "result", string(v.Result), "detail", v.Detail)
+	}
+	return nil
 }
 
 func (a *Advisor) failed(parent context.Context, group string, err error) error {
@@ -415,6 +460,7 @@ func (s Settings) clone() Settings {
 func (a *Advisor) Describe(ch chan<- *prometheus.Desc) {
 	a.requests.Describe(ch)
 	a.rejected.Describe(ch)
+	a.checks.Describe(ch)
 	a.changes.Describe(ch)
 	ch <- a.thresholdDesc
 	ch <- a.weightDesc
@@ -431,6 +477,7 @@ func (a *Advisor) Collect(ch chan<- prometheus.Metric) {
 	}
 	a.requests.Collect(ch)
 	a.rejected.Collect(ch)
+	a.checks.Collect(ch)
 	a.changes.Collect(ch)
 	enabled := 0.0
 	if a.client != nil {

@@ -664,8 +664,8 @@ func TestModes(t *testing.T) {
 			if (changes > 0) != tt.wantEffective {
 				t.Errorf("%d applied-change series in mode %s", changes, tt.mode)
 			}
-			// 8 thresholds + 4 weights + 1 timestamp + 1 enabled + results + reasons + changes.
-			if n := testutil.CollectAndCount(a); n != 8+4+1+1+len(Results())+len(Reasons())+changes {
+			// 8 thresholds + 4 weights + 1 timestamp + 1 enabled + results + reasons + check results + changes.
+			if n := testutil.CollectAndCount(a); n != 8+4+1+1+len(Results())+len(Reasons())+len(CheckResults())+changes {
 				t.Errorf("collected %d series", n)
 			}
 		})

@@ -39,6 +39,10 @@ const (
 	DefaultMinChange         = 0.05
 	DefaultMinChangeInterval = 6 * time.Hour
 	DefaultExpireAfter       = 24 * time.Hour
+	// Every proposal is replayed over the group's recent history before it
+	// counts (check.go): at least an hour of it, in at most two minutes.
+	DefaultCheckMinHistory = time.Hour
+	DefaultCheckTimeout    = 2 * time.Minute
 )
 
 // Config is the advisor's block of the configuration file. It is a plain struct:
@@ -67,6 +71,12 @@ type Config struct {
 	// ExpireAfter is how long an applied value lasts; the config's value then returns.
 	// A proposal that repeats the value in force renews it.
 	ExpireAfter time.Duration `yaml:"expire_after"`
+	// CheckMinHistory is the least history a proposal is replayed over; with
+	// less, the check is counted insufficient_history and the proposal passes.
+	CheckMinHistory time.Duration `yaml:"check_min_history"`
+	// CheckTimeout bounds one replay (both runs, and the wait for another
+	// group's replay); one that runs out passes the proposal, counted error.
+	CheckTimeout time.Duration `yaml:"check_timeout"`
 }
 
 // DefaultConfig returns the defaults: mode off, DeepSeek endpoint and model.
@@ -84,6 +94,8 @@ func DefaultConfig() Config {
 		MinChange:         DefaultMinChange,
 		MinChangeInterval: DefaultMinChangeInterval,
 		ExpireAfter:       DefaultExpireAfter,
+		CheckMinHistory:   DefaultCheckMinHistory,
+		CheckTimeout:      DefaultCheckTimeout,
 	}
 }
 
@@ -199,6 +211,12 @@ func (c Config) Validate() error {
 	if c.ExpireAfter < c.Interval {
 		errs = append(errs, fmt.Errorf("advisor: expire_after %s is below interval %s: applied values would lapse between two proposals; use e.g. %s", c.ExpireAfter, c.Interval, DefaultExpireAfter))
 	}
+	if c.CheckMinHistory < 10*time.Minute {
+		errs = append(errs, fmt.Errorf("advisor: check_min_history %s is below 10m: a replay that short judges nothing; use e.g. %s", c.CheckMinHistory, DefaultCheckMinHistory))
+	}
+	if c.CheckTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("advisor: check_timeout %s must be above 0: use e.g. %s", c.CheckTimeout, DefaultCheckTimeout))
+	}
 	return errors.Join(errs...)
 }
 
@@ -218,6 +236,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("min_change", c.MinChange),
 		slog.Duration("min_change_interval", c.MinChangeInterval),
 		slog.Duration("expire_after", c.ExpireAfter),
+		slog.Duration("check_min_history", c.CheckMinHistory),
+		slog.Duration("check_timeout", c.CheckTimeout),
 	)
 }
 

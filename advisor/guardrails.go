@@ -113,6 +113,9 @@ const (
 	ReasonWeightsNormalised Reason = "weights_normalised"
 	// In mode apply: a change held back by min_change_interval.
 	ReasonRateLimited Reason = "rate_limited"
+	// Replayed over the group's history, worse than the settings in force on
+	// both cost and SLO minutes (check.go).
+	ReasonWorseOnHistory Reason = "worse_on_history"
 )
 
 // Reasons lists every reason, so the counter starts at 0 for each.
@@ -121,7 +124,7 @@ func Reasons() []Reason {
 		ReasonEmptyAnswer, ReasonNotJSON, ReasonTextAroundJSON, ReasonWrongType, ReasonUnknownField,
 		ReasonMissingField, ReasonNonFinite, ReasonOutOfDomain, ReasonOutNotAboveIn,
 		ReasonNegativeWeight, ReasonZeroWeights, ReasonDuplicateKey, ReasonWeightsAboveOne,
-		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised, ReasonRateLimited,
+		ReasonClampedHigh, ReasonClampedLow, ReasonWeightsNormalised, ReasonRateLimited, ReasonWorseOnHistory,
 	}
 }
 

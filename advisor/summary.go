@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // Summary is what the exporter tells the advisor about one group. It holds only
@@ -19,6 +21,10 @@ type Summary struct {
 	// Signals holds the statistics of each signal with data; a missing signal is sent as absent.
 	Signals  map[Signal]SignalStats
 	Outcomes Outcomes
+	// Demand is the group's recent load in instance-equivalents (CPU
+	// utilisation × instances in service), evenly spaced: what a proposal is
+	// replayed over before it counts (check.go). It is not sent to the model.
+	Demand trace.Series
 }
 
 // SignalStats describe one signal over the window, in its base unit.

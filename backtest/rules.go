@@ -161,14 +161,36 @@ func LoadRules(dir string, opts RuleOptions) (*Rules, error) {
 
 // LoadRuleFiles reads the named rule files, validated as promtool check rules does.
 func LoadRuleFiles(files []string, opts RuleOptions) (*Rules, error) {
-	opts = opts.withDefaults()
-	p := parser.NewParser(parser.Options{})
-	r := &Rules{opts: opts, files: files}
+	contents := make([]RuleFile, 0, len(files))
 	for _, f := range files {
 		content, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("backtest: %w", err)
 		}
+		contents = append(contents, RuleFile{Name: f, Content: content})
+	}
+	return LoadRuleContents(contents, opts)
+}
+
+// RuleFile is one rule file's name and text.
+type RuleFile struct {
+	Name    string
+	Content []byte
+}
+
+// LoadRuleContents is LoadRuleFiles for rules held in memory: the exporter
+// replays advice with the rules it renders from package rules, since it may
+// run where no rules/ directory is.
+func LoadRuleContents(contents []RuleFile, opts RuleOptions) (*Rules, error) {
+	opts = opts.withDefaults()
+	p := parser.NewParser(parser.Options{})
+	files := make([]string, 0, len(contents))
+	for _, c := range contents {
+		files = append(files, c.Name)
+	}
+	r := &Rules{opts: opts, files: files}
+	for _, rf := range contents {
+		f, content := rf.Name, rf.Content
 		rgs, errs := rulefmt.Parse(content, false, model.UTF8Validation, p, opts.Logger)
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("backtest: rule file %s: %w", f, errors.Join(errs...))

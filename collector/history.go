@@ -103,6 +103,7 @@ func (c *Collector) Summaries(now time.Time) []advisor.Summary {
 		s.Outcomes.MinInstances, s.Outcomes.MaxInstances = int(lo), int(hi)
 		s.Outcomes.MeanInstances = sum / float64(len(g.instances))
 		g.outcomes(&s.Outcomes)
+		s.Demand = g.demand(name)
 		out = append(out, s)
 	}
 	return out

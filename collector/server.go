@@ -126,6 +126,11 @@ func NewServer(o ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s.reg.MustRegister(s.advisor) // publishes nothing in mode off; a reload may change the mode
+	checker, err := s.historyChecker()
+	if err != nil {
+		return nil, err
+	}
+	s.advisor.CheckWith(checker)
 	s.coll, err = New(Options{Config: cfg, Clients: clients, HTTPClient: o.HTTPClient, Logger: o.Logger, Advice: s.advisor})
 	if err != nil {
 		return nil, err

@@ -23,36 +23,67 @@ type Check struct {
 // with proposal applied, and refuses a proposal worse on both counts. It is
 // how an LLM's advice is checked before it counts (DESIGN.md, cost and tuning).
 func CheckProposal(ctx context.Context, tr trace.Series, opts Options, proposal Point) (Check, error) {
+	s, g, err := newCheck(ctx, tr, opts)
+	if err != nil {
+		return Check{}, err
+	}
+	knobs := make([]Knob, 0, len(proposal))
+	for k := range proposal {
+		knobs = append(knobs, k)
+	}
+	return s.check(Current(g, knobs), proposal)
+}
+
+// CheckChange is CheckProposal for a change from settings in force that may
+// differ from the config file's (the advisor's applied values): present is
+// laid over the config, proposed over present. A knob may name any numeric
+// field of a signal, its weight included, which the search itself does not tune.
+func CheckChange(ctx context.Context, tr trace.Series, opts Options, present, proposed Point) (Check, error) {
+	s, _, err := newCheck(ctx, tr, opts)
+	if err != nil {
+		return Check{}, err
+	}
+	if s.src, err = apply(s.src, s.group, present); err != nil {
+		return Check{}, err
+	}
+	// The empty point replays the config as it now stands: the present one.
+	c, err := s.check(Point{}, proposed)
+	c.Present.Settings = map[Knob]float64(present)
+	return c, err
+}
+
+// newCheck prepares a search of two points with one rule set.
+func newCheck(ctx context.Context, tr trace.Series, opts Options) (*search, *config.Group, error) {
 	src := opts.Config
 	if src == nil {
 		src = []byte(builtinConfig)
 	}
 	base, err := config.Parse(src)
 	if err != nil {
-		return Check{}, fmt.Errorf("tune: %w", err)
+		return nil, nil, fmt.Errorf("tune: %w", err)
 	}
 	if opts.Group == "" {
 		opts.Group = base.Groups[0].Name
 	}
 	g, ok := base.Group(opts.Group)
 	if !ok {
-		return Check{}, fmt.Errorf("tune: group %q is not in the config", opts.Group)
+		return nil, nil, fmt.Errorf("tune: group %q is not in the config", opts.Group)
 	}
 	if opts.LoadRules == nil {
-		return Check{}, fmt.Errorf("tune: no rules: give the rule files the group is alerted by")
-	}
-	knobs := make([]Knob, 0, len(proposal))
-	for k := range proposal {
-		knobs = append(knobs, k)
+		return nil, nil, fmt.Errorf("tune: no rules: give the rule files the group is alerted by")
 	}
 	s := &search{ctx: ctx, tr: tr, src: src, group: opts.Group, policy: backtest.Policy(g.Policy), opts: opts, seen: map[string]*Outcome{}}
 	s.rules = make(chan *backtest.Rules, 1)
 	r, err := opts.LoadRules()
 	if err != nil {
-		return Check{}, err
+		return nil, nil, err
 	}
 	s.rules <- r
-	present := Current(g, knobs)
+	return s, g, nil
+}
+
+// check replays present and proposal one after the other and judges them.
+func (s *search) check(present, proposal Point) (Check, error) {
 	if err := s.evaluate([]Point{present, proposal}); err != nil {
 		return Check{}, err
 	}
