@@ -12,7 +12,7 @@ import (
 
 	"github.com/flexus-autoscaler/flexus/backtest"
 	"github.com/flexus-autoscaler/flexus/clock"
-		"github.com/flexus-autoscaler/flexus/tune"
+	"github.com/flexus-autoscaler/flexus/tune"
 )
 
 // CheckResult is the `result` label of flexus_advisor_history_checks_total:
