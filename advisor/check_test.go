@@ -116,6 +116,7 @@ func TestCheckRefusesOnlyWhatTheReplayFindsWorseOnBothCounts(t *testing.T) {
 		proposed Settings
 		want     CheckResult
 	}{
+		{"scaling out later and in only below 20 % is worse on both and refused", cpuOnly(0.8, 0.2), CheckWorse},
 		{"scaling out later and never in is worse on both and refused", cpuOnly(0.9, 0.1), CheckWorse},
 		{"scaling out later is cheaper with more SLO minutes: a trade-off passes", cpuOnly(0.9, 0.3), CheckPassed},
 		{"never scaling in is dearer with fewer SLO minutes: a trade-off passes", cpuOnly(0.6, 0.1), CheckPassed},

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -20,8 +21,14 @@ import (
 	"github.com/prometheus/common/promslog"
 
 	"github.com/flexus-autoscaler/flexus/advisor"
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/internal/testenv"
 	"github.com/flexus-autoscaler/flexus/metricnames"
 	"github.com/flexus-autoscaler/flexus/scoring"
+	"github.com/flexus-autoscaler/flexus/simcloud"
+	"github.com/flexus-autoscaler/flexus/simcloud/simcloudtest"
+	"github.com/flexus-autoscaler/flexus/simcloud/world"
+	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // These tests drive the real exporter (config file, server, collection loop, real
@@ -132,7 +139,12 @@ func webWithoutResponseTime(y string) string {
 
 func startAdvised(t *testing.T, httpClient *http.Client, getenv func(string) string, extra string) *advisedExporter {
 	t.Helper()
-	s := startSim(t)
+	return startAdvisedOn(t, startSim(t), httpClient, getenv, extra, webWithoutResponseTime)
+}
+
+// startAdvisedOn starts the exporter on s with the config edited by edit.
+func startAdvisedOn(t *testing.T, s *sim, httpClient *http.Client, getenv func(string) string, extra string, edit func(string) string) *advisedExporter {
+	t.Helper()
 	m := &fakeModel{answers: map[string]string{}, asked: map[string]int{}, delay: map[string]time.Duration{}}
 	ms := httptest.NewServer(m)
 	t.Cleanup(ms.Close)
@@ -144,7 +156,7 @@ func startAdvised(t *testing.T, httpClient *http.Client, getenv func(string) str
 			return ""
 		}
 	}
-	y := webWithoutResponseTime(s.config(t)) + advisorBlock(ms.URL, extra)
+	y := edit(s.config(t)) + advisorBlock(ms.URL, extra)
 	path := writeConfig(t, t.TempDir(), y)
 	srv, err := NewServer(ServerOptions{ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger(), Getenv: getenv, HTTPClient: httpClient})
 	if err != nil {
@@ -489,4 +501,182 @@ func TestAdvisorYieldsToTheOperatorsReload(t *testing.T) {
 		t.Errorf("mode %s after the reload, want advise", m)
 	}
 	e.requireScores("after the reloads")
+}
+
+// These tests check advice against history: the web group's load climbs to
+// a plateau two instances cannot hold and falls back to a long quiet tail,
+// and web follows the seed loop on CPU alone, so the thresholds the model
+// proposes decide what the replay does.
+
+// humpDemand is the web group's load, normalised to its peak: quiet, a
+// climb, a plateau, a fall, a long quiet tail (minute steps from the world's start).
+func humpDemand() *trace.Series {
+	s := &trace.Series{Name: "hump", Start: simStart, Step: time.Minute}
+	for i := range 180 {
+		v := 0.2
+		switch {
+		case i >= 30 && i < 45:
+			v = 0.2 + 0.8*float64(i-30)/15
+		case i >= 45 && i < 75:
+			v = 1
+		case i >= 75 && i < 85:
+			v = 1 - 0.8*float64(i-75)/10
+		}
+		s.Values = append(s.Values, v)
+	}
+	return s
+}
+
+// startHumpSim is startSim with web's load following humpDemand: its peak is
+// what its two instances serve at full CPU.
+func startHumpSim(t *testing.T) *sim {
+	t.Helper()
+	redisAddr := testenv.Redis(t)
+	cfg := simcloudtest.Config()
+	cfg.Redis = simcloud.RedisConfig{Address: redisAddr}
+	for i := range cfg.World.Groups {
+		if cfg.World.Groups[i].Name == "web" {
+			cfg.World.Groups[i].Demand = world.DemandConfig{Scenario: world.ScenarioTrace, Trace: humpDemand(), PeakInstances: 2, TargetUtilization: 1}
+		}
+	}
+	cfg.SetDefaults()
+	clk := clock.NewFake(simStart)
+	env := simcloudtest.Start(t, cfg, clk)
+	clk.Advance(10 * time.Minute)
+	s := &sim{env: env, clk: clk, redis: redisAddr}
+	s.step(t)
+	return s
+}
+
+// webOnCPU makes web follow the seed loop on CPU alone.
+func webOnCPU(y string) string {
+	return strings.Replace(y, "    policy: target\n", `    policy: seed
+    signals:
+      response_time: {disabled: true}
+      cpu: {weight: 0.9}
+      memory: {weight: 0}
+      queue: {weight: 0}
+`, 1)
+}
+
+// cpuAnswer proposes CPU's band for web and keeps everything else as web has it.
+func cpuAnswer(out, in float64) string {
+	return answer(map[string][2]float64{"cpu": {out, in}, "memory": {0.8, 0.4}, "queue": {100, 50}},
+		map[string]float64{"cpu": 0.9, "memory": 0, "queue": 0})
+}
+
+// startChecked runs the exporter on the hump for span, collecting every 2 minutes.
+func startChecked(t *testing.T, span time.Duration) *advisedExporter {
+	t.Helper()
+	e := startAdvisedOn(t, startHumpSim(t), nil, nil, "", webOnCPU)
+	for range int(span / (2 * time.Minute)) {
+		e.tick(2 * time.Minute)
+	}
+	return e
+}
+
+// adviseWeb runs one advisor round for web alone, then collects.
+func (e *advisedExporter) adviseWeb() error {
+	e.t.Helper()
+	now := e.sim.clk.Now()
+	for _, s := range e.srv.coll.Summaries(now) {
+		if s.Group == "web" {
+			_, err := e.srv.advisor.Advise(context.Background(), now, s)
+			e.collect()
+			return err
+		}
+	}
+	e.t.Fatal("no summary for web")
+	return nil
+}
+
+func TestAdvisorRefusesAProposalWorseOnTheGroupsHistory(t *testing.T) {
+	e := startChecked(t, 150*time.Minute)
+	// Scaling out later is late on the climb; scaling in only below 20 % CPU
+	// pays for the quiet tail.
+	e.model.set("web", cpuAnswer(0.8, 0.2))
+	err := e.adviseWeb()
+	var rej *advisor.RejectedError
+	if !errors.As(err, &rej) || rej.Reason != advisor.ReasonWorseOnHistory {
+		t.Fatalf("Advise: %v, want a rejection for %s", err, advisor.ReasonWorseOnHistory)
+	}
+	if n := e.counter("flexus_advisor_rejected_proposals_total", map[string]string{"reason": "worse_on_history"}); n != 1 {
+		t.Errorf("worse_on_history rejections = %g, want 1", n)
+	}
+	if n := e.counter("flexus_advisor_history_checks_total", map[string]string{"result": "worse_on_history"}); n != 1 {
+		t.Errorf("checks worse on history = %g, want 1", n)
+	}
+	if n := e.counter("flexus_advisor_requests_total", map[string]string{"result": "invalid"}); n != 1 {
+		t.Errorf("requests answered with a refused proposal = %g, want 1", n)
+	}
+	if _, ok := e.value("flexus_advisor_threshold", map[string]string{"group": "web", "signal": "cpu", "direction": "out"}); ok {
+		t.Error("the refused proposal is published as flexus_advisor_threshold")
+	}
+	if got := e.threshold("web", "cpu", "out"); got != 0.7 {
+		t.Errorf("cpu scale_out %g in force, want the config's 0.7: the refused proposal was applied", got)
+	}
+	e.requireScores("after a proposal refused on history")
+}
+
+func TestAdvisorLetsAProposalNotWorseOnHistoryCount(t *testing.T) {
+	tests := []struct {
+		name    string
+		out, in float64
+	}{
+		{"scaling out and in sooner is better on both", 0.6, 0.4},
+		{"scaling out only near saturation is cheaper with more SLO minutes: a trade-off", 0.9, 0.3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startChecked(t, 150*time.Minute)
+			e.model.set("web", cpuAnswer(tt.out, tt.in))
+			if err := e.adviseWeb(); err != nil {
+				t.Fatalf("Advise: %v", err)
+			}
+			if n := e.counter("flexus_advisor_history_checks_total", map[string]string{"result": "passed"}); n != 1 {
+				t.Errorf("passed checks = %g, want 1", n)
+			}
+			if v, ok := e.value("flexus_advisor_threshold", map[string]string{"group": "web", "signal": "cpu", "direction": "out"}); !ok || v != tt.out {
+				t.Errorf("published cpu scale_out %g (present %v), want %g", v, ok, tt.out)
+			}
+			if got := e.threshold("web", "cpu", "out"); got != tt.out {
+				t.Errorf("cpu scale_out %g in force, want the applied %g", got, tt.out)
+			}
+		})
+	}
+}
+
+func TestAdvisorWithTooLittleHistoryCountsTheCheckAndLetsTheProposalPass(t *testing.T) {
+	e := startChecked(t, 20*time.Minute)
+	e.model.set("web", cpuAnswer(0.9, 0.1))
+	if err := e.adviseWeb(); err != nil {
+		t.Fatalf("Advise: %v", err)
+	}
+	if n := e.counter("flexus_advisor_history_checks_total", map[string]string{"result": "insufficient_history"}); n != 1 {
+		t.Errorf("insufficient_history checks = %g, want 1", n)
+	}
+	if n := e.counter("flexus_advisor_rejected_proposals_total", map[string]string{"reason": "worse_on_history"}); n != 0 {
+		t.Errorf("worse_on_history rejections = %g, want 0: half an hour judges nothing", n)
+	}
+	if got := e.threshold("web", "cpu", "out"); got != 0.9 {
+		t.Errorf("cpu scale_out %g in force, want the applied 0.9", got)
+	}
+}
+
+func TestAdvisorStillRefusesGarbageBeforeAnyReplay(t *testing.T) {
+	e := startChecked(t, 150*time.Minute)
+	e.model.set("web", "the thresholds look fine to me")
+	err := e.adviseWeb()
+	var rej *advisor.RejectedError
+	if !errors.As(err, &rej) || rej.Reason != advisor.ReasonNotJSON {
+		t.Fatalf("Advise: %v, want a rejection for %s", err, advisor.ReasonNotJSON)
+	}
+	for _, r := range advisor.CheckResults() {
+		if n := e.counter("flexus_advisor_history_checks_total", map[string]string{"result": string(r)}); n != 0 {
+			t.Errorf("%g checks counted %s: garbage is refused before any replay", n, r)
+		}
+	}
+	if got := e.threshold("web", "cpu", "out"); got != 0.7 {
+		t.Errorf("cpu scale_out %g in force, want the config's 0.7", got)
+	}
 }
