@@ -59,6 +59,11 @@ func TestValidate(t *testing.T) {
 			wantErr: "advisor: min_change_interval -1m0s is negative"},
 		{name: "an expire_after below the interval is refused", mutate: func(c *Config) { c.ExpireAfter = 30 * time.Minute },
 			wantErr: "advisor: expire_after 30m0s is below interval 1h0m0s: applied values would lapse between two proposals"},
+		{name: "a check over ten minutes of history is allowed", mutate: func(c *Config) { c.CheckMinHistory = 10 * time.Minute }},
+		{name: "a check over less than ten minutes of history is refused", mutate: func(c *Config) { c.CheckMinHistory = 5 * time.Minute },
+			wantErr: "advisor: check_min_history 5m0s is below 10m: a replay that short judges nothing; use e.g. 1h0m0s"},
+		{name: "a zero check_timeout is refused", mutate: func(c *Config) { c.CheckTimeout = 0 },
+			wantErr: "advisor: check_timeout 0s must be above 0: use e.g. 2m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
