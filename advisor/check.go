@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"time"
 
@@ -96,6 +97,12 @@ func (c *Checker) Check(ctx context.Context, s Summary, proposed Settings, minHi
 	if !(peak > 0) || math.IsInf(peak, 0) {
 		return Verdict{Result: CheckInsufficientHistory, Detail: "the history holds no load to replay"}
 	}
+	enabled := enabledSignals(s.Current)
+	present, proposal := Knobs(s.Current, enabled), Knobs(proposed, enabled)
+	if maps.Equal(present, proposal) {
+		// The model repeated the settings in force: two identical replays would say so.
+		return Verdict{Result: CheckPassed, Detail: "the settings in force, not replayed"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	select {
@@ -109,10 +116,8 @@ func (c *Checker) Check(ctx context.Context, s Summary, proposed Settings, minHi
 		return Verdict{Result: CheckError, Detail: err.Error()}
 	}
 	started := c.o.Clock.Now()
-	enabled := enabledSignals(s.Current)
-	bt := demandScale(peak)
-	ck, err := tune.CheckChange(ctx, s.Demand, tune.Options{Config: src, Group: s.Group, LoadRules: c.o.LoadRules, Backtest: bt},
-		Knobs(s.Current, enabled), Knobs(proposed, enabled))
+	ck, err := tune.CheckChange(ctx, s.Demand, tune.Options{Config: src, Group: s.Group, LoadRules: c.o.LoadRules, Backtest: demandScale(peak)},
+		present, proposal)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("the replay ran past check_timeout %s: %w", timeout, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,7 +122,6 @@ func TestCheckRefusesOnlyWhatTheReplayFindsWorseOnBothCounts(t *testing.T) {
 		{"scaling out later is cheaper with more SLO minutes: a trade-off passes", cpuOnly(0.9, 0.3), CheckPassed},
 		{"never scaling in is dearer with fewer SLO minutes: a trade-off passes", cpuOnly(0.6, 0.1), CheckPassed},
 		{"scaling out earlier and in sooner is better on both and passes", cpuOnly(0.6, 0.4), CheckPassed},
-		{"the settings in force again pass", cpuOnly(0.7, 0.3), CheckPassed},
 	}
 	c := newTestChecker(t)
 	for _, tt := range tests {
@@ -139,6 +139,18 @@ func TestCheckRefusesOnlyWhatTheReplayFindsWorseOnBothCounts(t *testing.T) {
 				t.Errorf("the present settings replayed to %g instance-hours: nothing was replayed", v.Present.InstanceHours)
 			}
 		})
+	}
+}
+
+func TestCheckDoesNotReplayTheSettingsInForce(t *testing.T) {
+	c := newTestChecker(t)
+	c.o.LoadRules = func() (*backtest.Rules, error) {
+		t.Error("the rules were loaded: the settings in force were replayed against themselves")
+		return nil, errors.New("not needed")
+	}
+	s := Summary{Group: "web", Current: cpuOnly(0.7, 0.3), Demand: hump(t0.Add(-150 * time.Minute))}
+	if v := c.Check(context.Background(), s, cpuOnly(0.7, 0.3), time.Hour, time.Minute); v.Result != CheckPassed {
+		t.Errorf("result %s (%s), want %s", v.Result, v.Detail, CheckPassed)
 	}
 }
 
@@ -175,6 +187,14 @@ func TestCheckThatCannotReplayPassesUncheckedAsAnError(t *testing.T) {
 		cancel() // a context already done: the replay cannot start
 		if v := c.Check(ctx, s, cpuOnly(0.9, 0.1), time.Hour, time.Minute); v.Result != CheckError {
 			t.Errorf("result %s (%s), want %s", v.Result, v.Detail, CheckError)
+		}
+	})
+	t.Run("a replay that cannot get the slot within its timeout is an error", func(t *testing.T) {
+		c := newTestChecker(t)
+		c.slot <- struct{}{} // another group's replay runs
+		v := c.Check(context.Background(), s, cpuOnly(0.9, 0.1), time.Hour, time.Millisecond)
+		if v.Result != CheckError || !strings.Contains(v.Detail, "another replay") {
+			t.Errorf("result %s (%s), want %s naming the other replay", v.Result, v.Detail, CheckError)
 		}
 	})
 	t.Run("a group the config does not hold is an error", func(t *testing.T) {
