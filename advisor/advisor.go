@@ -281,7 +281,11 @@ func (a *Advisor) Advise(ctx context.Context, now time.Time, s Summary) (Proposa
 	}
 
 	if err := a.checkHistory(ctx, cfg, s, settings); err != nil {
-		return Proposal{}, a.rejectedAnswer(s.Group, err)
+		var rej *RejectedError
+		if errors.As(err, &rej) {
+			return Proposal{}, a.rejectedAnswer(s.Group, err)
+		}
+		return Proposal{}, err
 	}
 
 	p := Proposal{Group: s.Group, At: now, Settings: settings, Adjustments: adj}
@@ -315,6 +319,10 @@ func (a *Advisor) checkHistory(ctx context.Context, cfg Config, s Summary, setti
 		return nil
 	}
 	v := c.Check(ctx, s, settings, cfg.CheckMinHistory, cfg.CheckTimeout)
+	if ctx.Err() != nil {
+		// Shutting down: the replay was cut short, not judged; nothing counts.
+		return fmt.Errorf("advisor: group %q: %w", s.Group, ctx.Err())
+	}
 	a.checks.WithLabelValues(string(v.Result)).Inc()
 	switch v.Result {
 	case CheckWorse:

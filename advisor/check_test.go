@@ -214,6 +214,32 @@ func TestCheckThatCannotReplayPassesUncheckedAsAnError(t *testing.T) {
 	})
 }
 
+func TestAdviseCutShortByShutdownKeepsNothingAndCountsNothing(t *testing.T) {
+	m, srv := newFakeModel(t)
+	m.answer(goodAnswer)
+	a := newTestAdvisor(t, testConfig(srv, ModeApply), nil)
+	c := newTestChecker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.o.Config = func() ([]byte, error) {
+		cancel() // the exporter shuts down while the replay runs
+		return []byte(checkedGroup), nil
+	}
+	a.CheckWith(c)
+	s := testSummary("web")
+	s.Demand = hump(t0.Add(-150 * time.Minute))
+	if _, err := a.Advise(ctx, t0, s); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the shutdown's", err)
+	}
+	if _, ok := a.Latest("web"); ok {
+		t.Error("a proposal whose check was cut short was kept")
+	}
+	for _, r := range CheckResults() {
+		if n := counter(t, a.checks, string(r)); n != 0 {
+			t.Errorf("%g checks counted %s during shutdown", n, r)
+		}
+	}
+}
+
 func TestAdviseRefusesAProposalWorseOnHistoryAndKeepsTheLastGoodOne(t *testing.T) {
 	m, srv := newFakeModel(t)
 	a := newTestAdvisor(t, testConfig(srv, ModeApply), nil)
