@@ -142,7 +142,8 @@ func startAdvised(t *testing.T, httpClient *http.Client, getenv func(string) str
 	return startAdvisedOn(t, startSim(t), httpClient, getenv, extra, webWithoutResponseTime)
 }
 
-// startAdvisedOn starts the exporter on s with the config edited by edit.
+// startAdvisedOn starts the exporter on s with the config, advisor block
+// included, edited by edit.
 func startAdvisedOn(t *testing.T, s *sim, httpClient *http.Client, getenv func(string) string, extra string, edit func(string) string) *advisedExporter {
 	t.Helper()
 	m := &fakeModel{answers: map[string]string{}, asked: map[string]int{}, delay: map[string]time.Duration{}}
@@ -156,7 +157,7 @@ func startAdvisedOn(t *testing.T, s *sim, httpClient *http.Client, getenv func(s
 			return ""
 		}
 	}
-	y := edit(s.config(t)) + advisorBlock(ms.URL, extra)
+	y := edit(s.config(t) + advisorBlock(ms.URL, extra))
 	path := writeConfig(t, t.TempDir(), y)
 	srv, err := NewServer(ServerOptions{ConfigFile: path, Clock: s.clk, Logger: promslog.NewNopLogger(), Getenv: getenv, HTTPClient: httpClient})
 	if err != nil {
@@ -565,10 +566,17 @@ func cpuAnswer(out, in float64) string {
 		map[string]float64{"cpu": 0.9, "memory": 0, "queue": 0})
 }
 
-// startChecked runs the exporter on the hump for span, collecting every 2 minutes.
-func startChecked(t *testing.T, span time.Duration) *advisedExporter {
+// startChecked runs the exporter on the hump for span, collecting every 2
+// minutes, with the advisor in mode.
+func startChecked(t *testing.T, span time.Duration, mode advisor.Mode) *advisedExporter {
 	t.Helper()
-	e := startAdvisedOn(t, startHumpSim(t), nil, nil, "", webOnCPU)
+	edit := func(y string) string {
+		return strings.Replace(webOnCPU(y), "  mode: apply\n", "  mode: "+string(mode)+"\n", 1)
+	}
+	e := startAdvisedOn(t, startHumpSim(t), nil, nil, "", edit)
+	if got := e.srv.advisor.Mode(); got != mode {
+		t.Fatalf("advisor mode %s, want %s", got, mode)
+	}
 	for range int(span / (2 * time.Minute)) {
 		e.tick(2 * time.Minute)
 	}
@@ -591,31 +599,35 @@ func (e *advisedExporter) adviseWeb() error {
 }
 
 func TestAdvisorRefusesAProposalWorseOnTheGroupsHistory(t *testing.T) {
-	e := startChecked(t, 150*time.Minute)
-	// Scaling out later is late on the climb; scaling in only below 20 % CPU
-	// pays for the quiet tail.
-	e.model.set("web", cpuAnswer(0.8, 0.2))
-	err := e.adviseWeb()
-	var rej *advisor.RejectedError
-	if !errors.As(err, &rej) || rej.Reason != advisor.ReasonWorseOnHistory {
-		t.Fatalf("Advise: %v, want a rejection for %s", err, advisor.ReasonWorseOnHistory)
+	for _, mode := range []advisor.Mode{advisor.ModeApply, advisor.ModeAdvise} {
+		t.Run("in mode "+string(mode), func(t *testing.T) {
+			e := startChecked(t, 150*time.Minute, mode)
+			// Scaling out later is late on the climb; scaling in only below 20 % CPU
+			// pays for the quiet tail.
+			e.model.set("web", cpuAnswer(0.8, 0.2))
+			err := e.adviseWeb()
+			var rej *advisor.RejectedError
+			if !errors.As(err, &rej) || rej.Reason != advisor.ReasonWorseOnHistory {
+				t.Fatalf("Advise: %v, want a rejection for %s", err, advisor.ReasonWorseOnHistory)
+			}
+			if n := e.counter("flexus_advisor_rejected_proposals_total", map[string]string{"reason": "worse_on_history"}); n != 1 {
+				t.Errorf("worse_on_history rejections = %g, want 1", n)
+			}
+			if n := e.counter("flexus_advisor_history_checks_total", map[string]string{"result": "worse_on_history"}); n != 1 {
+				t.Errorf("checks worse on history = %g, want 1", n)
+			}
+			if n := e.counter("flexus_advisor_requests_total", map[string]string{"result": "invalid"}); n != 1 {
+				t.Errorf("requests answered with a refused proposal = %g, want 1", n)
+			}
+			if _, ok := e.value("flexus_advisor_threshold", map[string]string{"group": "web", "signal": "cpu", "direction": "out"}); ok {
+				t.Error("the refused proposal is published as flexus_advisor_threshold")
+			}
+			if got := e.threshold("web", "cpu", "out"); got != 0.7 {
+				t.Errorf("cpu scale_out %g in force, want the config's 0.7: the refused proposal was applied", got)
+			}
+			e.requireScores("after a proposal refused on history")
+		})
 	}
-	if n := e.counter("flexus_advisor_rejected_proposals_total", map[string]string{"reason": "worse_on_history"}); n != 1 {
-		t.Errorf("worse_on_history rejections = %g, want 1", n)
-	}
-	if n := e.counter("flexus_advisor_history_checks_total", map[string]string{"result": "worse_on_history"}); n != 1 {
-		t.Errorf("checks worse on history = %g, want 1", n)
-	}
-	if n := e.counter("flexus_advisor_requests_total", map[string]string{"result": "invalid"}); n != 1 {
-		t.Errorf("requests answered with a refused proposal = %g, want 1", n)
-	}
-	if _, ok := e.value("flexus_advisor_threshold", map[string]string{"group": "web", "signal": "cpu", "direction": "out"}); ok {
-		t.Error("the refused proposal is published as flexus_advisor_threshold")
-	}
-	if got := e.threshold("web", "cpu", "out"); got != 0.7 {
-		t.Errorf("cpu scale_out %g in force, want the config's 0.7: the refused proposal was applied", got)
-	}
-	e.requireScores("after a proposal refused on history")
 }
 
 func TestAdvisorLetsAProposalNotWorseOnHistoryCount(t *testing.T) {
@@ -628,7 +640,7 @@ func TestAdvisorLetsAProposalNotWorseOnHistoryCount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := startChecked(t, 150*time.Minute)
+			e := startChecked(t, 150*time.Minute, advisor.ModeApply)
 			e.model.set("web", cpuAnswer(tt.out, tt.in))
 			if err := e.adviseWeb(); err != nil {
 				t.Fatalf("Advise: %v", err)
@@ -647,7 +659,7 @@ func TestAdvisorLetsAProposalNotWorseOnHistoryCount(t *testing.T) {
 }
 
 func TestAdvisorWithTooLittleHistoryCountsTheCheckAndLetsTheProposalPass(t *testing.T) {
-	e := startChecked(t, 20*time.Minute)
+	e := startChecked(t, 20*time.Minute, advisor.ModeApply)
 	e.model.set("web", cpuAnswer(0.9, 0.1))
 	if err := e.adviseWeb(); err != nil {
 		t.Fatalf("Advise: %v", err)
@@ -664,7 +676,7 @@ func TestAdvisorWithTooLittleHistoryCountsTheCheckAndLetsTheProposalPass(t *test
 }
 
 func TestAdvisorStillRefusesGarbageBeforeAnyReplay(t *testing.T) {
-	e := startChecked(t, 150*time.Minute)
+	e := startChecked(t, 150*time.Minute, advisor.ModeApply)
 	e.model.set("web", "the thresholds look fine to me")
 	err := e.adviseWeb()
 	var rej *advisor.RejectedError
