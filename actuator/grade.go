@@ -34,9 +34,9 @@ func (v Judgement) Good() bool { return v == JudgedNeeded || v == JudgedSafe }
 // decision to the end of its lead time.
 type Aftermath struct {
 	// Load is the offered load in instances at 100% utilisation.
-	Load []float64
+	Load []float64 `json:"load"`
 	// InService is the instances serving in the same minute.
-	InService []int
+	InService []int `json:"in_service"`
 }
 
 // Grade judges one decision: from and to are the desired counts before and
