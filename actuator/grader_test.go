@@ -12,6 +12,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/promslog"
+
+	"github.com/flexus-autoscaler/flexus/clock"
+	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/hwcloud/hwcloudtest"
 )
 
 // fakePrometheus answers /api/v1/query_range as Prometheus does, with one
@@ -263,4 +268,52 @@ func TestWithoutGradingDecisionsCarryNoGrade(t *testing.T) {
 	if d := h.decisions(); len(d) != 1 || d[0].Grade != nil {
 		t.Fatalf("decisions %+v, want one without a grade", d)
 	}
+}
+
+// staticHindsight is what followed every decision, for tests of the store.
+type staticHindsight Aftermath
+
+func (s staticHindsight) Aftermath(context.Context, string, time.Time, time.Time) (Aftermath, error) {
+	return Aftermath(s), nil
+}
+
+func TestTwoReplicasCountAGradeOnce(t *testing.T) {
+	cfg, err := config.Parse([]byte(fmt.Sprintf(harnessConfig, "grading: {prometheus_url: http://127.0.0.1:1}", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bothStores(t, func(t *testing.T, open func() StateStore) {
+		ctx := context.Background()
+		c := clock.NewFake(t0)
+		replica := func() *Actuator {
+			cl := hwcloudtest.New(c).Clients()
+			a, err := New(Options{Config: cfg, Store: open(), Clock: c, Logger: promslog.NewNopLogger(),
+				Scalers:   Scalers{config.BackendAS: &ASScaler{Client: cl.AS}, config.BackendECS: &ECSScaler{Client: cl.ECS, Sleep: noSleep}},
+				Hindsight: staticHindsight{Load: []float64{1, 1}, InService: []int{5, 5}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		a, b := replica(), replica()
+		lk := mustLock(t, a.store, "web")
+		gs := &GroupState{Desired: 5}
+		gs.awaitGrade(Decision{Time: t0, Action: ScaleOut, From: 3, To: 5}, 3*time.Minute)
+		if err := lk.PutGroup(ctx, gs); err != nil {
+			t.Fatal(err)
+		}
+		lk.Unlock()
+		c.Advance(time.Hour)
+		for _, r := range []*Actuator{a, b} {
+			if err := r.GradeDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(r *Actuator) float64 {
+			return testutil.ToFloat64(r.metrics.graded.WithLabelValues("web", string(ScaleOut), string(JudgedUnneeded)))
+		}
+		if count(a)+count(b) != 1 {
+			t.Fatalf("the replicas counted %v and %v unneeded grades of one decision, want 1 in all", count(a), count(b))
+		}
+	})
 }
