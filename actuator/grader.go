@@ -48,9 +48,6 @@ func (g Grade) names(t time.Time, act Action) bool { return g.Action == act && g
 const (
 	// maxGrades bounds a group's grades in its state; the oldest graded go first.
 	maxGrades = 64
-	// gradingSlack lets the last minute of the lead time reach Prometheus
-	// (scrape interval, rule evaluation) before the decision is graded.
-	gradingSlack = time.Minute
 	// gradingGiveUp is how long after its due time a decision whose
 	// aftermath cannot be read is retried; then it is judged ungraded.
 	gradingGiveUp = time.Hour
@@ -155,7 +152,7 @@ func (a *Actuator) gradeGroup(ctx context.Context, g *config.Group, gc *config.G
 	var judged []Grade
 	var errs []error
 	for _, gr := range gs.Grades {
-		if !gr.Pending() || now.Before(gr.Due.Add(gradingSlack)) {
+		if !gr.Pending() || now.Before(gr.Due.Add(gc.Delay)) {
 			continue
 		}
 		after, err := h.Aftermath(ctx, g.Name, gr.Time, gr.Due)

@@ -170,7 +170,7 @@ func TestDecisionsAreGradedOnceTheirLeadTimeHasPassed(t *testing.T) {
 		t.Fatalf("%v graded before the due time", n)
 	}
 
-	h.clock.Advance(gradingSlack)
+	h.clock.Advance(time.Minute) // actuator.grading.delay, by default
 	if err := h.a.GradeDue(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestAPendingGradeSurvivesARestartAndIsGradedAfterIt(t *testing.T) {
 		t.Fatal(outcomes(ans))
 	}
 	h.start()
-	h.clock.Advance(3*time.Minute + gradingSlack)
+	h.clock.Advance(3*time.Minute + time.Minute)
 	if err := h.a.GradeDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestAnUnreadableAftermathIsRetriedThenCountedUngraded(t *testing.T) {
 	down.Close() // nothing listens there any more
 	h := newHarness(t, "grading: {prometheus_url: "+url+"}", "boot_time: 1m, warm_up: 1m, pipeline_delay: 1m")
 	h.deliver(notification("gk", alert("web", ScaleOut, "5", "a")))
-	h.clock.Advance(3*time.Minute + gradingSlack)
+	h.clock.Advance(3*time.Minute + time.Minute)
 	if err := h.a.GradeDue(context.Background()); err == nil || !strings.Contains(err.Error(), "actuator.grading.prometheus_url") {
 		t.Fatalf("error %v, want one naming actuator.grading.prometheus_url", err)
 	}

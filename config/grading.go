@@ -15,6 +15,9 @@ type Grading struct {
 	// MaxUtilization is the SLO a decision is judged against: a minute above
 	// it on the count that served is a violation (the backtest's 0.9).
 	MaxUtilization float64 `yaml:"max_utilization"`
+	// Delay is how long after a decision's lead time it is graded, for the
+	// last samples to reach Prometheus (scrape interval, rule evaluation).
+	Delay time.Duration `yaml:"delay"`
 	// Interval is how often due decisions are looked for.
 	Interval time.Duration `yaml:"interval"`
 	// Timeout bounds one query.
@@ -23,7 +26,7 @@ type Grading struct {
 
 // UnmarshalYAML decodes the grading block over its defaults.
 func (g *Grading) UnmarshalYAML(unmarshal func(any) error) error {
-	*g = Grading{MaxUtilization: 0.9, Interval: time.Minute, Timeout: 10 * time.Second}
+	*g = Grading{MaxUtilization: 0.9, Delay: time.Minute, Interval: time.Minute, Timeout: 10 * time.Second}
 	type grading Grading
 	return unmarshal((*grading)(g))
 }
@@ -40,6 +43,8 @@ func (g *Grading) validate() error {
 		return fieldError("actuator.grading.prometheus_url", "%q is not an http(s) URL (e.g. http://prometheus:9090)", g.PrometheusURL)
 	case g.MaxUtilization <= 0 || g.MaxUtilization > 1:
 		return fieldError("actuator.grading.max_utilization", "%g must be in (0, 1]: the utilisation above which a minute violates the SLO", g.MaxUtilization)
+	case g.Delay < 0:
+		return fieldError("actuator.grading.delay", "%s is negative", g.Delay)
 	case g.Interval < time.Second:
 		return fieldError("actuator.grading.interval", "%s is below 1s", g.Interval)
 	case g.Timeout <= 0:

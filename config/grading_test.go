@@ -34,8 +34,8 @@ func TestGradingIsOptionalAndValidated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g := c.Actuator.Grading; g != nil && (g.MaxUtilization != 0.9 || g.Interval != time.Minute || g.Timeout != 10*time.Second) {
-				t.Errorf("defaults %+v, want max_utilization 0.9 (the backtest's SLO), interval 1m, timeout 10s", *g)
+			if g := c.Actuator.Grading; g != nil && (g.MaxUtilization != 0.9 || g.Delay != time.Minute || g.Interval != time.Minute || g.Timeout != 10*time.Second) {
+				t.Errorf("defaults %+v, want max_utilization 0.9 (the backtest's SLO), delay 1m, interval 1m, timeout 10s", *g)
 			}
 		})
 	}
