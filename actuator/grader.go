@@ -117,37 +117,41 @@ func (a *Actuator) RunGrading(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := a.GradeDue(ctx); err != nil {
+		if _, err := a.GradeDue(ctx); err != nil {
 			a.logger.Warn("grading decisions in hindsight", "err", err)
 		}
 	}
 }
 
-// GradeDue grades every decision whose lead time has passed, once.
-func (a *Actuator) GradeDue(ctx context.Context) error {
+// GradeDue grades every decision whose lead time has passed, once, and
+// returns the grades it wrote (the backtest scores them all).
+func (a *Actuator) GradeDue(ctx context.Context) ([]Grade, error) {
 	cfg := a.Config()
 	gc := cfg.Actuator.Grading
 	if gc == nil {
-		return nil
+		return nil, nil
 	}
 	h := a.hindsight(gc)
+	var all []Grade
 	var errs []error
 	for i := range cfg.Groups {
-		if err := a.gradeGroup(ctx, &cfg.Groups[i], gc, h); err != nil {
+		graded, err := a.gradeGroup(ctx, &cfg.Groups[i], gc, h)
+		all = append(all, graded...)
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return all, errors.Join(errs...)
 }
 
 // gradeGroup reads what followed outside the group's lock (a slow
 // Prometheus must not hold up a decision), then writes the verdicts under
 // it, to the grades still pending there.
-func (a *Actuator) gradeGroup(ctx context.Context, g *config.Group, gc *config.Grading, h Hindsight) error {
+func (a *Actuator) gradeGroup(ctx context.Context, g *config.Group, gc *config.Grading, h Hindsight) ([]Grade, error) {
 	now := a.clock.Now()
 	gs, err := a.store.Group(ctx, g.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var judged []Grade
 	var errs []error
@@ -171,16 +175,16 @@ func (a *Actuator) gradeGroup(ctx context.Context, g *config.Group, gc *config.G
 		judged = append(judged, gr)
 	}
 	if len(judged) == 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	lk, err := a.store.Lock(ctx, g.Name)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return nil, errors.Join(append(errs, err)...)
 	}
 	defer lk.Unlock()
 	local, err := lk.Group(ctx)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return nil, errors.Join(append(errs, err)...)
 	}
 	var counted []Grade
 	for i, gr := range local.Grades {
@@ -195,16 +199,16 @@ func (a *Actuator) gradeGroup(ctx context.Context, g *config.Group, gc *config.G
 		}
 	}
 	if len(counted) == 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	if err := lk.PutGroup(ctx, local); err != nil {
-		return errors.Join(append(errs, err)...)
+		return nil, errors.Join(append(errs, err)...)
 	}
 	for _, gr := range counted {
 		a.metrics.graded.WithLabelValues(g.Name, string(gr.Action), string(gr.Verdict)).Inc()
 		a.logger.Info("decision graded", "group", g.Name, "action", gr.Action, "time", gr.Time, "from", gr.From, "to", gr.To, "verdict", gr.Verdict)
 	}
-	return errors.Join(errs...)
+	return counted, errors.Join(errs...)
 }
 
 // verdictsFor are the verdicts an action can get, for the series that exist
@@ -217,10 +221,16 @@ func verdictsFor(act Action) []Judgement {
 }
 
 // effectiveness is the seed's score of a group's graded decisions kept in
-// its state, against its CPU target.
+// its state.
 func effectiveness(g *config.Group, gs *GroupState, maxUtilization float64) Effectiveness {
+	return ScoreGrades(g, gs.Grades, maxUtilization)
+}
+
+// ScoreGrades is the seed's effectiveness of grades (pending ones left
+// out), against the group's CPU target.
+func ScoreGrades(g *config.Group, grades []Grade, maxUtilization float64) Effectiveness {
 	var ds []Graded
-	for _, gr := range gs.Grades {
+	for _, gr := range grades {
 		if gr.Pending() {
 			continue
 		}

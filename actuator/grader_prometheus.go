@@ -30,8 +30,12 @@ type PrometheusHindsight struct {
 
 var _ Hindsight = PrometheusHindsight{}
 
-// gradingStep is the Aftermath's resolution: one entry a minute.
-const gradingStep = time.Minute
+// gradingStep is the Aftermath's resolution: one entry a minute, or four
+// over a lead time shorter than four minutes (the demo's is 40s), so that
+// what followed is more than the moment of the decision.
+func gradingStep(from, to time.Time) time.Duration {
+	return min(time.Minute, max(to.Sub(from)/4, time.Second)).Truncate(time.Second)
+}
 
 // InServiceQuery is the PromQL of a group's in-service instances.
 func InServiceQuery(group string) string {
@@ -43,8 +47,8 @@ func UtilizationQuery(group string) string {
 	return fmt.Sprintf(`max(%s{group=%q,signal=%q})`, metricnames.Signal(scoring.CPU), group, string(scoring.CPU))
 }
 
-// Aftermath queries both series over [from, to] a minute apart and pairs
-// them by timestamp; a minute missing from either is left out.
+// Aftermath queries both series over [from, to] (gradingStep apart) and
+// pairs them by timestamp; a step missing from either is left out.
 func (p PrometheusHindsight) Aftermath(ctx context.Context, group string, from, to time.Time) (Aftermath, error) {
 	serving, err := p.queryRange(ctx, InServiceQuery(group), from, to)
 	if err != nil {
@@ -84,7 +88,7 @@ func (p PrometheusHindsight) queryRange(ctx context.Context, query string, from,
 		"query": {query},
 		"start": {strconv.FormatFloat(float64(from.UnixMilli())/1e3, 'f', 3, 64)},
 		"end":   {strconv.FormatFloat(float64(to.UnixMilli())/1e3, 'f', 3, 64)},
-		"step":  {strconv.Itoa(int(gradingStep / time.Second))},
+		"step":  {strconv.Itoa(int(gradingStep(from, to) / time.Second))},
 	}
 	endpoint := strings.TrimSuffix(p.URL, "/") + "/api/v1/query_range"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))

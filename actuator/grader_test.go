@@ -1,6 +1,7 @@
 package actuator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -60,23 +61,29 @@ func constant(v float64) func(int) float64 { return func(int) float64 { return v
 func TestPrometheusHindsight(t *testing.T) {
 	tests := []struct {
 		name    string
+		lead    time.Duration // 4m when unset
 		prom    fakePrometheus
 		want    Aftermath
 		wantErr string
 	}{
 		{name: "load is utilisation times the instances in service, a minute apart",
 			prom: fakePrometheus{inService: func(m int) float64 { return float64(3 + m) }, cpu: constant(0.5)},
-			want: Aftermath{Load: []float64{1.5, 2, 2.5, 3}, InService: []int{3, 4, 5, 6}}},
+			want: Aftermath{Load: []float64{1.5, 2, 2.5, 3, 3.5}, InService: []int{3, 4, 5, 6, 7}}},
 		{name: "a minute missing from the series is left out",
 			prom: fakePrometheus{inService: constant(4), cpu: constant(0.25), skip: map[int]bool{1: true}},
-			want: Aftermath{Load: []float64{1, 1, 1}, InService: []int{4, 4, 4}}},
+			want: Aftermath{Load: []float64{1, 1, 1, 1}, InService: []int{4, 4, 4, 4}}},
+		{name: "a lead time under four minutes is read in four steps, not one",
+			lead: 40 * time.Second,
+			prom: fakePrometheus{inService: func(m int) float64 { return float64(2 + 2*m) }, cpu: constant(0.5)},
+			want: Aftermath{Load: []float64{1, 2, 3, 4, 5}, InService: []int{2, 4, 6, 8, 10}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(&tc.prom)
 			defer srv.Close()
 			h := PrometheusHindsight{URL: srv.URL + "/", Client: srv.Client(), Timeout: time.Second}
-			got, err := h.Aftermath(context.Background(), "web", t0, t0.Add(3*time.Minute))
+			lead := cmp.Or(tc.lead, 4*time.Minute)
+			got, err := h.Aftermath(context.Background(), "web", t0, t0.Add(lead))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +167,7 @@ func TestDecisionsAreGradedOnceTheirLeadTimeHasPassed(t *testing.T) {
 	ctx := context.Background()
 
 	h.clock.Advance(3 * time.Minute) // the lead time has passed; its last minute has not reached Prometheus
-	if err := h.a.GradeDue(ctx); err != nil {
+	if _, err := h.a.GradeDue(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if d := h.decisions(); len(d) != 1 || d[0].Grade == nil || d[0].Grade.Verdict != "pending" || d[0].Grade.GradedAt != nil {
@@ -171,7 +178,7 @@ func TestDecisionsAreGradedOnceTheirLeadTimeHasPassed(t *testing.T) {
 	}
 
 	h.clock.Advance(time.Minute) // actuator.grading.delay, by default
-	if err := h.a.GradeDue(ctx); err != nil {
+	if _, err := h.a.GradeDue(ctx); err != nil {
 		t.Fatal(err)
 	}
 	d := h.decisions()
@@ -187,7 +194,7 @@ func TestDecisionsAreGradedOnceTheirLeadTimeHasPassed(t *testing.T) {
 
 	t.Run("a second round counts nothing again", func(t *testing.T) {
 		h.clock.Advance(time.Minute)
-		if err := h.a.GradeDue(ctx); err != nil {
+		if _, err := h.a.GradeDue(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if n := h.graded(ScaleOut, JudgedNeeded); n != 1 {
@@ -196,7 +203,7 @@ func TestDecisionsAreGradedOnceTheirLeadTimeHasPassed(t *testing.T) {
 	})
 	t.Run("a restart keeps the grade and does not count it again", func(t *testing.T) {
 		h.start()
-		if err := h.a.GradeDue(ctx); err != nil {
+		if _, err := h.a.GradeDue(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if n := h.graded(ScaleOut, JudgedNeeded); n != 0 {
@@ -228,7 +235,7 @@ func TestAPendingGradeSurvivesARestartAndIsGradedAfterIt(t *testing.T) {
 	}
 	h.start()
 	h.clock.Advance(3*time.Minute + time.Minute)
-	if err := h.a.GradeDue(context.Background()); err != nil {
+	if _, err := h.a.GradeDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.graded(ScaleIn, JudgedPremature); n != 1 {
@@ -243,14 +250,14 @@ func TestAnUnreadableAftermathIsRetriedThenCountedUngraded(t *testing.T) {
 	h := newHarness(t, "grading: {prometheus_url: "+url+"}", "boot_time: 1m, warm_up: 1m, pipeline_delay: 1m")
 	h.deliver(notification("gk", alert("web", ScaleOut, "5", "a")))
 	h.clock.Advance(3*time.Minute + time.Minute)
-	if err := h.a.GradeDue(context.Background()); err == nil || !strings.Contains(err.Error(), "actuator.grading.prometheus_url") {
+	if _, err := h.a.GradeDue(context.Background()); err == nil || !strings.Contains(err.Error(), "actuator.grading.prometheus_url") {
 		t.Fatalf("error %v, want one naming actuator.grading.prometheus_url", err)
 	}
 	if d := h.decisions(); d[0].Grade == nil || d[0].Grade.Verdict != "pending" {
 		t.Fatalf("after a failed query the decision shows %+v, want it still pending", d[0].Grade)
 	}
 	h.clock.Advance(gradingGiveUp)
-	if err := h.a.GradeDue(context.Background()); err != nil {
+	if _, err := h.a.GradeDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.graded(ScaleOut, JudgedUngraded); n != 1 {
@@ -262,7 +269,7 @@ func TestWithoutGradingDecisionsCarryNoGrade(t *testing.T) {
 	h := newHarness(t, "", "")
 	h.deliver(notification("gk", alert("web", ScaleOut, "5", "a")))
 	h.clock.Advance(time.Hour)
-	if err := h.a.GradeDue(context.Background()); err != nil {
+	if _, err := h.a.GradeDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := h.decisions(); len(d) != 1 || d[0].Grade != nil {
@@ -305,7 +312,7 @@ func TestTwoReplicasCountAGradeOnce(t *testing.T) {
 		lk.Unlock()
 		c.Advance(time.Hour)
 		for _, r := range []*Actuator{a, b} {
-			if err := r.GradeDue(ctx); err != nil {
+			if _, err := r.GradeDue(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}

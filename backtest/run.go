@@ -110,6 +110,10 @@ type runner struct {
 
 	// The seed loop.
 	lastSeed time.Time
+
+	// Grading of the live actuator's decisions (grading.go).
+	after  *worldHindsight
+	grades []actuator.Grade
 }
 
 func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc demandCurve, steps int) (*runner, error) {
@@ -188,9 +192,11 @@ func (r *runner) newActuator(start time.Time) error {
 	}
 	r.clock = clock.NewFake(start)
 	sc := worldScaler{r: r}
+	r.after = newWorldHindsight(r.g.InstanceCapacity)
 	a, err := actuator.New(actuator.Options{
-		Config: r.opts.Config, Store: actuator.NewFileStore(store), Clock: r.clock, Logger: promslog.NewNopLogger(),
-		Scalers: actuator.Scalers{config.BackendAS: sc, config.BackendECS: sc},
+		Config: gradingConfig(r.opts.Config, r.opts.SLO), Store: actuator.NewFileStore(store), Clock: r.clock, Logger: promslog.NewNopLogger(),
+		Scalers:   actuator.Scalers{config.BackendAS: sc, config.BackendECS: sc},
+		Hindsight: r.after,
 	})
 	if err != nil {
 		return fmt.Errorf("backtest: %w", err)
@@ -244,6 +250,11 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.account(t, st)
+		if r.act != nil {
+			if err := r.grade(ctx, t, st); err != nil {
+				return err
+			}
+		}
 		if err := r.control(ctx, t, st); err != nil {
 			return err
 		}
@@ -253,6 +264,9 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.fig.InstanceHours = st.CostInstanceSeconds / 3600
+	if r.act != nil {
+		r.fig.Effectiveness = r.effectiveness()
+	}
 	return nil
 }
 
