@@ -64,9 +64,30 @@ func gradingConfig(c *config.Config, slo SLO) *config.Config {
 	return &out
 }
 
+// awaitGrade notes when an applied decision falls due, so the replay asks
+// the actuator to grade only in the minutes when something is due.
+func (r *runner) awaitGrade(rec actuator.Record) {
+	if rec.Outcome == actuator.OutcomeApplied {
+		r.dues = append(r.dues, rec.Time.Add(r.g.LeadTime()))
+	}
+}
+
 // grade has the actuator grade what fell due by t and keeps the grades.
 func (r *runner) grade(ctx context.Context, t time.Time, st world.GroupState) error {
 	r.after.record(t, st)
+	due := false
+	kept := r.dues[:0]
+	for _, d := range r.dues {
+		if d.After(t) {
+			kept = append(kept, d)
+		} else {
+			due = true
+		}
+	}
+	r.dues = kept
+	if !due {
+		return nil
+	}
 	r.clock.Set(t)
 	graded, err := r.act.GradeDue(ctx)
 	r.grades = append(r.grades, graded...)

@@ -113,6 +113,7 @@ type runner struct {
 
 	// Grading of the live actuator's decisions (grading.go).
 	after  *worldHindsight
+	dues   []time.Time
 	grades []actuator.Grade
 }
 
@@ -520,6 +521,7 @@ func (r *runner) deliver(ctx context.Context, now time.Time, ns []Notification) 
 		}
 		for _, rec := range recs {
 			r.fig.Decisions[rec.Outcome]++
+			r.awaitGrade(rec)
 		}
 	}
 	return nil
