@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -56,6 +57,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the actuator's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
+	// Hindsight tells what followed a decision, for grading; nil reads the
+	// Prometheus of actuator.grading through HTTPClient.
+	Hindsight  Hindsight
+	HTTPClient *http.Client
 }
 
 // Actuator applies notifications. It is safe for concurrent use: deliveries
@@ -72,6 +77,9 @@ type Actuator struct {
 	cfg   *config.Config
 	cloud map[string]CloudState
 	log   *decisionLog
+
+	after      Hindsight
+	httpClient *http.Client
 }
 
 // New builds an actuator; every configured group's backend must have a scaler.
@@ -84,6 +92,10 @@ func New(o Options) (*Actuator, error) {
 		metrics: newMetrics(),
 		jobs:    newJobs(),
 		cloud:   map[string]CloudState{},
+		after:   o.Hindsight, httpClient: o.HTTPClient,
+	}
+	if a.httpClient == nil {
+		a.httpClient = &http.Client{}
 	}
 	if err := a.check(o.Config); err != nil {
 		return nil, err
@@ -115,6 +127,9 @@ func (a *Actuator) initSeries(cfg *config.Config) {
 		for _, act := range []Action{ScaleOut, ScaleIn} {
 			for _, o := range []string{OutcomeApplied, OutcomeRefused, OutcomeDuplicate, OutcomeDryRun, OutcomeNoop, OutcomeFailed} {
 				a.metrics.decisions.WithLabelValues(g.Name, string(act), o)
+			}
+			for _, v := range verdictsFor(act) {
+				a.metrics.graded.WithLabelValues(g.Name, string(act), string(v))
 			}
 		}
 	}
@@ -363,6 +378,9 @@ func (a *Actuator) decide(ctx context.Context, cfg *config.Config, g *config.Gro
 		rec.To = res.Desired
 	}
 	local.Record(end, g, in, rec.Decision)
+	if cfg.Actuator.Grading != nil {
+		local.awaitGrade(rec.Decision, g.LeadTime())
+	}
 	rec.Duration = end.Sub(start)
 	if err := lk.Finish(ctx, rec.Key, rec.To, local, end, rec); err != nil {
 		// The write happened; the intent stays, and the retry reconciles it.

@@ -2,7 +2,9 @@ package actuator
 
 import (
 	"bytes"
+	"context"
 	"flag"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -31,7 +33,10 @@ var volatileFamilies = map[string]bool{
 // the rules' consistency test reads. Rewrite it with `go test ./actuator
 // -run TestMetricsFixture -update`.
 func TestMetricsFixture(t *testing.T) {
-	h := newSimHarness(t, "", "")
+	// Grading reads a Prometheus that saw 4 instances at 60% after every decision.
+	prom := httptest.NewServer(&fakePrometheus{inService: constant(4), cpu: constant(0.6)})
+	defer prom.Close()
+	h := newSimHarness(t, "grading: {prometheus_url: "+prom.URL+"}", "")
 	h.reg.MustRegister(versioncollector.NewCollector("flexus"))
 	// The process's reloader publishes the reload gauges beside the actuator's series.
 	coord := config.NewCoordinator("flexus.yml", func(string) (*config.Config, error) { return h.cfg, nil }, "flexus", h.clock, promslog.NewNopLogger())
@@ -44,6 +49,14 @@ func TestMetricsFixture(t *testing.T) {
 	h.deliver(notification("gk3", alert("web", ScaleOut, "3", "c")))
 	h.deliver(notification("gk4", alert("nowhere", ScaleIn, "1", "d")))
 	h.post(notification("gk5", alert("web", ScaleIn, "1", "e")), "wrong")
+	// Grade once every lead time has passed, then return to the scenario's
+	// end so the cooldown gauges keep their values.
+	end := h.clock.Now()
+	h.clock.Advance(time.Hour)
+	if _, err := h.a.GradeDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(end)
 
 	mfs, err := h.reg.Gather()
 	if err != nil {

@@ -30,13 +30,13 @@ const (
 // Good reports a verdict that speaks for the decision.
 func (v Judgement) Good() bool { return v == JudgedNeeded || v == JudgedSafe }
 
-// Aftermath is what followed a decision, one entry a minute from the
-// decision to the end of its lead time.
+// Aftermath is what followed a decision, one entry a minute (finer over a
+// lead time of a few minutes) from the decision to the end of its lead time.
 type Aftermath struct {
 	// Load is the offered load in instances at 100% utilisation.
-	Load []float64
+	Load []float64 `json:"load"`
 	// InService is the instances serving in the same minute.
-	InService []int
+	InService []int `json:"in_service"`
 }
 
 // Grade judges one decision: from and to are the desired counts before and

@@ -113,6 +113,10 @@ type GroupState struct {
 	// Desired is the last count the actuator set (0 before the first action).
 	Desired int            `json:"desired"`
 	Targets []TargetSample `json:"targets,omitempty"`
+	// Grades are the applied decisions awaiting or holding their grade in
+	// hindsight (grader.go): kept with the state, so a restart or another
+	// replica never grades one twice.
+	Grades []Grade `json:"grades,omitempty"`
 }
 
 // maxTargets bounds the stabilisation window's memory.
@@ -406,5 +410,6 @@ func (s *GroupState) Prune(now time.Time, window time.Duration) {
 func (s *GroupState) Clone() *GroupState {
 	c := *s
 	c.Targets = append([]TargetSample(nil), s.Targets...)
+	c.Grades = cloneGrades(s.Grades)
 	return &c
 }

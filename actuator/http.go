@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Paths the actuator serves.
@@ -143,6 +144,55 @@ func (a *Actuator) DecisionsHandler() http.Handler {
 			limit = n
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"decisions": a.Decisions(r.URL.Query().Get("group"), limit)})
+		_ = json.NewEncoder(w).Encode(map[string]any{"decisions": a.withGrades(r.Context(), a.Decisions(r.URL.Query().Get("group"), limit))})
 	})
+}
+
+// decisionEntry is a record as /api/v1/decisions serves it: with its grade
+// in hindsight when it was applied under actuator.grading.
+type decisionEntry struct {
+	Record
+	Grade *gradeView `json:"grade,omitempty"`
+}
+
+// gradeView is a record's grade: verdict "pending" until its due time.
+type gradeView struct {
+	Verdict  string     `json:"verdict"`
+	Due      time.Time  `json:"due"`
+	GradedAt *time.Time `json:"graded_at,omitempty"`
+}
+
+// gradePending is the verdict shown before a decision is graded.
+const gradePending = "pending"
+
+// withGrades joins each record with its grade from the group's state; a
+// state that cannot be read leaves the records without grades.
+func (a *Actuator) withGrades(ctx context.Context, recs []Record) []decisionEntry {
+	states := map[string]*GroupState{}
+	out := make([]decisionEntry, len(recs))
+	for i, rec := range recs {
+		out[i].Record = rec
+		if rec.Outcome != OutcomeApplied {
+			continue
+		}
+		gs, ok := states[rec.Group]
+		if !ok {
+			gs, _ = a.store.Group(ctx, rec.Group)
+			states[rec.Group] = gs
+		}
+		if gs == nil {
+			continue
+		}
+		if gr, ok := gs.gradeOf(rec.Time, rec.Action); ok {
+			v := &gradeView{Verdict: string(gr.Verdict), Due: gr.Due}
+			if gr.Pending() {
+				v.Verdict = gradePending
+			} else {
+				at := gr.GradedAt
+				v.GradedAt = &at
+			}
+			out[i].Grade = v
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ type metrics struct {
 	refusals  *prometheus.CounterVec
 	unknown   prometheus.Counter
 	duration  *prometheus.HistogramVec
+	graded    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -39,11 +40,15 @@ func newMetrics() *metrics {
 			Help:    "Time from taking a group's lock to the end of its decision, cloud calls included.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"group"}),
+		graded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flexus_decisions_graded_total",
+			Help: "Applied decisions graded in hindsight once their lead time passed, by group, action and verdict (needed, unneeded, safe, premature, ungraded).",
+		}, []string{"group", "action", "verdict"}),
 	}
 }
 
 func (m *metrics) register(reg prometheus.Registerer, state prometheus.Collector) error {
-	for _, c := range []prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, state} {
+	for _, c := range []prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, m.graded, state} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -60,6 +65,7 @@ type stateCollector struct {
 	desired   *prometheus.Desc
 	paused    *prometheus.Desc
 	dryRun    *prometheus.Desc
+	effective *prometheus.Desc
 }
 
 func newStateCollector(a *Actuator) *stateCollector {
@@ -75,6 +81,8 @@ func newStateCollector(a *Actuator) *stateCollector {
 			"1 when the group's scaling is paused (scaling.paused).", []string{"group"}, nil),
 		dryRun: prometheus.NewDesc("flexus_actuator_dry_run",
 			"1 when the group's decisions are dry-run (actuator.dry_run or scaling.dry_run).", []string{"group"}, nil),
+		effective: prometheus.NewDesc("flexus_decision_effectiveness_ratio",
+			"The seed's effectiveness score of the group's recent graded decisions, by part (accuracy, cost_efficiency, response_speed, overall = 0.4/0.3/0.3).", []string{"group", "part"}, nil),
 	}
 }
 
@@ -84,6 +92,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desired
 	ch <- c.paused
 	ch <- c.dryRun
+	ch <- c.effective
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -114,6 +123,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desired, prometheus.GaugeValue, float64(local.Desired), g.Name)
 		ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, b2f(g.Scaling.Paused), g.Name)
 		ch <- prometheus.MustNewConstMetric(c.dryRun, prometheus.GaugeValue, b2f(g.Scaling.DryRun || cfg.Actuator.DryRun), g.Name)
+		if gc := cfg.Actuator.Grading; gc != nil {
+			// Published once something is graded: a score of nothing is no score.
+			if e := effectiveness(g, local, gc.MaxUtilization); e.Graded > 0 {
+				for _, p := range []struct {
+					part string
+					v    float64
+				}{{"accuracy", e.Accuracy}, {"cost_efficiency", e.CostEfficiency}, {"response_speed", e.ResponseSpeed}, {"overall", e.Overall}} {
+					ch <- prometheus.MustNewConstMetric(c.effective, prometheus.GaugeValue, p.v, g.Name, p.part)
+				}
+			}
+		}
 	}
 }
 

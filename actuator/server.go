@@ -141,7 +141,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	reloadCtx, stopReloads := context.WithCancel(ctx)
 	defer stopReloads()
 	go coord.Run(reloadCtx, o.Reload)
-	o.Logger.Info("actuator started", "groups", len(cfg.Groups), "state_file", cfg.Actuator.StateFile, "dry_run", cfg.Actuator.DryRun)
+	go a.RunGrading(reloadCtx)
+	o.Logger.Info("actuator started", "groups", len(cfg.Groups), "state_file", cfg.Actuator.StateFile, "dry_run", cfg.Actuator.DryRun,
+		"grading", cfg.Actuator.Grading != nil)
 	select {
 	case err := <-served:
 		if errors.Is(err, http.ErrServerClosed) {

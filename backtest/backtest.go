@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexus-autoscaler/flexus/actuator"
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/trace"
 )
@@ -204,6 +205,9 @@ type Figures struct {
 	// Pipeline counts what the alerting pipeline did (target and predictive).
 	Notifications int            `json:"notifications,omitempty"`
 	Decisions     map[string]int `json:"decisions,omitempty"`
+	// Effectiveness is the seed's score of the live actuator's decisions,
+	// graded in hindsight against the world (target and predictive).
+	Effectiveness *actuator.Effectiveness `json:"effectiveness,omitempty"`
 }
 
 // Series are per-step values kept for the report.

@@ -110,6 +110,11 @@ type runner struct {
 
 	// The seed loop.
 	lastSeed time.Time
+
+	// Grading of the live actuator's decisions (grading.go).
+	after  *worldHindsight
+	dues   []time.Time
+	grades []actuator.Grade
 }
 
 func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc demandCurve, steps int) (*runner, error) {
@@ -188,9 +193,11 @@ func (r *runner) newActuator(start time.Time) error {
 	}
 	r.clock = clock.NewFake(start)
 	sc := worldScaler{r: r}
+	r.after = newWorldHindsight(r.g.InstanceCapacity)
 	a, err := actuator.New(actuator.Options{
-		Config: r.opts.Config, Store: actuator.NewFileStore(store), Clock: r.clock, Logger: promslog.NewNopLogger(),
-		Scalers: actuator.Scalers{config.BackendAS: sc, config.BackendECS: sc},
+		Config: gradingConfig(r.opts.Config, r.opts.SLO), Store: actuator.NewFileStore(store), Clock: r.clock, Logger: promslog.NewNopLogger(),
+		Scalers:   actuator.Scalers{config.BackendAS: sc, config.BackendECS: sc},
+		Hindsight: r.after,
 	})
 	if err != nil {
 		return fmt.Errorf("backtest: %w", err)
@@ -244,6 +251,11 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.account(t, st)
+		if r.act != nil {
+			if err := r.grade(ctx, t, st); err != nil {
+				return err
+			}
+		}
 		if err := r.control(ctx, t, st); err != nil {
 			return err
 		}
@@ -253,6 +265,9 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.fig.InstanceHours = st.CostInstanceSeconds / 3600
+	if r.act != nil {
+		r.fig.Effectiveness = r.effectiveness()
+	}
 	return nil
 }
 
@@ -506,6 +521,7 @@ func (r *runner) deliver(ctx context.Context, now time.Time, ns []Notification) 
 		}
 		for _, rec := range recs {
 			r.fig.Decisions[rec.Outcome]++
+			r.awaitGrade(rec)
 		}
 	}
 	return nil

@@ -136,6 +136,8 @@ type Actuator struct {
 	// JobTimeout bounds how long an ECS create or delete job is followed in
 	// the background after the webhook was answered.
 	JobTimeout time.Duration `yaml:"job_timeout"`
+	// Grading grades applied decisions in hindsight; nil leaves them ungraded.
+	Grading *Grading `yaml:"grading"`
 }
 
 // Etcd is the state store shared by actuator replicas.
@@ -480,6 +482,9 @@ func (c *Config) validate() error {
 		return fieldError("actuator.job_timeout", "%s is below 1m: ECS jobs take minutes", a.JobTimeout)
 	}
 	if err := a.validateEtcd(); err != nil {
+		return err
+	}
+	if err := a.Grading.validate(); err != nil {
 		return err
 	}
 

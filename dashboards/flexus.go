@@ -124,6 +124,14 @@ func overview() *Dashboard {
 			q(`count by (group, action) (ALERTS{alertstate="firing",action=~"scale_out|scale_in",`+groupSel+`})`, "{{group}} {{action}}"),
 		),
 	)
+	l.add(12, 7,
+		decisionLinks(bars("Decisions graded", "Applied decisions graded in hindsight once their lead time passed, per interval by action and verdict: a scale-out needed or unneeded, a scale-in safe or premature; ungraded when Prometheus could not tell (actuator.grading). The links open the decision log, each record with its grade.",
+			q(`sum by (group, action, verdict) (increase(flexus_decisions_graded_total{`+groupSel+`}[$__rate_interval]))`, "{{group}} {{action}} {{verdict}}"),
+		)),
+		withRange(stat("Decision effectiveness", "The seed's score of each group's recent graded decisions: overall = 0.4 accuracy + 0.3 cost efficiency + 0.3 response speed.", "percentunit",
+			q(`max by (group, part) (flexus_decision_effectiveness_ratio{`+groupSel+`})`, "{{group}} {{part}}"),
+		), 0, 1),
+	)
 	l.add(12, 6,
 		stat("Instance-hours in range", "Average instances over the time range times its length: what the range cost in instance-hours.", "short",
 			q(`sum by (group) (avg_over_time(flexus_group_current_instances{`+groupSel+`}[$__range])) * $__range_s / 3600`, "{{group}}"),
@@ -206,6 +214,12 @@ func group() *Dashboard {
 	l.add(24, 6, decisionLinks(bars("Scaling decisions", "The actuator's decisions for this group per interval, by action and outcome. The links open its decision log, with each decision's reason and guards.",
 		q(`sum by (group, action, outcome) (increase(flexus_actuator_decisions_total{`+groupSel+`}[$__rate_interval]))`, "{{action}} {{outcome}}"),
 	)))
+	l.add(16, 6, decisionLinks(bars("Decisions graded", "This group's applied decisions graded in hindsight once their lead time passed, by action and verdict (needed, unneeded, safe, premature, ungraded).",
+		q(`sum by (group, action, verdict) (increase(flexus_decisions_graded_total{`+groupSel+`}[$__rate_interval]))`, "{{action}} {{verdict}}"),
+	)))
+	l.add(8, 6, withRange(stat("Decision effectiveness", "The seed's score of the group's recent graded decisions, by part; overall = 0.4/0.3/0.3.", "percentunit",
+		q(`max by (part) (flexus_decision_effectiveness_ratio{`+groupSel+`})`, "{{part}}"),
+	), 0, 1))
 	l.row("Forecasts against actuals")
 	forecast := timeseries("Forecast of $signal against what happened",
 		"The actual value and the auto forecast made one horizon earlier for the same moment (offset by the horizon), so the gap is the forecast error.", "none",

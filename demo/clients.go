@@ -125,6 +125,23 @@ type Decision struct {
 		Pass   bool   `json:"pass"`
 		Detail string `json:"detail"`
 	} `json:"guards"`
+	// Grade is an applied decision's grade in hindsight (actuator.grading).
+	Grade *Grade `json:"grade,omitempty"`
+}
+
+// Grade is the verdict on a decision once its lead time passed: needed or
+// unneeded (scale-out), safe or premature (scale-in), ungraded, or pending.
+type Grade struct {
+	Verdict  string     `json:"verdict"`
+	GradedAt *time.Time `json:"graded_at,omitempty"`
+}
+
+// Verdict is the decision's grade, "" when it has none.
+func (d Decision) Verdict() string {
+	if d.Grade == nil {
+		return ""
+	}
+	return d.Grade.Verdict
 }
 
 // Applied reports whether the decision changed the cloud.

@@ -273,6 +273,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	// The actuator grades its decisions through Prometheus, which started
+	// last: the config now names it, and the actuator reloads it.
+	data.Prometheus = prom.Addr
+	if err := render(files, "flexus.yml.tmpl", data, flexusCfg); err != nil {
+		return nil, err
+	}
+	if err := act.Reload(); err != nil {
+		return nil, fmt.Errorf("demo: reloading the actuator to grade through Prometheus: %w", err)
+	}
+
 	st.Sim = Simcloud{Base: "http://" + sim.Addr, Client: client}
 	st.Actuator = Actuator{Base: "http://" + act.Addr, Token: token, Client: client}
 	st.Prom = Prometheus{Base: "http://" + prom.Addr, Client: client}
@@ -313,6 +323,9 @@ type Result struct {
 	InjectedFaults float64
 	// WebhookAnswers counts the actuator's answers to Alertmanager by HTTP code.
 	WebhookAnswers map[string]float64
+	// DecisionsGraded is the actuator's flexus_decisions_graded_total with a
+	// verdict other than ungraded, all groups.
+	DecisionsGraded float64
 }
 
 // Run starts the loop, plays the scenario while drawing the view, then stops
@@ -398,6 +411,9 @@ loop:
 		if v := scrapeSum(final, c, st.Links.Actuator+"/metrics", "flexus_actuator_webhook_requests_total", `code="`+code+`"`); v > 0 {
 			res.WebhookAnswers[code] = v
 		}
+	}
+	for _, v := range []string{"needed", "unneeded", "safe", "premature"} {
+		res.DecisionsGraded += scrapeSum(final, c, st.Links.Actuator+"/metrics", "flexus_decisions_graded_total", `verdict="`+v+`"`)
 	}
 	view.Draw(res.Snapshot, o.Clock.Now())
 	bounds := map[string]Bounds{}

@@ -34,6 +34,9 @@ type Process struct {
 	stopping bool
 }
 
+// Reload sends SIGHUP, on which flexus reloads its config file.
+func (p *Process) Reload() error { return p.cmd.Process.Signal(syscall.SIGHUP) }
+
 // Exited is closed when the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.done }
 

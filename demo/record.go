@@ -123,12 +123,24 @@ func (r *Record) addDecisions(ds []Decision) {
 	for _, d := range ds {
 		k := decisionKey(d)
 		if r.seenDec[k] {
+			r.regrade(k, d.Grade) // a pending grade becomes a verdict in a later poll
 			continue
 		}
 		r.seenDec[k] = true
 		r.decisions = append(r.decisions, d)
 	}
 	sort.SliceStable(r.decisions, func(i, j int) bool { return r.decisions[i].Time.Before(r.decisions[j].Time) })
+}
+
+func (r *Record) regrade(key string, g *Grade) {
+	if g == nil {
+		return
+	}
+	for i := range r.decisions {
+		if decisionKey(r.decisions[i]) == key {
+			r.decisions[i].Grade = g
+		}
+	}
 }
 
 // firedAt is when an alert active since activeAt turned firing: at the first

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
 	demofiles "github.com/flexus-autoscaler/flexus/deploy/demo"
@@ -118,5 +119,26 @@ func TestRenderWithoutFaultsLeavesThemOut(t *testing.T) {
 	}
 	if strings.Contains(string(b), "faults:") {
 		t.Errorf("simcloud config has faults without being asked:\n%s", b)
+	}
+}
+
+func TestTheActuatorGradesThroughTheDemosPrometheus(t *testing.T) {
+	dir, d := renderAll(t, Faults{})
+	c, err := config.Load(filepath.Join(dir, "flexus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := c.Actuator.Grading
+	if gc == nil || gc.PrometheusURL != "http://"+d.Prometheus {
+		t.Fatalf("actuator.grading %+v, want the demo's Prometheus", gc)
+	}
+	// A scale-out during the spike (from 45s of a 5m run) must be graded
+	// before the run ends: lead time, delay and a round fit in the scenario.
+	scen := SpikeScenario(5*time.Minute, 3)
+	spike, _ := scen.Start(PhaseSpike)
+	for _, g := range c.Groups {
+		if due := spike + g.LeadTime() + gc.Delay + gc.Interval; due >= scen.Length() {
+			t.Errorf("group %s: a decision at the spike is graded %s into a %s run", g.Name, due, scen.Length())
+		}
 	}
 }

@@ -260,8 +260,8 @@ Alertmanager evaluated the project's demo rules and called the actuator's webhoo
 <div class="plots">{{range .Plots}}{{.}}{{end}}</div>
 {{end}}
 <h2>Decisions of the actuator</h2>
-<table><tr><th>after</th><th>group</th><th>action</th><th>outcome</th><th>from → to</th><th>why</th></tr>
-{{range .Decisions}}<tr><td>{{.Offset}}</td><td>{{.Group}}</td><td>{{.Action}}</td><td>{{.Outcome}}</td><td>{{.From}} → {{.To}}</td><td>{{.Why}}</td></tr>{{end}}
+<table><tr><th>after</th><th>group</th><th>action</th><th>outcome</th><th>from → to</th><th>graded in hindsight</th><th>why</th></tr>
+{{range .Decisions}}<tr><td>{{.Offset}}</td><td>{{.Group}}</td><td>{{.Action}}</td><td>{{.Outcome}}</td><td>{{.From}} → {{.To}}</td><td>{{.Verdict}}</td><td>{{.Why}}</td></tr>{{end}}
 </table>
 <h2>Scaling alerts fired by Prometheus</h2>
 <table><tr><th>fired after</th><th>alert</th><th>group</th><th>action</th></tr>

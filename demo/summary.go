@@ -30,6 +30,32 @@ type GroupSummary struct {
 	MinSeen, MaxSeen     int
 	BoundMin, BoundMax   int
 	StartCount, EndCount int
+	// Verdicts counts the applied decisions graded in hindsight by verdict;
+	// GradePending those whose lead time had not passed by the end.
+	Verdicts     map[string]int
+	GradePending int
+}
+
+// verdictPending is the grade the actuator shows before a decision's due time.
+const verdictPending = "pending"
+
+// Accuracy is the share of graded decisions with a good verdict (needed or
+// safe), the seed's accuracy; ok is false when none was graded.
+func (g GroupSummary) Accuracy() (share float64, ok bool) {
+	var good, n int
+	for v, c := range g.Verdicts {
+		if v == "ungraded" {
+			continue
+		}
+		n += c
+		if v == "needed" || v == "safe" {
+			good += c
+		}
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return float64(good) / float64(n), true
 }
 
 // Summary is the whole run.
@@ -87,6 +113,16 @@ func Summarize(s Snapshot, slo time.Duration, bounds map[string]Bounds) Summary 
 				gs.ScaleOuts++
 			case "scale_in":
 				gs.ScaleIns++
+			}
+			switch v := d.Verdict(); v {
+			case "":
+			case verdictPending:
+				gs.GradePending++
+			default:
+				if gs.Verdicts == nil {
+					gs.Verdicts = map[string]int{}
+				}
+				gs.Verdicts[v]++
 			}
 			if d.Action == "scale_out" && !spike.IsZero() && !d.Time.Before(spike) && gs.SpikeToRequest < 0 {
 				gs.SpikeToRequest = d.Time.Sub(spike)
@@ -148,7 +184,29 @@ func (s Summary) Write(w io.Writer) {
 		fmt.Fprintf(w, "    alert → decision       %s\n", durList(g.AlertToAction))
 		fmt.Fprintf(w, "    cost                   %.3f instance-hours\n", g.InstanceHours)
 		fmt.Fprintf(w, "    over the SLO           %.1f minutes\n", g.MinutesOverSLO)
+		fmt.Fprintf(w, "    graded in hindsight    %s\n", g.grades())
 	}
+}
+
+// grades says how the group's applied decisions were graded.
+func (g GroupSummary) grades() string {
+	var parts []string
+	for _, v := range []string{"needed", "unneeded", "safe", "premature", "ungraded"} {
+		if n := g.Verdicts[v]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", v, n))
+		}
+	}
+	s := "none yet"
+	if len(parts) > 0 {
+		s = strings.Join(parts, ", ")
+	}
+	if a, ok := g.Accuracy(); ok {
+		s += fmt.Sprintf(" (accuracy %.0f%%)", 100*a)
+	}
+	if g.GradePending > 0 {
+		s += fmt.Sprintf("; %d pending (lead time not yet passed)", g.GradePending)
+	}
+	return s
 }
 
 func durOrNever(d time.Duration) string {

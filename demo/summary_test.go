@@ -43,9 +43,9 @@ func story() Snapshot {
 		{Name: "FlexusScaleIn", Group: "web", Action: "scale_in", ActiveAt: at(187), FiredAt: at(217)},
 	}
 	s.Decisions = []Decision{
-		{Time: at(100), Group: "web", Action: "scale_out", Outcome: "applied", From: 2, Requested: 5, To: 5},
+		{Time: at(100), Group: "web", Action: "scale_out", Outcome: "applied", From: 2, Requested: 5, To: 5, Grade: &Grade{Verdict: "needed"}},
 		{Time: at(105), Group: "web", Action: "scale_out", Outcome: "refused", Reason: "cooldown", From: 5, Requested: 6, To: 5},
-		{Time: at(220), Group: "web", Action: "scale_in", Outcome: "applied", From: 5, Requested: 2, To: 2},
+		{Time: at(220), Group: "web", Action: "scale_in", Outcome: "applied", From: 5, Requested: 2, To: 2, Grade: &Grade{Verdict: "pending"}},
 	}
 	return s
 }
@@ -71,6 +71,8 @@ func TestSummarize(t *testing.T) {
 		{"minutes over the SLO add up sampled intervals", g.MinutesOverSLO, 1.0},
 		{"the highest count seen is the desired or existing one", g.MaxSeen, 5},
 		{"the lowest count seen", g.MinSeen, 2},
+		{"graded decisions are counted by verdict", g.Verdicts["needed"], 1},
+		{"a decision whose lead time had not passed is pending, not graded", [2]int{len(g.Verdicts), g.GradePending}, [2]int{1, 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if !equal(c.got, c.want) {
@@ -80,7 +82,8 @@ func TestSummarize(t *testing.T) {
 	}
 	var b bytes.Buffer
 	sum.Write(&b)
-	for _, want := range []string{"1 scale-out, 1 scale-in", "load spike → scale-out 40s", "load spike → capacity  1m10s", "0.167 instance-hours"} {
+	for _, want := range []string{"1 scale-out, 1 scale-in", "load spike → scale-out 40s", "load spike → capacity  1m10s", "0.167 instance-hours",
+		"graded in hindsight    needed 1 (accuracy 100%); 1 pending"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
@@ -130,7 +133,7 @@ func TestReport(t *testing.T) {
 	if n := strings.Count(html, "<svg"); n != 6 {
 		t.Errorf("%d plots in the report, want 6 for one group", n)
 	}
-	for _, want := range []string{"Group web", "scale_out", "FlexusScaleOut", "load spike", "Demand and capacity"} {
+	for _, want := range []string{"Group web", "scale_out", "FlexusScaleOut", "load spike", "Demand and capacity", "<td>needed</td>"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

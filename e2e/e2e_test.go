@@ -187,12 +187,29 @@ func checkLoop(t *testing.T, res *demo.Result) {
 			}
 			out := checkScaleOutReachedCloud(t, s, g, applied, spike)
 			checkScaleIn(t, applied, samples, calm, out)
+			checkGraded(t, res, out)
 		})
 	}
 	for _, g := range res.Summary.Groups {
 		for _, l := range g.AlertToAction {
 			t.Logf("alert-to-action latency, group %s: %s (alert firing in Prometheus → Alertmanager → actuator decision)", g.Group, l)
 		}
+	}
+}
+
+// checkGraded: the scale-out during the spike was graded in hindsight
+// through the demo's Prometheus once its lead time passed (40s, well inside
+// the run), the decision log shows its verdict, and the actuator counted it.
+func checkGraded(t *testing.T, res *demo.Result, out demo.Decision) {
+	t.Helper()
+	switch v := out.Verdict(); v {
+	case "needed", "unneeded":
+		t.Logf("the scale-out at %s was graded %s in hindsight", out.Time.Format(time.TimeOnly), v)
+	default:
+		t.Errorf("the scale-out at %s shows grade %q in the decision log, want needed or unneeded (actuator.grading through the demo's Prometheus)", out.Time.Format(time.TimeOnly), v)
+	}
+	if res.DecisionsGraded == 0 {
+		t.Error("flexus_decisions_graded_total counted no verdict")
 	}
 }
 
