@@ -28,6 +28,9 @@ type Group struct {
 	pstab   stabilizer // predictive policy's
 	trendWS []float64
 	autoBuf []Forecast
+	// backlog follows the queue's growth, a fresh measure of arrivals
+	// beyond what the instances serve (see backlogGrowth).
+	backlog backlogGrowth
 }
 
 // NewGroup validates p and returns an empty group. It keeps its own copy of
@@ -81,6 +84,9 @@ func (g *Group) Observe(now time.Time, s Signal, v float64) error {
 		return err
 	}
 	st.observe(now, v)
+	if s == Queue {
+		g.backlog.observe(now, v)
+	}
 	if i, _ := signalIndex(s); dividesAcrossInstances(s) {
 		if n, ok := g.nHist.at(now); ok {
 			if g.load[i] == nil {
@@ -324,7 +330,7 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 			}
 			target := p.Targets[sig]
 			if sig == Queue && p.ServiceRate > 0 {
-				if tr, pr, ok := g.queueDesired(n, r.Value, cpuNow, cpuUp); ok {
+				if tr, pr, ok := g.queueDesired(n, r.Value, cpuNow, cpuUp, g.backlog.rate(now, p.StaleAfter)); ok {
 					targetRaw, predRaw = max(targetRaw, tr), max(predRaw, pr)
 				}
 			} else {
@@ -385,8 +391,13 @@ func predictiveLevel(sig Signal, target float64, th Threshold, hasTh bool) float
 // there, and a forecast of a mostly empty queue is too noisy to size by).
 // The arrival rate is what the instances
 // serve, CPU utilisation times instances; without a CPU signal they are
-// taken to run at their level. ok is false when there is no backlog to size.
-func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok bool) {
+// taken to run at their level. For the predictive policy a growing backlog
+// says more, and sooner: the instances serve all they can and the rest
+// piles up, so arrivals are n plus the growth (items per second) over the
+// per-instance rate, read at the application's scrape rather than from
+// Cloud Eye's CPU, which is minutes late and stops at 100%.
+// ok is false when there is no backlog to size.
+func (g *Group) queueDesired(n int, q, cpu, cpuUp, growth float64) (target, pred int, ok bool) {
 	p := g.p
 	dead := p.Targets[Queue] * float64(max(n, 1))
 	if !(q > dead) {
@@ -411,6 +422,9 @@ func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok
 		}
 		need := drainNeed(arrival, backlog, p.ServiceRate, level, p.DrainWindow)
 		return TargetDesired(n, need/float64(max(n, 1)), p.Tolerance)
+	}
+	if a := backlogArrival(n, growth, p.ServiceRate); a > float64(n)*cpuUp || !finite(cpuUp) {
+		cpuUp = a / float64(max(n, 1))
 	}
 	return size(q, cpu, tLevel), size(q, cpuUp, pLevel), true
 }
