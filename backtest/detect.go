@@ -29,6 +29,10 @@ type Sources struct {
 	// signals, queue depth and response time (default 15 s). The rules read
 	// the last scrape, taken at worst one interval before they run.
 	AppScrape time.Duration
+	// NoRequestRate says the service exports no request rate. By default
+	// its rate, scraped as the other app signals, feeds the predictive
+	// policy's demand (scoring.Group.ObserveArrivals).
+	NoRequestRate bool
 }
 
 func (s Sources) withDefaults(tick time.Duration) (Sources, error) {

@@ -389,6 +389,10 @@ func (r *runner) observe(t time.Time, st world.GroupState) (scoring.Result, map[
 			_ = r.scorer.Observe(t.Add(-ages[name]), scoring.Signal(name), v)
 		}
 	}
+	if !r.opts.Sources.NoRequestRate {
+		app, at := r.src.app(t, st)
+		_ = r.scorer.ObserveArrivals(at, app.Demand) // refused without a service rate: demand from the CPU alone
+	}
 	res := r.scorer.Evaluate(t, scoring.GroupState{Current: st.InService, Desired: st.Desired, Min: st.Min, Max: st.Max})
 	return res, vals, ages
 }

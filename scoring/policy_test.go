@@ -209,3 +209,45 @@ func TestBacklogGrowthIsTheSlopeOfTheLastTwoFreshSamples(t *testing.T) {
 		})
 	}
 }
+
+// TestPredictiveSizesOnTheFresherDemand: Cloud Eye's CPU says what demand
+// was two minutes ago; the service's request rate, scraped, says what it is.
+// The predictive policy forecasts whichever is newer.
+func TestPredictiveSizesOnTheFresherDemand(t *testing.T) {
+	const n, rate = 4, 100.0
+	for _, tc := range []struct {
+		name      string
+		rps       float64       // the request rate, constant
+		rateAge   time.Duration // how old its newest scrape is at evaluation
+		wantUnits float64       // the demand sized, in instances at 100%
+	}{
+		{"a fresh request rate of 400/s stands for the CPU's 2 instances", 400, 15 * time.Second, 4},
+		{"a request rate older than the CPU's point is ignored", 400, 3 * time.Minute, n * 0.5},
+		{"no request rate: the CPU's load", 0, -1, n * 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestGroup(t, func(p *Params) { p.ServiceRate = rate })
+			var r Result
+			for i := range 20 {
+				now := t0.Add(time.Duration(i) * time.Minute)
+				if err := g.Observe(now.Add(-2*time.Minute), CPU, 0.5); err != nil {
+					t.Fatal(err)
+				}
+				if tc.rateAge >= 0 {
+					if err := g.ObserveArrivals(now.Add(-tc.rateAge), tc.rps); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r = g.Evaluate(now, GroupState{Current: n, Min: 1, Max: 100})
+			}
+			want := int(math.Ceil(tc.wantUnits/0.7 - 1e-9))
+			if got := r.Recommended[PolicyPredictive]; got != want {
+				t.Errorf("predictive = %d, want ceil(%g / 0.7) = %d", got, tc.wantUnits, want)
+			}
+		})
+	}
+	g := newTestGroup(t, nil)
+	if err := g.ObserveArrivals(t0, 100); err == nil {
+		t.Error("arrivals without a service rate were accepted: they cannot be read as instances")
+	}
+}
