@@ -238,12 +238,16 @@ func (r *runner) run(ctx context.Context) error {
 			if nextFlush.IsZero() || !nextFlush.Before(t) {
 				break
 			}
-			r.advance(nextFlush)
+			if err := r.advance(nextFlush); err != nil {
+				return err
+			}
 			if err := r.deliver(ctx, nextFlush, r.am.flush(nextFlush)); err != nil {
 				return err
 			}
 		}
-		r.advance(t)
+		if err := r.advance(t); err != nil {
+			return err
+		}
 		st, err := r.w.Group(r.name)
 		if err != nil {
 			return err
@@ -264,25 +268,21 @@ func (r *runner) run(ctx context.Context) error {
 
 // advance moves the world to t; for a policy that reads signals, a tick at
 // a time, handing each tick's state to the sources.
-func (r *runner) advance(t time.Time) {
+func (r *runner) advance(t time.Time) error {
 	if r.src == nil {
 		r.w.Advance(t)
-		return
+		return nil
 	}
 	for ; !r.nextTick.After(t); r.nextTick = r.nextTick.Add(r.opts.Tick) {
 		r.w.Advance(r.nextTick)
-		r.src.tick(r.nextTick, r.mustGroup())
+		st, err := r.w.Group(r.name)
+		if err != nil {
+			return err
+		}
+		r.src.tick(r.nextTick, st)
 	}
 	r.w.Advance(t)
-}
-
-// mustGroup is the runner's group, which the world was built with.
-func (r *runner) mustGroup() world.GroupState {
-	st, err := r.w.Group(r.name)
-	if err != nil {
-		panic("backtest: the world lost its group: " + err.Error())
-	}
-	return st
+	return nil
 }
 
 // account scores the minute that ended at t against the SLO.
