@@ -100,8 +100,10 @@ type Options struct {
 	// WarmUp is how long a booted instance warms up before it serves
 	// (default the group's scaling.warm_up).
 	WarmUp time.Duration
-	// CloudEyeDelay is how late CPU and memory arrive (default 60 s).
+	// CloudEyeDelay is how long after its period a Cloud Eye point (CPU,
+	// memory) is published (default 60 s); Sources has the other delays.
 	CloudEyeDelay time.Duration
+	Sources       Sources
 	// Tick is the world's integration step (default 15 s).
 	Tick time.Duration
 	SLO  SLO
@@ -152,6 +154,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Tick == 0 {
 		o.Tick = 15 * time.Second
+	}
+	var err error
+	if o.Sources, err = o.Sources.withDefaults(o.Tick); err != nil {
+		return o, err
 	}
 	if o.SLO == (SLO{}) {
 		o.SLO = DefaultSLO()
@@ -208,6 +214,8 @@ type Figures struct {
 	// Effectiveness is the seed's score of the live actuator's decisions,
 	// graded in hindsight against the world (target and predictive).
 	Effectiveness *actuator.Effectiveness `json:"effectiveness,omitempty"`
+	// Detection is how soon the policy answered demand above its capacity.
+	Detection *Detection `json:"detection,omitempty"`
 }
 
 // Series are per-step values kept for the report.

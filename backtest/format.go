@@ -22,7 +22,11 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%.2f\t%d\t%d\t%s\t\n", p, f.InstanceHours, f.ViolationMinutes, f.WorstQueueDelaySeconds, f.ScalingActions, f.Reversals, ratio)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	r.writeDetection(w)
+	return nil
 }
 
 // WriteJSON prints an object keyed by policy.

@@ -105,8 +105,10 @@ type runner struct {
 	keep     *seriesFilter
 	// lsets caches exported label sets and whether the rules read them.
 	lsets map[seriesKey]cachedLabels
-	// prevCES is the world state one Cloud Eye delay ago.
-	cesQueue []world.GroupState
+	// src replays each source's delay (policies that read signals).
+	src      *sources
+	nextTick time.Time
+	det      detector
 
 	// The seed loop.
 	lastSeed time.Time
@@ -120,6 +122,7 @@ type runner struct {
 func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc demandCurve, steps int) (*runner, error) {
 	r := &runner{policy: p, opts: opts, g: g, tr: tr, dc: dc, steps: steps, name: g.Name}
 	r.fig = Figures{Policy: p}
+	r.det = detector{level: opts.SLO.MaxUtilization}
 	start := tr.Start
 	initial := int(math.Ceil(dc.at(start) / (g.InstanceCapacity * opts.TargetUtilization)))
 	if p == PolicyStaticPeak {
@@ -161,6 +164,8 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 			return nil, fmt.Errorf("backtest: scoring: %w", err)
 		}
 		r.scorer = sc
+		r.src = newSources(opts.Sources, opts.CloudEyeDelay)
+		r.nextTick = start.Add(opts.Tick)
 	}
 	if p == PolicyTarget || p == PolicyPredictive {
 		if opts.Rules == nil {
@@ -240,12 +245,16 @@ func (r *runner) run(ctx context.Context) error {
 			if nextFlush.IsZero() || !nextFlush.Before(t) {
 				break
 			}
-			r.w.Advance(nextFlush)
+			if err := r.advance(nextFlush); err != nil {
+				return err
+			}
 			if err := r.deliver(ctx, nextFlush, r.am.flush(nextFlush)); err != nil {
 				return err
 			}
 		}
-		r.w.Advance(t)
+		if err := r.advance(t); err != nil {
+			return err
+		}
 		st, err := r.w.Group(r.name)
 		if err != nil {
 			return err
@@ -268,6 +277,26 @@ func (r *runner) run(ctx context.Context) error {
 	if r.act != nil {
 		r.fig.Effectiveness = r.effectiveness()
 	}
+	r.fig.Detection = r.det.figures()
+	return nil
+}
+
+// advance moves the world to t; for a policy that reads signals, a tick at
+// a time, handing each tick's state to the sources.
+func (r *runner) advance(t time.Time) error {
+	if r.src == nil {
+		r.w.Advance(t)
+		return nil
+	}
+	for ; !r.nextTick.After(t); r.nextTick = r.nextTick.Add(r.opts.Tick) {
+		r.w.Advance(r.nextTick)
+		st, err := r.w.Group(r.name)
+		if err != nil {
+			return err
+		}
+		r.src.tick(r.nextTick, st)
+	}
+	r.w.Advance(t)
 	return nil
 }
 
@@ -287,6 +316,7 @@ func (r *runner) account(t time.Time, st world.GroupState) {
 		offered = 0
 	}
 	violated := offered > r.opts.SLO.MaxUtilization || delay > r.opts.SLO.MaxQueueDelay.Seconds()
+	r.det.minute(t, st)
 	if violated {
 		r.fig.ViolationMinutes++
 	}
@@ -312,6 +342,8 @@ func (r *runner) setDesired(from, to int) error {
 	dir := 1
 	if to < from {
 		dir = -1
+	} else {
+		r.det.scaledOut(r.w.Now())
 	}
 	if r.lastDir != 0 && dir != r.lastDir {
 		r.fig.Reversals++
@@ -334,41 +366,47 @@ func (r *runner) control(ctx context.Context, t time.Time, st world.GroupState) 
 }
 
 // signals are the group-level signals the exporter would publish at t, and
-// their age: CPU and memory come from Cloud Eye one delay late; queue depth
-// (Redis) and response time (the service's endpoint) are current.
-func (r *runner) signals(st world.GroupState) (map[string]float64, map[string]time.Duration) {
-	r.cesQueue = append(r.cesQueue, st)
-	lag := int(r.opts.CloudEyeDelay / stepOf)
-	if len(r.cesQueue) > lag+1 {
-		r.cesQueue = r.cesQueue[1:]
-	}
-	ces := r.cesQueue[0]
-	cesAge := time.Duration(len(r.cesQueue)-1) * stepOf
+// their age, each through its own source (see Sources): CPU and memory are
+// Cloud Eye's newest published period mean, stamped at the period's start;
+// queue depth (Redis) and response time and error rate (the service's
+// endpoint) are the application's last scrape.
+func (r *runner) signals(t time.Time, st world.GroupState) (map[string]float64, map[string]time.Duration) {
+	ce, hasCE := r.src.cloudEye(t)
+	app, scraped := r.src.app(t, st)
+	cesAge, appAge := t.Sub(ce.start), t.Sub(scraped)
 	vals := map[string]float64{}
 	ages := map[string]time.Duration{}
 	for _, name := range r.g.SignalNames() {
 		switch name {
 		case config.SignalCPU:
-			vals[name], ages[name] = ces.CPU/100, cesAge
+			if hasCE {
+				vals[name], ages[name] = ce.cpu/100, cesAge
+			}
 		case config.SignalMemory:
-			vals[name], ages[name] = ces.Memory/100, cesAge
+			if hasCE {
+				vals[name], ages[name] = ce.mem/100, cesAge
+			}
 		case config.SignalQueue:
-			vals[name] = st.Queue
+			vals[name], ages[name] = app.Queue, appAge
 		case config.SignalResponseTime:
-			vals[name] = st.ResponseTimeSeconds
+			vals[name], ages[name] = app.ResponseTimeSeconds, appAge
 		case config.SignalErrorRate:
-			vals[name] = st.ErrorRate
+			vals[name], ages[name] = app.ErrorRate, appAge
 		}
 	}
 	return vals, ages
 }
 
 func (r *runner) observe(t time.Time, st world.GroupState) (scoring.Result, map[string]float64, map[string]time.Duration) {
-	vals, ages := r.signals(st)
+	vals, ages := r.signals(t, st)
 	for _, name := range r.g.SignalNames() {
 		if v, ok := vals[name]; ok {
 			_ = r.scorer.Observe(t.Add(-ages[name]), scoring.Signal(name), v)
 		}
+	}
+	if !r.opts.Sources.NoRequestRate {
+		app, at := r.src.app(t, st)
+		_ = r.scorer.ObserveArrivals(at, app.Demand) // refused without a service rate: demand from the CPU alone
 	}
 	res := r.scorer.Evaluate(t, scoring.GroupState{Current: st.InService, Desired: st.Desired, Min: st.Min, Max: st.Max})
 	return res, vals, ages

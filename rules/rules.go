@@ -84,6 +84,16 @@ func families() []family {
 	return out
 }
 
+// appFamilies are the units of the application's own signals, which
+// Prometheus scrapes from the service (queue depth, response time), fresher
+// than Cloud Eye's: FlexusScaleOutFast acts on them at once.
+func appFamilies() []family {
+	return []family{
+		familyOf(metricnames.UnitOf(scoring.Queue)),
+		familyOf(metricnames.UnitOf(scoring.ResponseTime)),
+	}
+}
+
 // thresholdSignals is the seed article's table (CPU, memory, response time,
 // queue, error rate) plus the accelerators. Hold times come from
 // scoring.SignalTable, the one place they are written.
@@ -150,7 +160,7 @@ func render(p Profile, src, out, text string) ([]byte, error) {
 		return nil, fmt.Errorf("rules: parsing template %s: %w", src, err)
 	}
 	var buf bytes.Buffer
-	data := map[string]any{"Signals": thresholdSignals(), "Units": families(), "Profile": p}
+	data := map[string]any{"Signals": thresholdSignals(), "Units": families(), "AppUnits": appFamilies(), "Profile": p}
 	if err := t.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("rules: rendering %s into %s: %w", src, out, err)
 	}
@@ -163,8 +173,8 @@ func scaleHold(d string, divisor int64) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("rules: hold time %q: %w", d, err)
 	}
-	if divisor <= 1 {
-		return parsed.String(), nil
+	if divisor <= 1 || parsed == 0 {
+		return parsed.String(), nil // no hold stays no hold
 	}
 	scaled := time.Duration(parsed) / time.Duration(divisor)
 	scaled = max(scaled.Truncate(time.Second), time.Second)

@@ -28,6 +28,12 @@ type Group struct {
 	pstab   stabilizer // predictive policy's
 	trendWS []float64
 	autoBuf []Forecast
+	// arrivals is the application's request rate in instances at 100%
+	// (ObserveArrivals): demand, like load, but fresh.
+	arrivals *series
+	// backlog follows the queue's growth, a fresh measure of arrivals
+	// beyond what the instances serve (see backlogGrowth).
+	backlog backlogGrowth
 }
 
 // NewGroup validates p and returns an empty group. It keeps its own copy of
@@ -56,6 +62,7 @@ func (g *Group) SetParams(p Params) error {
 		g.fc = newForecastConfig(p.Forecast, p.TrendSamples)
 		g.series = [numSignals]*series{}
 		g.load = [numSignals]*series{}
+		g.arrivals = nil
 	}
 	g.p = p
 	return nil
@@ -81,6 +88,9 @@ func (g *Group) Observe(now time.Time, s Signal, v float64) error {
 		return err
 	}
 	st.observe(now, v)
+	if s == Queue {
+		g.backlog.observe(now, v)
+	}
 	if i, _ := signalIndex(s); dividesAcrossInstances(s) {
 		if n, ok := g.nHist.at(now); ok {
 			if g.load[i] == nil {
@@ -89,6 +99,22 @@ func (g *Group) Observe(now time.Time, s Signal, v float64) error {
 			g.load[i].observe(now, v*float64(n))
 		}
 	}
+	return nil
+}
+
+// ObserveArrivals records the application's request rate at now, in
+// requests per second, as Prometheus scrapes it from the service. It is the
+// demand the CPU's load stands for, without Cloud Eye's delay and without
+// stopping at 100%: while it is fresher than the CPU, the predictive policy
+// sizes the CPU on it. It needs ServiceRate (what an instance serves).
+func (g *Group) ObserveArrivals(now time.Time, perSecond float64) error {
+	if g.p.ServiceRate <= 0 {
+		return fmt.Errorf("scoring: arrivals need service_rate, the requests per second one instance serves")
+	}
+	if g.arrivals == nil {
+		g.arrivals = newSeries(g.fc)
+	}
+	g.arrivals.observe(now, perSecond/g.p.ServiceRate)
 	return nil
 }
 
@@ -314,7 +340,7 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 			}
 			g.forecasts(st, now, &r, &f)
 			up := upperOverLead(r.Value, g.autoForecasts(r.Forecasts), lead, p.Risk)
-			if ls := g.load[i]; ls != nil && ls.started && n > 0 && now.Sub(time.Unix(0, ls.lastNanos)) <= p.StaleAfter {
+			if ls := g.freshestLoad(i, sig, now); ls != nil && n > 0 {
 				// Forecast demand, not utilisation, and read it back as the
 				// utilisation the n instances in service would see.
 				up = upperOverLead(ls.lastValue, g.loadForecasts(ls, now, &f), lead, p.Risk) / float64(n)
@@ -324,7 +350,7 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 			}
 			target := p.Targets[sig]
 			if sig == Queue && p.ServiceRate > 0 {
-				if tr, pr, ok := g.queueDesired(n, r.Value, cpuNow, cpuUp); ok {
+				if tr, pr, ok := g.queueDesired(n, r.Value, cpuNow, cpuUp, g.backlog.rate(now, p.StaleAfter)); ok {
 					targetRaw, predRaw = max(targetRaw, tr), max(predRaw, pr)
 				}
 			} else {
@@ -378,6 +404,24 @@ func predictiveLevel(sig Signal, target float64, th Threshold, hasTh bool) float
 	return target
 }
 
+// freshestLoad is the demand series the predictive policy forecasts for
+// signal i: the application's arrivals for the CPU while they are newer than
+// the CPU's own load (Cloud Eye's point is minutes old), else the load; nil
+// when neither is fresh.
+func (g *Group) freshestLoad(i int, sig Signal, now time.Time) *series {
+	fresh := func(s *series) bool {
+		return s != nil && s.started && now.Sub(time.Unix(0, s.lastNanos)) <= g.p.StaleAfter
+	}
+	ls := g.load[i]
+	if !fresh(ls) {
+		ls = nil
+	}
+	if a := g.arrivals; sig == CPU && fresh(a) && (ls == nil || a.lastNanos > ls.lastNanos) {
+		return a
+	}
+	return ls
+}
+
 // queueDesired sizes a backlog above the queue's deadband (Targets[Queue]
 // items per instance) as work to drain within DrainWindow, for the target
 // policy (current backlog and CPU) and the predictive one (current backlog,
@@ -385,8 +429,13 @@ func predictiveLevel(sig Signal, target float64, th Threshold, hasTh bool) float
 // there, and a forecast of a mostly empty queue is too noisy to size by).
 // The arrival rate is what the instances
 // serve, CPU utilisation times instances; without a CPU signal they are
-// taken to run at their level. ok is false when there is no backlog to size.
-func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok bool) {
+// taken to run at their level. For the predictive policy a growing backlog
+// says more, and sooner: the instances serve all they can and the rest
+// piles up, so arrivals are n plus the growth (items per second) over the
+// per-instance rate, read at the application's scrape rather than from
+// Cloud Eye's CPU, which is minutes late and stops at 100%.
+// ok is false when there is no backlog to size.
+func (g *Group) queueDesired(n int, q, cpu, cpuUp, growth float64) (target, pred int, ok bool) {
 	p := g.p
 	dead := p.Targets[Queue] * float64(max(n, 1))
 	if !(q > dead) {
@@ -411,6 +460,9 @@ func (g *Group) queueDesired(n int, q, cpu, cpuUp float64) (target, pred int, ok
 		}
 		need := drainNeed(arrival, backlog, p.ServiceRate, level, p.DrainWindow)
 		return TargetDesired(n, need/float64(max(n, 1)), p.Tolerance)
+	}
+	if a := backlogArrival(n, growth, p.ServiceRate); a > float64(n)*cpuUp || !finite(cpuUp) {
+		cpuUp = a / float64(max(n, 1))
 	}
 	return size(q, cpu, tLevel), size(q, cpuUp, pLevel), true
 }

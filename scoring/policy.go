@@ -161,3 +161,37 @@ func upperOverLead(now float64, fcs []Forecast, lead time.Duration, risk float64
 func drainNeed(arrival, backlog, rate, level float64, window time.Duration) float64 {
 	return (arrival + backlog/(window.Seconds()*rate)) / level
 }
+
+// backlogGrowth remembers the queue's last two samples: their slope is the
+// arrival rate beyond what the instances serve, as fresh as the scrape.
+type backlogGrowth struct {
+	prevAt, lastAt time.Time
+	prev, last     float64
+}
+
+func (b *backlogGrowth) observe(t time.Time, v float64) {
+	if !finite(v) || !t.After(b.lastAt) {
+		return
+	}
+	b.prevAt, b.prev = b.lastAt, b.last
+	b.lastAt, b.last = t, v
+}
+
+// rate is the backlog's growth in items per second between the last two
+// samples, 0 when it does not grow or either sample is older than stale.
+func (b *backlogGrowth) rate(now time.Time, stale time.Duration) float64 {
+	if b.prevAt.IsZero() || now.Sub(b.prevAt) > stale {
+		return 0
+	}
+	return math.Max(0, (b.last-b.prev)/b.lastAt.Sub(b.prevAt).Seconds())
+}
+
+// backlogArrival is the arrival rate, in instances at 100%, while a backlog
+// grows by growth items per second: the n instances serve rate each, all
+// they can, and the growth is what they could not serve. NaN without a rate.
+func backlogArrival(n int, growth, rate float64) float64 {
+	if rate <= 0 || growth <= 0 {
+		return math.NaN()
+	}
+	return float64(n) + growth/rate
+}

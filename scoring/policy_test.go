@@ -153,3 +153,101 @@ func TestUpperOverLead(t *testing.T) {
 		t.Errorf("ungraded horizon: %v, want its point forecast 30", got)
 	}
 }
+
+// TestPredictiveReadsArrivalsFromAGrowingBacklog: Cloud Eye's CPU stops at
+// 100%, so it cannot say how far demand is above capacity; the queue's growth,
+// scraped fresh, can. Four instances serving 100/s each, CPU at 100%, a
+// backlog of 12,000 to drain in 2 minutes (one instance's worth), held at the
+// 0.7 scale-out threshold.
+func TestPredictiveReadsArrivalsFromAGrowingBacklog(t *testing.T) {
+	const n, rate, backlog = 4, 100.0, 12000.0
+	drain := backlog / (120 * rate)
+	for _, tc := range []struct {
+		name     string
+		growth   float64 // items per second over the last minute
+		arrivals float64 // instances at 100%
+	}{
+		{"a standing backlog: arrivals are what the instances serve", 0, n},
+		{"a backlog growing by 100/s: one instance's worth more arrives than they serve", 100, n + 1},
+		{"a backlog growing by 250/s: two and a half more", 250, n + 2.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestGroup(t, func(p *Params) { p.ServiceRate = rate; p.DrainWindow = 2 * time.Minute })
+			feed(t, g, CPU, t0, 10, time.Minute, func(int) float64 { return 1 })
+			last := feed(t, g, Queue, t0, 10, time.Minute, func(i int) float64 { return backlog - float64(9-i)*tc.growth*60 })
+			r := g.Evaluate(last, GroupState{Current: n, Min: 1, Max: 100})
+			want := int(math.Ceil((tc.arrivals + drain) / 0.7))
+			if got := r.Recommended[PolicyPredictive]; got != want {
+				t.Errorf("predictive = %d, want ceil((%g arriving + %g to drain) / 0.7) = %d", got, tc.arrivals, drain, want)
+			}
+		})
+	}
+}
+
+func TestBacklogGrowthIsTheSlopeOfTheLastTwoFreshSamples(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   []time.Duration
+		v    []float64
+		now  time.Duration
+		want float64
+	}{
+		{"rising by 600 in a minute is 10/s", []time.Duration{0, time.Minute}, []float64{100, 700}, time.Minute, 10},
+		{"only the last two samples count", []time.Duration{0, time.Minute, 2 * time.Minute}, []float64{0, 6000, 6060}, 2 * time.Minute, 1},
+		{"a draining backlog is no growth", []time.Duration{0, time.Minute}, []float64{700, 100}, time.Minute, 0},
+		{"one sample has no slope", []time.Duration{0}, []float64{700}, 0, 0},
+		{"samples older than stale say nothing", []time.Duration{0, time.Minute}, []float64{100, 700}, 10 * time.Minute, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b backlogGrowth
+			for i, d := range tc.at {
+				b.observe(t0.Add(d), tc.v[i])
+			}
+			if got := b.rate(t0.Add(tc.now), 5*time.Minute); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("rate = %g, want %g", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPredictiveSizesOnTheFresherDemand: Cloud Eye's CPU says what demand
+// was two minutes ago; the service's request rate, scraped, says what it is.
+// The predictive policy forecasts whichever is newer.
+func TestPredictiveSizesOnTheFresherDemand(t *testing.T) {
+	const n, rate = 4, 100.0
+	for _, tc := range []struct {
+		name      string
+		rps       float64       // the request rate, constant
+		rateAge   time.Duration // how old its newest scrape is at evaluation
+		wantUnits float64       // the demand sized, in instances at 100%
+	}{
+		{"a fresh request rate of 400/s stands for the CPU's 2 instances", 400, 15 * time.Second, 4},
+		{"a request rate older than the CPU's point is ignored", 400, 3 * time.Minute, n * 0.5},
+		{"no request rate: the CPU's load", 0, -1, n * 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestGroup(t, func(p *Params) { p.ServiceRate = rate })
+			var r Result
+			for i := range 20 {
+				now := t0.Add(time.Duration(i) * time.Minute)
+				if err := g.Observe(now.Add(-2*time.Minute), CPU, 0.5); err != nil {
+					t.Fatal(err)
+				}
+				if tc.rateAge >= 0 {
+					if err := g.ObserveArrivals(now.Add(-tc.rateAge), tc.rps); err != nil {
+						t.Fatal(err)
+					}
+				}
+				r = g.Evaluate(now, GroupState{Current: n, Min: 1, Max: 100})
+			}
+			want := int(math.Ceil(tc.wantUnits/0.7 - 1e-9))
+			if got := r.Recommended[PolicyPredictive]; got != want {
+				t.Errorf("predictive = %d, want ceil(%g / 0.7) = %d", got, tc.wantUnits, want)
+			}
+		})
+	}
+	g := newTestGroup(t, nil)
+	if err := g.ObserveArrivals(t0, 100); err == nil {
+		t.Error("arrivals without a service rate were accepted: they cannot be read as instances")
+	}
+}

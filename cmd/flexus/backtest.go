@@ -40,6 +40,8 @@ func backtestCommand() command {
 		groupWait := cmd.Flag("am.group-wait", "Alertmanager group_wait of the flexus route.").Default(backtest.DefaultAlertmanager().GroupWait.String()).Duration()
 		groupInterval := cmd.Flag("am.group-interval", "Alertmanager group_interval of the flexus route.").Default(backtest.DefaultAlertmanager().GroupInterval.String()).Duration()
 		repeatInterval := cmd.Flag("am.repeat-interval", "Alertmanager repeat_interval of the flexus route.").Default(backtest.DefaultAlertmanager().RepeatInterval.String()).Duration()
+		requestRate := cmd.Flag("request-rate", "The service exports its request rate to Prometheus (--no-request-rate: demand only from Cloud Eye's CPU).").Default("true").Bool()
+		appScrape := cmd.Flag("app-scrape", "Prometheus scrape interval of the application's signals (queue, response time, request rate).").Default("15s").Duration()
 		evalInterval := cmd.Flag("evaluation-interval", "Prometheus evaluation_interval for rule groups that set none.").Default("1m").Duration()
 		sweep := cmd.Flag("sweep", "Run predictive over a range of risks and target over a range of CPU target utilisations, and print each one's cost-violation frontier (--report plots them).").Bool()
 		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
@@ -70,6 +72,7 @@ func backtestCommand() command {
 				Group:         *group,
 				Alertmanager:  backtest.AlertmanagerOptions{GroupWait: *groupWait, GroupInterval: *groupInterval, RepeatInterval: *repeatInterval},
 				KeepSeries:    *report != "",
+				Sources:       backtest.Sources{AppScrape: *appScrape, NoRequestRate: !*requestRate},
 			}
 			if *configFile != "" {
 				c, err := config.Load(*configFile)
