@@ -112,7 +112,7 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 	}
 	scale /= float64(len(values) - 1)
 
-	models := append(Models(), ModelAuto)
+	models := append(Models(), ModelEnsemble, ModelAuto)
 	type acc struct {
 		smape, abs, pinball float64
 		covered, qn         int
@@ -152,6 +152,9 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 				a := &sums[h][k]
 				a.smape += smapeTerm(fv, actual)
 				a.abs += math.Abs(fv - actual)
+				if m == ModelEnsemble {
+					continue // auto carries its quantiles; it has no residual ring of its own
+				}
 				if st.quantiles(h, modelIndex(m), fv, &q); !math.IsNaN(q[0]) {
 					a.qn++
 					var pl float64

@@ -65,7 +65,7 @@ func writeEvalText(w io.Writer, s trace.Series, rep scoring.EvalReport) error {
 			skipped = append(skipped, fmt.Sprintf("%s skipped: %s\n", horizonLabel(h.Horizon), h.Skipped))
 			continue
 		}
-		for _, m := range append(scoring.Models(), scoring.ModelAuto) {
+		for _, m := range append(scoring.Models(), scoring.ModelEnsemble, scoring.ModelAuto) {
 			sc := h.Scores[m]
 			picked := ""
 			if m != scoring.ModelAuto {
