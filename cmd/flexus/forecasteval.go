@@ -74,7 +74,7 @@ func writeEvalText(w io.Writer, s trace.Series, rep scoring.EvalReport) error {
 				continue
 			}
 			picked := ""
-			if _, ok := h.AutoChoices[m]; ok || slices.Contains(scoring.Models(), m) {
+			if m == scoring.ModelEnsemble || slices.Contains(scoring.Models(), m) {
 				picked = fmt.Sprintf("%d", h.AutoChoices[m])
 			}
 			pin, cover := "-", "-"
