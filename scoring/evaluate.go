@@ -3,6 +3,7 @@ package scoring
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 )
@@ -15,6 +16,9 @@ type EvalOptions struct {
 	MinHistory int
 	// LinearWindow is the `linear` model's window, predict_linear's range (default 1h).
 	LinearWindow time.Duration
+	// Bounds adds BoundModels(): what forecasters that see the future score,
+	// to tell a weak model from an unforecastable trace.
+	Bounds bool
 }
 
 // EvalScore is the accuracy of one model at one horizon.
@@ -33,6 +37,8 @@ type EvalScore struct {
 	// graded often enough); Pinball and IntervalCoverage90 are over them, and
 	// 0 when there are none.
 	QuantileOrigins int `json:"quantile_origins"`
+	// WorstShare is the share of the summed sMAPE in the worst 1% of origins.
+	WorstShare float64 `json:"worst_1pct_share"`
 }
 
 // EvalHorizon is the evaluation at one horizon.
@@ -112,17 +118,19 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 	}
 	scale /= float64(len(values) - 1)
 
-	models := append(Models(), ModelAuto)
+	models := append(Models(), ModelEnsemble, ModelAuto)
 	type acc struct {
 		smape, abs, pinball float64
 		covered, qn         int
 	}
 	levels := QuantileLevels()
+	terms := make([][][]float64, len(fp.Horizons)) // per horizon and model, for WorstShare
 	sums := make([][]acc, len(fp.Horizons))
 	counts := make([]int, len(fp.Horizons))
 	choices := make([]map[Model]int, len(fp.Horizons))
 	for h := range sums {
 		sums[h] = make([]acc, len(models))
+		terms[h] = make([][]float64, len(models))
 		choices[h] = map[Model]int{}
 	}
 	st := newSeries(newForecastConfig(fp, 10))
@@ -150,8 +158,13 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 				}
 				fv = math.Max(fv, 0)
 				a := &sums[h][k]
-				a.smape += smapeTerm(fv, actual)
+				sm := smapeTerm(fv, actual)
+				a.smape += sm
+				terms[h][k] = append(terms[h][k], sm)
 				a.abs += math.Abs(fv - actual)
+				if m == ModelEnsemble {
+					continue // auto carries its quantiles; it has no residual ring of its own
+				}
 				if st.quantiles(h, modelIndex(m), fv, &q); !math.IsNaN(q[0]) {
 					a.qn++
 					var pl float64
@@ -186,12 +199,17 @@ func EvaluateForecasts(values []float64, start time.Time, step time.Duration, op
 				mase = sums[h][k].abs / n / scale
 			}
 			a := sums[h][k]
-			sc := EvalScore{SMAPE: a.smape / n, MASE: mase, Origins: counts[h], QuantileOrigins: a.qn}
+			sc := EvalScore{SMAPE: a.smape / n, MASE: mase, Origins: counts[h], QuantileOrigins: a.qn, WorstShare: worstShare(terms[h][k])}
 			if a.qn > 0 {
 				sc.Pinball = a.pinball / float64(a.qn)
 				sc.IntervalCoverage90 = float64(a.covered) / float64(a.qn)
 			}
 			eh.Scores[m] = sc
+		}
+		if opts.Bounds {
+			if b, ok := hindsightBounds(values, step, int(eh.Horizon/step), scale); ok {
+				maps.Copy(eh.Scores, b)
+			}
 		}
 	}
 	return rep, nil

@@ -16,6 +16,10 @@ const (
 	ModelHoltWinters   Model = "holt_winters"   // additive, daily (and weekly) seasonality
 	ModelSeasonalNaive Model = "seasonal_naive" // the value one day (or week) earlier
 	ModelAuto          Model = "auto"
+	// ModelEnsemble is a ridge regression on the other models' forecasts
+	// (ensemble.go). It is not among Models(): auto stands for it where it
+	// earns it, and forecast-eval grades it on its own.
+	ModelEnsemble Model = "ensemble"
 )
 
 // Models returns the concrete models in a fixed order (without auto).
@@ -36,6 +40,7 @@ const (
 	vHWShort
 	vSNDay
 	vSNWeek
+	vEnsemble
 	numVariants
 )
 
@@ -47,6 +52,8 @@ func variantModel(v int) Model {
 		return ModelHolt
 	case vHWDay, vHWWeek, vHWShort:
 		return ModelHoltWinters
+	case vEnsemble:
+		return ModelEnsemble
 	}
 	return ModelSeasonalNaive
 }
@@ -137,6 +144,7 @@ type shortState struct {
 
 type pending struct {
 	due  int64
+	last float32 // the newest sample when issued, an input of the ensemble
 	f    [numVariants]float32
 	auto float32
 	fam  [numModels - 1]int8 // each family's best variant when issued
@@ -176,6 +184,7 @@ type series struct {
 	repeated int64
 	restarts int64
 
+	ens       []stacker   // per horizon, the ensemble's regression
 	res       []residuals // per horizon, per modelIndex: graded log residuals
 	meanLevel float64     // running mean of the samples, for the log offset
 }
@@ -197,6 +206,7 @@ func newSeries(c *forecastConfig) *series {
 	s.smapeN = make([]int64, h)
 	s.chosen = make([]int, h)
 	s.top = make([][autoTop]int8, h)
+	s.ens = make([]stacker, h)
 	s.res = make([]residuals, h*numModels)
 	for i := range s.res {
 		s.res[i].reset()
@@ -216,7 +226,7 @@ func (s *series) Bytes() int {
 	for _, p := range s.pend {
 		n += cap(p) * pendingSize
 	}
-	return n + len(s.errs)*perHorizonSize + len(s.res)*residualsSize
+	return n + len(s.errs)*perHorizonSize + len(s.res)*residualsSize + len(s.ens)*stackerSize
 }
 
 // maxBytes is what Bytes reaches once every lazily built season exists.
@@ -227,7 +237,7 @@ func (c *forecastConfig) maxBytes() int {
 		n += 8 * int(7*24*time.Hour/time.Duration(c.weekStep))
 	}
 	for _, pc := range c.pendCap {
-		n += pc*pendingSize + perHorizonSize + numModels*residualsSize
+		n += pc*pendingSize + perHorizonSize + numModels*residualsSize + stackerSize
 	}
 	return n
 }
@@ -237,7 +247,7 @@ func (c *forecastConfig) maxBytes() int {
 const (
 	seriesOverhead = 432
 	perHorizonSize = numVariants*8 + 8 + 8 + 8 + 8 + autoTop
-	pendingSize    = 8 + 4*numVariants + 4 + numModels - 1
+	pendingSize    = 8 + 4 + 4*numVariants + 4 + numModels - 1
 )
 
 // maxMagnitude bounds accepted values: the buffers are float32, and no signal
@@ -315,7 +325,7 @@ func (s *series) push(tn int64, v float64) {
 	if s.week.period > 0 {
 		s.week.add(tn, v)
 	}
-	s.lastNanos = tn
+	s.lastNanos, s.lastValue = tn, v
 	s.issue(tn)
 }
 
@@ -357,6 +367,7 @@ func (s *series) forecastAll(tn int64, f *[numVariants]float64) {
 			f[vSNDay+i] = v
 		}
 	}
+	s.ensemble(s.c.horizonFor(time.Duration(tn-s.lastNanos)), f)
 }
 
 // linear is predict_linear: the least-squares line through the last window
@@ -411,7 +422,7 @@ func (s *series) issue(tn int64) {
 			continue
 		}
 		s.forecastAll(tn+int64(s.c.horizons[h]), &f)
-		p := pending{due: s.cur + s.c.hSteps[h]}
+		p := pending{due: s.cur + s.c.hSteps[h], last: float32(s.lastValue)}
 		for v := range f {
 			p.f[v] = float32(max(f[v], 0))
 		}
@@ -436,6 +447,7 @@ func (s *series) grade(actual float64) {
 			if p.due < s.cur {
 				continue // fell due inside a gap
 			}
+			s.gradeEnsemble(h, p, actual)
 			first := s.graded[h] == 0
 			for v := range p.f {
 				e := math.Abs(float64(p.f[v]) - actual)

@@ -60,6 +60,29 @@ func TestForecastEvalJSONIsKeyedByHorizonThenModel(t *testing.T) {
 	}
 }
 
+func TestForecastEvalBoundsScoreWhatSeesTheFuture(t *testing.T) {
+	var out, errOut bytes.Buffer
+	path := sharedTrace(t, "elb_request_count_8c0756.csv")
+	code := run([]string{"forecast-eval", "--trace", path, "--horizon", "15m", "--bounds", "--format", "json"}, &out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var got map[string]map[string]struct {
+		SMAPE      float64 `json:"smape"`
+		Origins    int     `json:"origins"`
+		WorstShare float64 `json:"worst_1pct_share"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v in %s", err, out.String())
+	}
+	for _, m := range []string{"ensemble", "auto", "bound_hindsight_lags", "bound_centered_median"} {
+		s, ok := got["15m"][m]
+		if !ok || s.Origins < 2000 || s.SMAPE <= 0 || s.SMAPE > 2 || s.WorstShare <= 0.01 || s.WorstShare >= 1 {
+			t.Errorf("15m %s: %+v (present %v), want scored over 2000 origins with the worst 1%% carrying more than 1%%", m, s, ok)
+		}
+	}
+}
+
 func TestForecastEvalTextNamesSkippedHorizons(t *testing.T) {
 	var out, errOut bytes.Buffer
 	path := sharedTrace(t, "nyc_taxi.csv")
