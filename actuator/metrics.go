@@ -14,6 +14,7 @@ type metrics struct {
 	refusals  *prometheus.CounterVec
 	unknown   prometheus.Counter
 	duration  *prometheus.HistogramVec
+	spot      *spotMetrics
 }
 
 func newMetrics() *metrics {
@@ -39,11 +40,12 @@ func newMetrics() *metrics {
 			Help:    "Time from taking a group's lock to the end of its decision, cloud calls included.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"group"}),
+		spot: newSpotMetrics(),
 	}
 }
 
 func (m *metrics) register(reg prometheus.Registerer, state prometheus.Collector) error {
-	for _, c := range []prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, state} {
+	for _, c := range append([]prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, state}, m.spot.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
