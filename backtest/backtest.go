@@ -111,6 +111,8 @@ type Options struct {
 	KeepSeries bool
 	// SeedLog, when set, records what the seed loop saw and did (tests).
 	SeedLog *[]SeedCheck
+	// Spot, when set, replays the group as a spot fleet (spot.go).
+	Spot *SpotOptions
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -204,6 +206,8 @@ type Figures struct {
 	// Pipeline counts what the alerting pipeline did (target and predictive).
 	Notifications int            `json:"notifications,omitempty"`
 	Decisions     map[string]int `json:"decisions,omitempty"`
+	// Spot is the bill and the reclaims of a spot replay (Options.Spot).
+	Spot *SpotFigures `json:"spot,omitempty"`
 }
 
 // Series are per-step values kept for the report.

@@ -1,5 +1,7 @@
 package world
 
+import "time"
+
 // SpotMarketPrice is the market price per hour of a spot server of flavor
 // in the ECS group whose tag is among tags: the on-demand price times the
 // group's spot.discount. ok is false when no ECS group carries those tags.
@@ -42,4 +44,49 @@ func (w *World) Reclaim(id string) error {
 		}
 	}
 	return kindf(KindNotFound, "no live server %s", id)
+}
+
+// spotNext reports whether the group's next instance is spot: with spot
+// enabled, once its live on-demand instances reach the on-demand base.
+func (g *group) spotNext() bool {
+	if !g.cfg.Spot.Enabled {
+		return false
+	}
+	onDemand := 0
+	for _, in := range g.live {
+		if !in.Spot && in.Removing.IsZero() {
+			onDemand++
+		}
+	}
+	return onDemand >= g.cfg.Spot.OnDemandBase
+}
+
+// heldReplacements is how many reclaimed instances AS has not yet noticed
+// at t (spot.replace_delay); older reclaims are forgotten.
+func (g *group) heldReplacements(t time.Time) int {
+	kept := g.reclaimedAt[:0]
+	for _, at := range g.reclaimedAt {
+		if t.Before(at.Add(g.cfg.Spot.ReplaceDelay)) {
+			kept = append(kept, at)
+		}
+	}
+	g.reclaimedAt = kept
+	return len(kept)
+}
+
+// removalOrder is the order AS removes instances in: oldest first, and
+// spot before on demand when the group keeps an on-demand base.
+func (g *group) removalOrder() []*Instance {
+	if !g.cfg.Spot.Enabled || g.cfg.Spot.OnDemandBase == 0 {
+		return g.live
+	}
+	out := make([]*Instance, 0, len(g.live))
+	for _, spot := range []bool{true, false} {
+		for _, in := range g.live {
+			if in.Spot == spot {
+				out = append(out, in)
+			}
+		}
+	}
+	return out
 }
