@@ -172,7 +172,7 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 	spec := hwcloud.ServerSpec{
 		Count: n, NamePrefix: t.NamePrefix, ImageID: t.ImageID, Flavor: t.Flavor,
 		VPCID: t.VPCID, SubnetID: t.SubnetID, SecurityGroupID: t.SecurityGroupID, AvailabilityZone: t.AvailabilityZone,
-		RootVolumeType: t.RootVolumeType, RootVolumeGB: t.RootVolumeSizeGB, Spot: t.Spot,
+		RootVolumeType: t.RootVolumeType, RootVolumeGB: t.RootVolumeSizeGB,
 		Tags: []hwcloud.Tag{{Key: config.ManagedTagKey, Value: "true"}, {Key: g.Discovery.Tag.Key, Value: g.Discovery.Tag.Value}},
 	}
 	keys := make([]string, 0, len(t.Tags))
@@ -185,10 +185,17 @@ func (s *ECSScaler) create(ctx context.Context, g *config.Group, n, from int, to
 			spec.Tags = append(spec.Tags, hwcloud.Tag{Key: k, Value: t.Tags[k]})
 		}
 	}
+	// Servers above the group's on-demand base are spot (spot.go).
+	split, err := s.splitMarkets(ctx, g, n)
+	if err != nil {
+		return Result{Desired: from}, err
+	}
 	// ECS creates at most 100 servers a call: a larger step is several calls.
 	res := Result{Desired: from}
 	for done := 0; done < n; {
-		spec.Count = min(n-done, hwcloud.MaxServersPerCreate)
+		var room int
+		spec.Spot, spec.SpotPrice, room = split.at(done)
+		spec.Count = min(n-done, hwcloud.MaxServersPerCreate, room)
 		part, err := s.createOnce(ctx, g, spec, createToken(token, spec, from+done))
 		res.Added = append(res.Added, part.Added...)
 		res.Failed = append(res.Failed, part.Failed...)
@@ -258,6 +265,9 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 	}
 	oldestFirst := g.ECS != nil && g.ECS.TerminationPolicy == "oldest"
 	sort.SliceStable(cands, func(i, j int) bool {
+		if first, ok := spotFirst(g, cands[i], cands[j]); ok {
+			return first
+		}
 		if !cands[i].Created.Equal(cands[j].Created) {
 			if oldestFirst {
 				return cands[i].Created.Before(cands[j].Created)

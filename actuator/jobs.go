@@ -57,6 +57,13 @@ func (j *jobs) apply(group string, cs *CloudState) {
 	}
 }
 
+// running reports whether this replica follows a job of the group.
+func (j *jobs) running(group string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.inFlight[group]) > 0
+}
+
 func (j *jobs) add(group, id string, act Action) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -15,6 +15,7 @@ type metrics struct {
 	unknown   prometheus.Counter
 	duration  *prometheus.HistogramVec
 	graded    *prometheus.CounterVec
+	spot      *spotMetrics
 }
 
 func newMetrics() *metrics {
@@ -44,11 +45,12 @@ func newMetrics() *metrics {
 			Name: "flexus_decisions_graded_total",
 			Help: "Applied decisions graded in hindsight once their lead time passed, by group, action and verdict (needed, unneeded, safe, premature, ungraded).",
 		}, []string{"group", "action", "verdict"}),
+		spot: newSpotMetrics(),
 	}
 }
 
 func (m *metrics) register(reg prometheus.Registerer, state prometheus.Collector) error {
-	for _, c := range []prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, m.graded, state} {
+	for _, c := range append([]prometheus.Collector{m.webhook, m.decisions, m.refusals, m.unknown, m.duration, m.graded, state}, m.spot.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

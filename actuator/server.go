@@ -142,6 +142,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer stopReloads()
 	go coord.Run(reloadCtx, o.Reload)
 	go a.RunGrading(reloadCtx)
+	spotTicker := time.NewTicker(SpotTick(cfg)) // reclaimed spot capacity is replaced without an alert
+	defer spotTicker.Stop()
+	go a.RunSpotChecks(reloadCtx, spotTicker.C)
 	o.Logger.Info("actuator started", "groups", len(cfg.Groups), "state_file", cfg.Actuator.StateFile, "dry_run", cfg.Actuator.DryRun,
 		"grading", cfg.Actuator.Grading != nil)
 	select {

@@ -114,6 +114,8 @@ type Options struct {
 	KeepSeries bool
 	// SeedLog, when set, records what the seed loop saw and did (tests).
 	SeedLog *[]SeedCheck
+	// Spot, when set, replays the group as a spot fleet (spot.go).
+	Spot *SpotOptions
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -216,6 +218,8 @@ type Figures struct {
 	Effectiveness *actuator.Effectiveness `json:"effectiveness,omitempty"`
 	// Detection is how soon the policy answered demand above its capacity.
 	Detection *Detection `json:"detection,omitempty"`
+	// Spot is the bill and the reclaims of a spot replay (Options.Spot).
+	Spot *SpotFigures `json:"spot,omitempty"`
 }
 
 // Series are per-step values kept for the report.

@@ -147,6 +147,7 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 			},
 		}},
 	}
+	wc.Groups[0].Spot = opts.Spot.world()
 	if opts.Tick > time.Minute || time.Minute%opts.Tick != 0 {
 		return nil, fmt.Errorf("backtest: tick %s must divide a minute", opts.Tick)
 	}
@@ -278,6 +279,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.fig.Effectiveness = r.effectiveness()
 	}
 	r.fig.Detection = r.det.figures()
+	r.fig.Spot = r.opts.Spot.figures(st)
 	return nil
 }
 

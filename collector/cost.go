@@ -271,7 +271,9 @@ func groupFlavor(g *config.Group, instances []Instance) string {
 // request rate.
 func costUsageOf(st *groupState, inService int, sigs map[string]point, v cycleView) costUsage {
 	g := &st.cfg
-	u := costUsage{group: g.Name, flavor: groupFlavor(g, st.members.instances), spot: g.ECS != nil && g.ECS.Spot,
+	// A group with an on-demand base is priced on demand: the mixed rate is not modelled yet.
+	base, spot := g.SpotBase()
+	u := costUsage{group: g.Name, flavor: groupFlavor(g, st.members.instances), spot: spot && base == 0,
 		inService: inService, util: map[string]float64{}, targets: map[string]float64{}, rps: math.NaN()}
 	for _, sig := range []string{config.SignalCPU, config.SignalMemory, config.SignalGPU} {
 		if p, ok := sigs[sig]; ok {

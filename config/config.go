@@ -184,6 +184,8 @@ type Group struct {
 	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
 	Scaling          Scaling       `yaml:"scaling"`
 	ECS              *ECSTemplate  `yaml:"ecs"`
+	// Spot keeps an on-demand base and runs the rest on spot (ecs backend).
+	Spot *Spot `yaml:"spot"`
 
 	// disabled names the signals the file disabled, so that an accelerator
 	// it turned off is not added back by ScoringParams.
@@ -650,7 +652,7 @@ func (g *Group) validate() error {
 	case !(g.Risk >= 0.5 && g.Risk <= 0.999):
 		return fieldError("risk", "%v must be a quantile in [0.5, 0.999], e.g. 0.9", g.Risk)
 	}
-	return nil
+	return g.validateSpot()
 }
 
 func (s Signal) validate(name string) error {

@@ -117,6 +117,9 @@ type ServerSpec struct {
 	RootVolumeType                   string
 	RootVolumeGB                     int
 	Spot                             bool
+	// SpotPrice is a spot server's highest price per hour (extendparam.spotPrice);
+	// empty bids the on-demand price.
+	SpotPrice string
 	// Tags go on every server, in this order.
 	Tags []Tag
 }

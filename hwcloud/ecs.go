@@ -179,6 +179,9 @@ func (e *ecsClient) Create(ctx context.Context, spec ServerSpec, token string) (
 	if spec.Spot {
 		spot := "spot"
 		srv.Extendparam = &ecsmodel.PrePaidServerExtendParam{MarketType: &spot}
+		if p := spec.SpotPrice; p != "" {
+			srv.Extendparam.SpotPrice = &p
+		}
 	}
 	req := &ecsmodel.CreateServersRequest{Body: &ecsmodel.CreateServersRequestBody{Server: srv}}
 	if token != "" {

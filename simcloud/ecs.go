@@ -89,15 +89,11 @@ func (s *Server) createServers(r *http.Request, body []byte) (int, any, error) {
 			wr.Tags = append(wr.Tags, world.Tag{Key: t.Key, Value: t.Value})
 		}
 	}
-	if e := sv.Extendparam; e != nil && e.MarketType != nil {
-		switch *e.MarketType {
-		case "spot":
-			wr.Spot = true
-		case "":
-		default:
-			return 0, nil, badRequest("ecs", "server.extendparam.marketType %q must be spot or absent", *e.MarketType)
-		}
+	spot, err := s.spotRequest(sv.Extendparam, wr)
+	if err != nil {
+		return 0, nil, err
 	}
+	wr.Spot = spot
 	if req.DryRun != nil && *req.DryRun {
 		if _, err := world.LookupFlavor(wr.Flavor); err != nil {
 			return 0, nil, badRequest("ecs", "server.flavorRef: %v", err)

@@ -377,6 +377,10 @@ func TestCloudRules(t *testing.T) {
 		"bss-products":           func(t *testing.T) { checkBSSProducts(t) },
 		"bss-unknown-product":    func(t *testing.T) { checkBSSUnknownProduct(t) },
 		"bss-global-credentials": func(t *testing.T) { checkBSSGlobalCredentials(t) },
+		"ecs-spot-market":        func(t *testing.T) { checkSpotMarket(t) },
+		"ecs-spot-price":         func(t *testing.T) { checkSpotPrice(t) },
+		"ecs-spot-duration":      func(t *testing.T) { checkSpotDuration(t) },
+		"ecs-spot-reclaim":       func(t *testing.T) { checkSpotReclaim(t) },
 	}
 	documented := enforcedRules(t)
 	for _, id := range documented {

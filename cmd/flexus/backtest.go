@@ -44,6 +44,7 @@ func backtestCommand() command {
 		appScrape := cmd.Flag("app-scrape", "Prometheus scrape interval of the application's signals (queue, response time, request rate).").Default("15s").Duration()
 		evalInterval := cmd.Flag("evaluation-interval", "Prometheus evaluation_interval for rule groups that set none.").Default("1m").Duration()
 		sweep := cmd.Flag("sweep", "Run predictive over a range of risks and target over a range of CPU target utilisations, and print each one's cost-violation frontier (--report plots them).").Bool()
+		spot := addSpotFlags(cmd)
 		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
 		return cmd, func(ctx context.Context) error {
 			if *peak < 1 {
@@ -87,6 +88,9 @@ func backtestCommand() command {
 			}
 			if *sweep {
 				return runSweep(ctx, e, tr, opts, *report, *format)
+			}
+			if spot.on() {
+				return spot.run(ctx, e, tr, policies, opts, *format)
 			}
 			res, err := backtest.Run(ctx, tr, policies, opts)
 			if err != nil {

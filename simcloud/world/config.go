@@ -91,6 +91,13 @@ type SpotConfig struct {
 	ReclaimPerHour float64 `yaml:"reclaim_per_hour"`
 	// Discount is the spot price as a fraction of on-demand (default 0.3).
 	Discount float64 `yaml:"discount"`
+	// OnDemandBase keeps an AS group's first instances on demand: only
+	// instances above it are spot, and a scale-in removes spot ones first.
+	OnDemandBase int `yaml:"on_demand_base"`
+	// ReplaceDelay is how long an AS group takes to replace a reclaimed
+	// instance (default 0: at the next tick); the actuator's spot check
+	// interval for an ecs group.
+	ReplaceDelay time.Duration `yaml:"replace_delay"`
 }
 
 // QueueConfig names the group's request queue in DMS metrics and Redis.

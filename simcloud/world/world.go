@@ -183,6 +183,9 @@ type group struct {
 	kafkaID    string
 	rabbitID   string
 	elbID      string
+
+	// reclaimedAt are the recent reclaims AS has yet to replace (spot.replace_delay).
+	reclaimedAt []time.Time
 }
 
 const maxActivities = 1000
@@ -247,7 +250,7 @@ func New(cfg Config, start time.Time) (*World, error) {
 		// Instances at start are serving from the first tick on, even when start is mid-tick.
 		at := w.grid.Add(-gc.BootDelay - gc.HookWait - gc.WarmUp)
 		for i := 0; i < gc.DesiredInstances; i++ {
-			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, gc.Spot.Enabled, at, nil)
+			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, g.spotNext(), at, nil)
 		}
 	}
 	return w, nil
@@ -491,6 +494,7 @@ func (w *World) reclaim(g *group, in *Instance, at time.Time) {
 	in.Removing = at
 	in.Gone = at
 	g.reclaimed++
+	g.reclaimedAt = append(g.reclaimedAt, at)
 	for i, x := range g.live {
 		if x == in {
 			g.live = append(g.live[:i], g.live[i+1:]...)
@@ -544,12 +548,12 @@ func (g *group) addActivity(a Activity) {
 // reconcile is AS at work: create or remove instances until the group holds
 // its desired count, removing the oldest first.
 func (w *World) reconcile(g *group, at time.Time) {
-	cur := g.current()
+	cur, held := g.current(), g.heldReplacements(at)
 	switch {
-	case cur < g.desired:
-		act := Activity{ID: w.uuid(), Start: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - cur}
-		for i := cur; i < g.desired; i++ {
-			in := w.newInstance(g, w.instanceName(g, ""), g.cfg.Flavor, g.cfg.Spot.Enabled, at, nil)
+	case cur < g.desired-held:
+		act := Activity{ID: w.uuid(), Start: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - held - cur}
+		for i := cur; i < g.desired-held; i++ {
+			in := w.newInstance(g, w.instanceName(g, ""), g.cfg.Flavor, g.spotNext(), at, nil)
 			act.Added = append(act.Added, in.Name)
 			act.instances = append(act.instances, in)
 		}
@@ -557,7 +561,7 @@ func (w *World) reconcile(g *group, at time.Time) {
 		g.addActivity(act)
 	case cur > g.desired:
 		act := Activity{ID: w.uuid(), Start: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - cur}
-		for _, in := range g.live {
+		for _, in := range g.removalOrder() {
 			if len(act.Removed) == cur-g.desired {
 				break
 			}
