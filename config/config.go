@@ -182,6 +182,8 @@ type Group struct {
 	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
 	Scaling          Scaling       `yaml:"scaling"`
 	ECS              *ECSTemplate  `yaml:"ecs"`
+	// WarmPool keeps stopped servers to start first (ecs backend; pool.go).
+	WarmPool *WarmPool `yaml:"warm_pool"`
 
 	// disabled names the signals the file disabled, so that an accelerator
 	// it turned off is not added back by ScoringParams.
@@ -616,6 +618,11 @@ func (g *Group) validate() error {
 		}
 		if m.Dimension != "" && m.Origin == "" {
 			return fieldError(fmt.Sprintf("extra_metrics[%d].origin", i), "is empty: name the %s to read (e.g. \"/\" or \"vda\")", m.Dimension)
+		}
+	}
+	if g.WarmPool != nil {
+		if err := g.WarmPool.validate(g); err != nil {
+			return within("warm_pool", err)
 		}
 	}
 	sc := g.Scaling

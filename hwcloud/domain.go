@@ -40,6 +40,12 @@ type Servers interface {
 	Delete(ctx context.Context, ids []string) (jobID string, err error)
 	// Job shows an ECS job.
 	Job(ctx context.Context, jobID string) (Job, error)
+	// Start starts stopped servers (BatchStartServers) and Stop stops
+	// running ones (BatchStopServers, SOFT); each returns the job. ECS
+	// refuses the whole request (400 Ecs.1000) when a server is not in the
+	// state the action needs.
+	Start(ctx context.Context, ids []string) (jobID string, err error)
+	Stop(ctx context.Context, ids []string) (jobID string, err error)
 }
 
 // CloudEye is Cloud Eye's metric data.

@@ -97,6 +97,7 @@ var routes = []route{
 	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/cloudservers/detail$`), "ListServersDetails"},
 	{ServiceECS, "POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/delete$`), "DeleteServers"},
 	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/jobs/[^/]+$`), "ShowJob"},
+	{ServiceECS, "POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/action$`), "BatchServerAction"},
 	{ServiceBSS, "POST", regexp.MustCompile(`^/v2/bills/ratings/on-demand-resources$`), "ListOnDemandResourceRatings"},
 }
 

@@ -186,6 +186,7 @@ func (s *Server) apis() []api {
 		{"ecs", "ListServersDetails", "GET /v1/{project_id}/cloudservers/detail", s.listServersDetails},
 		{"ecs", "DeleteServers", "POST /v1/{project_id}/cloudservers/delete", s.deleteServers},
 		{"ecs", "ShowJob", "GET /v1/{project_id}/jobs/{job_id}", s.showJob},
+		{"ecs", "BatchServerAction", "POST /v1/{project_id}/cloudservers/action", s.serverAction},
 	}
 }
 
