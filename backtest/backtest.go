@@ -111,6 +111,8 @@ type Options struct {
 	KeepSeries bool
 	// SeedLog, when set, records what the seed loop saw and did (tests).
 	SeedLog *[]SeedCheck
+	// Pool is a warm pool of stopped instances (pool.go); none by default.
+	Pool PoolOptions
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -161,6 +163,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SeedCooldown == 0 {
 		o.SeedCooldown = 5 * time.Minute
 	}
+	pool, err := o.Pool.withDefaults()
+	if err != nil {
+		return o, err
+	}
+	o.Pool = pool
 	return o, nil
 }
 
@@ -199,6 +206,9 @@ type Figures struct {
 	// actions whose direction differs from the one before.
 	ScalingActions int `json:"scaling_actions"`
 	Reversals      int `json:"direction_reversals"`
+	// PoolHours is how long instances were stopped in the warm pool, in
+	// instance-hours; InstanceHours counts them at the pool's stopped cost.
+	PoolHours float64 `json:"pool_hours,omitempty"`
 	// CostRatioToOracle is InstanceHours over the oracle's (0 when oracle did not run).
 	CostRatioToOracle float64 `json:"cost_ratio_to_oracle"`
 	// Pipeline counts what the alerting pipeline did (target and predictive).
