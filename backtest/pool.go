@@ -26,7 +26,7 @@ type PoolOptions struct {
 	// aside (default 15 s, a third of simcloud's 45 s boot).
 	StartDelay time.Duration
 	// StoppedCost is a stopped instance-hour as a fraction of a running one
-	// (default simcloud's: the x1.2u.4g flavour's 40 GB disk at 0.35 CNY a
+	// (default simcloud's: the x1.2u.4g flavour's 40 GB disk at 0.35 a
 	// GB-month over its 0.25 CNY an hour, 0.077).
 	StoppedCost float64
 }

@@ -377,6 +377,9 @@ func TestCloudRules(t *testing.T) {
 		"bss-products":           func(t *testing.T) { checkBSSProducts(t) },
 		"bss-unknown-product":    func(t *testing.T) { checkBSSUnknownProduct(t) },
 		"bss-global-credentials": func(t *testing.T) { checkBSSGlobalCredentials(t) },
+		"ecs-power-state":        func(t *testing.T) { checkPowerState(t) },
+		"ecs-power-job":          func(t *testing.T) { checkPowerJob(t) },
+		"ecs-stopped-billing":    func(t *testing.T) { checkStoppedBilling(t) },
 	}
 	documented := enforcedRules(t)
 	for _, id := range documented {

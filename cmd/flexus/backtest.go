@@ -44,7 +44,7 @@ func backtestCommand() command {
 		sweep := cmd.Flag("sweep", "Run predictive over a range of risks and target over a range of CPU target utilisations, and print each one's cost-violation frontier (--report plots them).").Bool()
 		warmPool := cmd.Flag("warm-pool", "Replay each policy without and with a warm pool of this many stopped instances, and compare cost and violations (default: the group's warm_pool.size; 0 is none).").Default("0").Int()
 		poolStart := cmd.Flag("warm-pool.start-delay", "How long a pooled instance takes from its start to serving, warm-up aside (default: the group's warm_pool.start_time, else 15s).").Duration()
-		poolCost := cmd.Flag("warm-pool.stopped-cost", "A stopped instance-hour as a fraction of a running one: its disk (default 0.077, x1.2u.4g's 40 GB at 0.35 CNY a GB-month).").Float64()
+		poolCost := cmd.Flag("warm-pool.stopped-cost", "A stopped instance-hour as a fraction of a running one: its disk (default 0.077, x1.2u.4g's 40 GB at 0.35 a GB-month over 0.25 an hour).").Float64()
 		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
 		return cmd, func(ctx context.Context) error {
 			if *peak < 1 {

@@ -36,11 +36,13 @@ type PoolConfig struct {
 	// until it ends (default 10s).
 	StopDelay time.Duration `yaml:"stop_delay"`
 	// DiskPricePerGBHour is what a stopped instance costs per GB of its
-	// flavour's disk (default 0.00048 CNY, an EVS disk at 0.35 a GB-month).
+	// flavour's disk (default DefaultDiskPricePerGBHour).
 	DiskPricePerGBHour float64 `yaml:"disk_price_per_gb_hour"`
 }
 
-// DefaultDiskPricePerGBHour is an EVS disk at 0.35 a GB-month (730 hours).
+// DefaultDiskPricePerGBHour is an EVS disk at 0.35 a GB-month (730 hours),
+// the example price of Huawei's Billing Center docs (docs/cloud-api.md,
+// ecs-stopped-billing).
 const DefaultDiskPricePerGBHour = 0.35 / 730
 
 func (p *PoolConfig) setDefaults(boot time.Duration) {
