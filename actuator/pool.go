@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/hwcloud"
@@ -149,4 +150,42 @@ func (s *ECSScaler) retire(ctx context.Context, room int, names []string) (done 
 		}
 	}
 	return done, jobs, last, nil
+}
+
+// asPools remembers the warm pool size set on each AS group, so that it is
+// read and set once per configured size, not on every decision.
+type asPools struct {
+	mu  sync.Mutex
+	set map[string]int
+}
+
+// ensurePool gives an AS group the warm pool its config asks for: AS keeps
+// its own (PutWarmPool, min and max capacity alike) and starts its
+// instances itself when the desired count rises, so setting it is all the
+// as backend does. A group without warm_pool is left as it is.
+func (s *ASScaler) ensurePool(ctx context.Context, g *config.Group) error {
+	if g.WarmPool == nil {
+		return nil
+	}
+	id, want := g.Discovery.ASGroupID, g.WarmPool.Size
+	s.pools.mu.Lock()
+	done, ok := s.pools.set[id]
+	s.pools.mu.Unlock()
+	if ok && done == want {
+		return nil
+	}
+	have, err := s.Client.WarmPool(ctx, id)
+	if err == nil && have != want {
+		err = s.Client.PutWarmPool(ctx, id, want)
+	}
+	if err != nil {
+		return fmt.Errorf("as: setting the warm pool of scaling group %s (group %q) to %d: %w; grant as:groups:update or remove warm_pool", id, g.Name, want, err)
+	}
+	s.pools.mu.Lock()
+	if s.pools.set == nil {
+		s.pools.set = map[string]int{}
+	}
+	s.pools.set[id] = want
+	s.pools.mu.Unlock()
+	return nil
 }

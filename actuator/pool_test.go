@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -274,4 +275,44 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+func TestWarmPoolASGroupGetsAndUsesItsOwnPool(t *testing.T) {
+	c := clock.NewFake(t0)
+	env := simcloudtest.Start(t, simcloudtest.Config(), c)
+	groups := strings.Replace(fmt.Sprintf(simGroups, ""), "  - name: web", "    warm_pool: {size: 2}\n  - name: web", 1)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+cloud: {endpoint: %s, project_id: %s, max_retries: 1, retry_base_delay: 1ms, timeout: 2s}
+actuator: {insecure_no_auth: true}
+`, env.URL, simcloudtest.ProjectID) + groups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cloud.AccessKey, cfg.Cloud.SecretKey = simcloudtest.AccessKey, simcloudtest.SecretKey
+	w := &poolWorld{t: t, clock: c, env: env, cfg: cfg, calls: &simHarness{harness: &harness{t: t}, env: env}}
+	a := w.fileReplica()
+	for i, target := range []string{"4", "6"} {
+		recs, err := handleUntilDone(t, a, notification("gk"+target, alert("gpu-pool", ScaleOut, target, "a"+target)))
+		if err != nil || recs[0].Outcome != OutcomeApplied {
+			t.Fatalf("scale-out %d: %v %+v", i, err, recs)
+		}
+		c.Advance(6 * time.Minute)
+	}
+	if n, _ := env.World.PoolSize("gpu-pool"); n != 2 {
+		t.Fatalf("AS warm pool %d, want the configured 2", n)
+	}
+	if put, show := w.calls.okCalls("PutWarmPool"), w.calls.okCalls("ShowWarmPool"); put != 1 || show != 1 {
+		t.Fatalf("%d PutWarmPool and %d ShowWarmPool calls over two decisions, want one each", put, show)
+	}
+	ins, err := env.World.Instances("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := 0
+	for _, in := range ins {
+		started += in.Starts
+	}
+	if started != 2 {
+		t.Fatalf("%d starts from the pool, want 2: AS takes its pool first", started)
+	}
 }

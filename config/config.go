@@ -182,7 +182,7 @@ type Group struct {
 	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
 	Scaling          Scaling       `yaml:"scaling"`
 	ECS              *ECSTemplate  `yaml:"ecs"`
-	// WarmPool keeps stopped servers to start first (ecs backend; pool.go).
+	// WarmPool keeps stopped servers to start first (pool.go).
 	WarmPool *WarmPool `yaml:"warm_pool"`
 
 	// disabled names the signals the file disabled, so that an accelerator

@@ -2,10 +2,11 @@ package config
 
 import "time"
 
-// WarmPool keeps stopped servers of an ECS group to start before creating
-// new ones: a stopped pay-per-use server is billed for its disk only, and
-// starting it is faster than creating and booting one (docs/actuator.md,
-// "Warm pool").
+// WarmPool keeps stopped servers to start before creating new ones: a
+// stopped pay-per-use server is billed for its disk only, and starting it
+// is faster than creating and booting one (docs/actuator.md, "Warm pool").
+// The ecs backend stops and starts them itself; an AS group is given AS's
+// own warm pool of Size (PutWarmPool), which AS starts from.
 type WarmPool struct {
 	// Size is how many stopped managed servers the group keeps: a scale-in
 	// stops servers until the pool holds Size and deletes the rest; a
@@ -35,8 +36,6 @@ func (g *Group) PoolSize() int {
 // validate checks a warm pool against its group; paths are relative to warm_pool.
 func (p *WarmPool) validate(g *Group) error {
 	switch {
-	case g.Backend != BackendECS:
-		return fieldError("", "needs backend ecs: an Auto Scaling group keeps its own warm pool (AS PutWarmPool, set in the AS console or API), which flexus does not manage; remove warm_pool from this group")
 	case p.Size < 0:
 		return fieldError("size", "%d is negative: use 0 (no pool) or more", p.Size)
 	case p.Size > g.MaxInstances:

@@ -30,8 +30,7 @@ func TestWarmPoolDefaultsAndRules(t *testing.T) {
 			wantErr: "groups[0].warm_pool.size: 9 is above max_instances 8: a pool larger than the group is never used up; lower it (line 8)"},
 		{name: "a start no faster than the boot is refused", pool: "{size: 1, start_time: 60s}",
 			wantErr: "groups[0].warm_pool.start_time: 1m0s is not below scaling.boot_time 1m0s: a pool would not shorten boots; measure the start and set it, or drop warm_pool (line 8)"},
-		{name: "an AS group keeps its own pool", pool: "{size: 1}", backend: "as",
-			wantErr: "groups[0].warm_pool: needs backend ecs: an Auto Scaling group keeps its own warm pool (AS PutWarmPool, set in the AS console or API), which flexus does not manage; remove warm_pool from this group (line 7)"},
+		{name: "an AS group takes a pool too (AS keeps it)", pool: "{size: 1}", backend: "as", wantSize: 1, wantStart: 20 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,6 +21,10 @@ type AutoScaling interface {
 	// SetDesired sets the group's desired instance count. The count is
 	// absolute, so a repeat after a lost answer changes nothing.
 	SetDesired(ctx context.Context, groupID string, desired int) error
+	// WarmPool is the size of the group's own warm pool (ShowWarmPool), 0
+	// when it has none; PutWarmPool sets it (min and max capacity alike).
+	WarmPool(ctx context.Context, groupID string) (int, error)
+	PutWarmPool(ctx context.Context, groupID string, size int) error
 }
 
 // Servers are ECS (Flexus X) servers.

@@ -3,6 +3,7 @@ package simcloud
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
 )
@@ -80,4 +81,60 @@ func powerStatus(in world.Instance, st world.State) (status, vm, task string, po
 		return "SHUTOFF", "stopped", "powering-on", 4, true
 	}
 	return "", "", "", 0, false
+}
+
+// showWarmPool is AS ShowWarmPool: the group's pool capacity (0 without one).
+func (s *Server) showWarmPool(r *http.Request, _ []byte) (int, any, error) {
+	g, err := s.asGroup(r.PathValue("scaling_group_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := s.world.PoolSize(g.ID)
+	if err != nil {
+		return 0, nil, worldError("as", err)
+	}
+	return http.StatusOK, map[string]any{"warm_pool": map[string]any{"min_capacity": n, "max_capacity": n, "instance_init_wait_time": 0}}, nil
+}
+
+// putWarmPool is AS PutWarmPool: min_capacity and max_capacity are given
+// together and equal (SDK PutWarmPoolOption); simcloud fills the pool at once.
+func (s *Server) putWarmPool(r *http.Request, body []byte) (int, any, error) {
+	g, err := s.asGroup(r.PathValue("scaling_group_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	var req struct {
+		Min  *int `json:"min_capacity"`
+		Max  *int `json:"max_capacity"`
+		Wait *int `json:"instance_init_wait_time"`
+	}
+	if err := decodeBody("as", body, &req); err != nil {
+		return 0, nil, err
+	}
+	if (req.Min == nil) != (req.Max == nil) || req.Min != nil && *req.Min != *req.Max {
+		return 0, nil, badRequest("as", "min_capacity and max_capacity must be given together and be equal")
+	}
+	n := 0
+	if req.Max != nil {
+		n = *req.Max
+	}
+	if err := s.world.SetPool(g.ID, n); err != nil {
+		return 0, nil, worldError("as", err)
+	}
+	s.logger.Info("AS warm pool set", "group", g.Name, "capacity", n)
+	return http.StatusNoContent, nil, nil
+}
+
+// warmPoolPattern is the route of AS's warm pool APIs. Their path
+// (/autoscaling-api/{project_id}/scaling-groups/{id}/warm-pool) and the AS v1
+// group's (/autoscaling-api/v1/{project_id}/scaling_group/{id}) would both
+// match some paths, which net/http refuses, so the project id is written in
+// the pattern: another project's path is then not found.
+func warmPoolPattern(method, project string) string {
+	return method + " /autoscaling-api/" + project + "/scaling-groups/{scaling_group_id}/warm-pool"
+}
+
+// projectInPattern reports a route whose project id is written in its pattern.
+func projectInPattern(pattern string) bool {
+	return strings.Contains(pattern, "/scaling-groups/{scaling_group_id}/warm-pool")
 }

@@ -57,6 +57,8 @@ type Fake struct {
 	deletes [][]string
 	// failSubJobs is how many servers of the next create fail.
 	failSubJobs int
+	// warmPools are the AS groups' warm pool sizes.
+	warmPools map[string]int
 }
 
 type group struct {
@@ -541,4 +543,27 @@ func (s *servers) power(ctx context.Context, api string, ids []string, need, to 
 		job.Succeeded = append(job.Succeeded, f.servers[i].ID)
 	}
 	return f.addJob(job), f.lost(api)
+}
+
+// WarmPool and PutWarmPool keep a group's AS warm pool size.
+func (a *autoScaling) WarmPool(ctx context.Context, id string) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := (*Fake)(a).call(ctx, hwcloud.ServiceAS, "ShowWarmPool"); err != nil {
+		return 0, err
+	}
+	return a.warmPools[id], nil
+}
+
+func (a *autoScaling) PutWarmPool(ctx context.Context, id string, size int) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := (*Fake)(a).call(ctx, hwcloud.ServiceAS, "PutWarmPool"); err != nil {
+		return err
+	}
+	if a.warmPools == nil {
+		a.warmPools = map[string]int{}
+	}
+	a.warmPools[id] = size
+	return (*Fake)(a).lost("PutWarmPool")
 }

@@ -246,3 +246,46 @@ func powerDone(j *Job, in *Instance) time.Time {
 	}
 	return in.Stopped.Add(in.g.cfg.Pool.StopDelay)
 }
+
+// SetPool sets an AS group's warm pool size (PutWarmPool): the pool is
+// filled at once with stopped instances, or its extra stopped instances
+// are deleted.
+func (w *World) SetPool(nameOrID string, size int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g, err := w.lookup(nameOrID)
+	if err != nil {
+		return err
+	}
+	if g.cfg.ManagedBy != ManagedByAS {
+		return invalidf("group %q is managed through ECS, not AS", g.cfg.Name)
+	}
+	if size < 0 || size > g.cfg.MaxInstances {
+		return invalidf("warm pool capacity %d must be within 0..max_instance_number %d", size, g.cfg.MaxInstances)
+	}
+	g.cfg.Pool.Size = size
+	for n := g.pool(); n < size; n++ {
+		in := w.newInstance(g, w.instanceName(g, ""), g.cfg.Flavor, false, w.now, nil)
+		in.stop(w.now)
+	}
+	for _, in := range g.live {
+		if g.pool() <= size {
+			break
+		}
+		if in.pooled() {
+			in.Removing = w.now
+		}
+	}
+	return nil
+}
+
+// PoolSize is an AS group's warm pool size.
+func (w *World) PoolSize(nameOrID string) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g, err := w.lookup(nameOrID)
+	if err != nil {
+		return 0, err
+	}
+	return g.cfg.Pool.Size, nil
+}
