@@ -257,7 +257,7 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from, poolRo
 	}
 	var cands []hwcloud.Server
 	for _, sv := range servers {
-		if managed(sv) && !gone(sv) {
+		if managed(sv) && !gone(sv) && !pooled(sv) {
 			cands = append(cands, sv)
 		}
 	}
@@ -284,11 +284,11 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from, poolRo
 	for i, c := range cands {
 		names[i] = c.ID
 	}
-	done, jobID, last, err := s.retire(ctx, poolRoom, names)
+	done, jobID, last, err := s.retire(ctx, poolRoom, cands)
 	res.Removed, res.JobID = done, jobID
 	res.Desired = from - len(done)
 	if err != nil {
-		return res, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(names), g.Name, err)
+		return res, fmt.Errorf("ecs: taking %d servers out of group %q: %w", len(names), g.Name, err)
 	}
 	if len(names) < n {
 		res.Partial = true

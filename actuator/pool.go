@@ -127,11 +127,27 @@ func (s *ECSScaler) startPooled(ctx context.Context, g *config.Group, n int) ([]
 	return ids, job, nil
 }
 
-// retire takes servers out of the group: the first room of them stop into
-// the pool, the rest are deleted. It returns those the cloud accepted, the
-// jobs (comma-separated) and the job whose end starts the scale-in cooldown.
-func (s *ECSScaler) retire(ctx context.Context, room int, names []string) (done []string, jobs, last string, err error) {
-	stop, del := names[:min(max(room, 0), len(names))], names[min(max(room, 0), len(names)):]
+// pooled reports a server in the pool or on its way there: never a
+// scale-in's candidate, as it is out of the desired count already.
+func pooled(sv hwcloud.Server) bool {
+	stopped, stopping, _ := poolServer(sv)
+	return stopped || stopping
+}
+
+// retire takes servers out of the group: running ones (ACTIVE, no task)
+// stop into the pool while it has room, in the order given; the rest,
+// booting ones included, are deleted. It returns the servers the cloud
+// accepted, the jobs (comma-separated) and the job whose end starts the
+// scale-in cooldown (the delete's when there is one).
+func (s *ECSScaler) retire(ctx context.Context, room int, servers []hwcloud.Server) (done []string, jobs, last string, err error) {
+	var stop, del []string
+	for _, sv := range servers {
+		if len(stop) < room && sv.Status == "ACTIVE" && sv.Task == "" {
+			stop = append(stop, sv.ID)
+		} else {
+			del = append(del, sv.ID)
+		}
+	}
 	if len(stop) > 0 {
 		job, err := s.Client.Stop(ctx, stop)
 		if err != nil {
