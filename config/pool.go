@@ -14,7 +14,8 @@ type WarmPool struct {
 	Size int `yaml:"size"`
 	// StartTime is how long a pooled server takes from its start to serving,
 	// warm-up aside (default 20s; scaling.boot_time is the create's). The
-	// actuator counts a started server as booting that long.
+	// backtest replays the pool with it; the actuator reads a server being
+	// started (powering-on) as booting from the cloud itself.
 	StartTime time.Duration `yaml:"start_time"`
 }
 
