@@ -15,6 +15,8 @@ type ASScaler struct {
 	Client hwcloud.AutoScaling
 	// ActivityLogs is how many recent activity logs are read for cooldowns (default 100, the API's largest page).
 	ActivityLogs int
+	// pools are the warm pool sizes set (pool.go).
+	pools asPools
 }
 
 var _ Scaler = (*ASScaler)(nil)
@@ -22,6 +24,9 @@ var _ Scaler = (*ASScaler)(nil)
 // State reads the group, its booting instances and its recent activities.
 func (s *ASScaler) State(ctx context.Context, g *config.Group, now time.Time) (CloudState, error) {
 	id := g.Discovery.ASGroupID
+	if err := s.ensurePool(ctx, g); err != nil {
+		return CloudState{}, err
+	}
 	sg, err := s.Client.Group(ctx, id)
 	if err != nil {
 		return CloudState{}, fmt.Errorf("as: reading scaling group %s of group %q: %w", id, g.Name, err)

@@ -83,6 +83,9 @@ func (s *ECSScaler) State(ctx context.Context, g *config.Group, now time.Time) (
 	cs.LastInEnd = s.deletionEnd(ctx, g.Name)
 	for _, sv := range servers {
 		cs.Current++
+		if inPool(sv, &cs) {
+			continue // stopped in the warm pool (pool.go)
+		}
 		if gone(sv) {
 			if sv.Status != "DELETED" && sv.Status != "SOFT_DELETED" && cs.Activity == ActivityNone {
 				cs.Activity = ActivityIn
@@ -96,7 +99,7 @@ func (s *ECSScaler) State(ctx context.Context, g *config.Group, now time.Time) (
 			cs.LastOutEnd = end
 		}
 		switch {
-		case sv.Status == "BUILD":
+		case sv.Status == "BUILD" || starting(sv):
 			cs.Booting++
 			cs.Activity = ActivityOut
 		case !sv.Created.IsZero() && now.Sub(sv.Created) < g.Scaling.BootTime:
@@ -157,9 +160,9 @@ func later(a, b time.Time) time.Time {
 func (s *ECSScaler) SetDesired(ctx context.Context, g *config.Group, cur CloudState, desired int, token string) (Result, error) {
 	switch {
 	case desired > cur.Desired:
-		return s.create(ctx, g, desired-cur.Desired, cur.Desired, token)
+		return s.scaleOut(ctx, g, cur, desired-cur.Desired, token)
 	case desired < cur.Desired:
-		return s.remove(ctx, g, cur.Desired-desired, cur.Desired)
+		return s.remove(ctx, g, cur.Desired-desired, cur.Desired, g.PoolSize()-cur.Pooled)
 	}
 	return Result{Desired: desired}, nil
 }
@@ -252,14 +255,16 @@ func (s *ECSScaler) createOnce(ctx context.Context, g *config.Group, spec hwclou
 	return res, nil // the job is followed in the background (FollowJob)
 }
 
-func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (Result, error) {
+// remove takes n servers out: the first poolRoom of them are stopped into
+// the warm pool, the others deleted.
+func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from, poolRoom int) (Result, error) {
 	servers, err := s.list(ctx, g)
 	if err != nil {
 		return Result{Desired: from}, err
 	}
 	var cands []hwcloud.Server
 	for _, sv := range servers {
-		if managed(sv) && !gone(sv) {
+		if managed(sv) && !gone(sv) && !pooled(sv) {
 			cands = append(cands, sv)
 		}
 	}
@@ -289,12 +294,12 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 	for i, c := range cands {
 		names[i] = c.ID
 	}
-	jobID, err := s.Client.Delete(ctx, names)
+	done, jobID, last, err := s.retire(ctx, poolRoom, cands)
+	res.Removed, res.JobID = done, jobID
+	res.Desired = from - len(done)
 	if err != nil {
-		return res, fmt.Errorf("ecs: deleting %d servers of group %q: %w", len(names), g.Name, err)
+		return res, fmt.Errorf("ecs: taking %d servers out of group %q: %w", len(names), g.Name, err)
 	}
-	res.Removed = names
-	res.Desired = from - len(names)
 	if len(names) < n {
 		res.Partial = true
 		res.Detail = fmt.Sprintf("deleted %d of %d: only %d managed servers left", len(names), n, len(names))
@@ -302,10 +307,9 @@ func (s *ECSScaler) remove(ctx context.Context, g *config.Group, n, from int) (R
 	if jobID == "" {
 		return res, nil
 	}
-	res.JobID = jobID
 	// The scale-in cooldown runs from this job's end: State asks ShowJob for
 	// it, and FollowJob records it once the job ends.
-	s.noteDeletion(g.Name, jobID, time.Time{})
+	s.noteDeletion(g.Name, last, time.Time{})
 	return res, nil // the job is followed in the background (FollowJob)
 }
 

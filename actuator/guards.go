@@ -84,6 +84,9 @@ type CloudState struct {
 	Current int `json:"current"`
 	// Booting counts instances created but not yet serving.
 	Booting int `json:"booting"`
+	// Pooled counts the stopped servers of the ecs backend's warm pool, out
+	// of Desired (pool.go).
+	Pooled int `json:"pooled,omitempty"`
 	// Min and Max are the cloud's own bounds; HasBounds is false when it has none (ecs).
 	Min       int  `json:"min,omitempty"`
 	Max       int  `json:"max,omitempty"`

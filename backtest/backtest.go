@@ -116,6 +116,8 @@ type Options struct {
 	SeedLog *[]SeedCheck
 	// Spot, when set, replays the group as a spot fleet (spot.go).
 	Spot *SpotOptions
+	// Pool is a warm pool of stopped instances (pool.go); none by default.
+	Pool PoolOptions
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -170,6 +172,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SeedCooldown == 0 {
 		o.SeedCooldown = 5 * time.Minute
 	}
+	pool, err := o.Pool.withDefaults()
+	if err != nil {
+		return o, err
+	}
+	o.Pool = pool
 	return o, nil
 }
 
@@ -208,6 +215,9 @@ type Figures struct {
 	// actions whose direction differs from the one before.
 	ScalingActions int `json:"scaling_actions"`
 	Reversals      int `json:"direction_reversals"`
+	// PoolHours is how long instances were stopped in the warm pool, in
+	// instance-hours; InstanceHours counts them at the pool's stopped cost.
+	PoolHours float64 `json:"pool_hours,omitempty"`
 	// CostRatioToOracle is InstanceHours over the oracle's (0 when oracle did not run).
 	CostRatioToOracle float64 `json:"cost_ratio_to_oracle"`
 	// Pipeline counts what the alerting pipeline did (target and predictive).

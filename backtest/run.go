@@ -141,6 +141,7 @@ func newRunner(tr trace.Series, p Policy, g *config.Group, opts Options, dc dema
 			Name: g.Name, ManagedBy: world.ManagedByAS, Flavor: "x1.2u.4g",
 			MinInstances: g.MinInstances, MaxInstances: g.MaxInstances, DesiredInstances: initial,
 			BootDelay: opts.BootDelay, WarmUp: opts.WarmUp, CapacityPerInstance: g.InstanceCapacity,
+			Pool: opts.Pool.world(),
 			Demand: world.DemandConfig{
 				Scenario: world.ScenarioTrace, Trace: &series,
 				PeakInstances: float64(opts.PeakInstances), TargetUtilization: opts.TargetUtilization,
@@ -274,7 +275,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.fig.InstanceHours = st.CostInstanceSeconds / 3600
+	r.fig.InstanceHours, r.fig.PoolHours = r.opts.Pool.billed(st)
 	if r.act != nil {
 		r.fig.Effectiveness = r.effectiveness()
 	}

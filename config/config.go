@@ -186,6 +186,8 @@ type Group struct {
 	ECS              *ECSTemplate  `yaml:"ecs"`
 	// Spot keeps an on-demand base and runs the rest on spot (ecs backend).
 	Spot *Spot `yaml:"spot"`
+	// WarmPool keeps stopped servers to start first (pool.go).
+	WarmPool *WarmPool `yaml:"warm_pool"`
 
 	// disabled names the signals the file disabled, so that an accelerator
 	// it turned off is not added back by ScoringParams.
@@ -623,6 +625,11 @@ func (g *Group) validate() error {
 		}
 		if m.Dimension != "" && m.Origin == "" {
 			return fieldError(fmt.Sprintf("extra_metrics[%d].origin", i), "is empty: name the %s to read (e.g. \"/\" or \"vda\")", m.Dimension)
+		}
+	}
+	if g.WarmPool != nil {
+		if err := g.WarmPool.validate(g); err != nil {
+			return within("warm_pool", err)
 		}
 	}
 	sc := g.Scaling

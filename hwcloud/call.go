@@ -103,7 +103,7 @@ type caller struct {
 // refused before doing anything, is retried here.
 func isWrite(api string) bool {
 	switch api {
-	case "UpdateScalingGroup", "CreateServers", "DeleteServers":
+	case "UpdateScalingGroup", "CreateServers", "DeleteServers", "BatchStartServers", "BatchStopServers", "PutWarmPool":
 		return true
 	}
 	return false

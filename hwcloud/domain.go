@@ -21,6 +21,10 @@ type AutoScaling interface {
 	// SetDesired sets the group's desired instance count. The count is
 	// absolute, so a repeat after a lost answer changes nothing.
 	SetDesired(ctx context.Context, groupID string, desired int) error
+	// WarmPool is the size of the group's own warm pool (ShowWarmPool), 0
+	// when it has none; PutWarmPool sets it (min and max capacity alike).
+	WarmPool(ctx context.Context, groupID string) (int, error)
+	PutWarmPool(ctx context.Context, groupID string, size int) error
 }
 
 // Servers are ECS (Flexus X) servers.
@@ -40,6 +44,12 @@ type Servers interface {
 	Delete(ctx context.Context, ids []string) (jobID string, err error)
 	// Job shows an ECS job.
 	Job(ctx context.Context, jobID string) (Job, error)
+	// Start starts stopped servers (BatchStartServers) and Stop stops
+	// running ones (BatchStopServers, SOFT); each returns the job. ECS
+	// refuses the whole request (400 Ecs.1000) when a server is not in the
+	// state the action needs.
+	Start(ctx context.Context, ids []string) (jobID string, err error)
+	Stop(ctx context.Context, ids []string) (jobID string, err error)
 }
 
 // CloudEye is Cloud Eye's metric data.

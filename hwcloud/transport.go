@@ -93,10 +93,13 @@ var routes = []route{
 	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/list$`), "ListScalingInstances"},
 	{ServiceAS, "POST", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_group_instance/[^/]+/action$`), "BatchRemoveScalingInstances"},
 	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/v1/[^/]+/scaling_activity_log/[^/]+$`), "ListScalingActivityLogs"},
+	{ServiceAS, "GET", regexp.MustCompile(`^/autoscaling-api/[^/]+/scaling-groups/[^/]+/warm-pool$`), "ShowWarmPool"},
+	{ServiceAS, "PUT", regexp.MustCompile(`^/autoscaling-api/[^/]+/scaling-groups/[^/]+/warm-pool$`), "PutWarmPool"},
 	{ServiceECS, "POST", regexp.MustCompile(`^/v1\.1/[^/]+/cloudservers$`), "CreateServers"},
 	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/cloudservers/detail$`), "ListServersDetails"},
 	{ServiceECS, "POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/delete$`), "DeleteServers"},
 	{ServiceECS, "GET", regexp.MustCompile(`^/v1/[^/]+/jobs/[^/]+$`), "ShowJob"},
+	{ServiceECS, "POST", regexp.MustCompile(`^/v1/[^/]+/cloudservers/action$`), "BatchServerAction"},
 	{ServiceBSS, "POST", regexp.MustCompile(`^/v2/bills/ratings/on-demand-resources$`), "ListOnDemandResourceRatings"},
 }
 

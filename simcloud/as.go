@@ -176,6 +176,9 @@ func (s *Server) listScalingInstances(r *http.Request, _ []byte) (int, any, erro
 	now := s.world.Now()
 	var match []scalingInstanceJSON
 	for _, in := range ins {
+		if st := in.StateAt(now); st == world.StateStopped || st == world.StateStopping {
+			continue // the warm pool's instances are not the group's (ListWarmPoolInstances)
+		}
 		lc, hs := lifeCycle(in, now)
 		if state != "" && state != lc || health != "" && health != hs {
 			continue

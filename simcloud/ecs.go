@@ -152,9 +152,9 @@ func (s *Server) showJob(r *http.Request, _ []byte) (int, any, error) {
 	if !st.End.IsZero() {
 		end = st.End.UTC().Format(ecsTimeFormat)
 	}
-	subType := "createSingleServer"
-	if st.Type == "deleteServers" {
-		subType = "deleteSingleServer"
+	subType := map[string]string{"deleteServers": "deleteSingleServer", "startServers": "startSingleServer", "stopServers": "stopSingleServer"}[st.Type]
+	if subType == "" {
+		subType = "createSingleServer"
 	}
 	subs := []subJobJSON{}
 	for i, sid := range st.ServerIDs {
@@ -249,6 +249,9 @@ func (s *Server) serverJSON(in world.Instance, now time.Time) serverJSON {
 	case world.StateRemoving:
 		task = "deleting"
 	}
+	if ps, pvm, ptask, ppower, ok := powerStatus(in, st); ok {
+		status, vm, task, power = ps, pvm, ptask, ppower
+	}
 	// charging_mode 2 is how ECS marks spot servers.
 	meta := map[string]string{"charging_mode": "0", "vpc_id": in.VpcID, "metering.image_id": in.ImageID, "metering.resourcespeccode": f.Name + ".linux"}
 	if in.Spot {
@@ -324,7 +327,7 @@ func (s *Server) listServersDetails(r *http.Request, _ []byte) (int, any, error)
 		}
 		// Only administrators may list DELETED servers; for a project's own
 		// credentials the filter matches nothing, as deleted servers are never listed.
-		if v := q.Get("status"); v != "" && serverStatus(in.StateAt(now)) != v {
+		if v := q.Get("status"); v != "" && s.serverJSON(in, now).Status != v {
 			continue
 		}
 		match = append(match, in)

@@ -72,6 +72,8 @@ func worldError(service string, err error) error {
 		return &apiError{status: http.StatusBadRequest, code: "Ecs.0122", msg: err.Error()}
 	case world.KindTokenExpired:
 		return &apiError{status: http.StatusBadRequest, code: "Ecs.0124", msg: err.Error()}
+	case world.KindState:
+		return &apiError{status: http.StatusBadRequest, code: "Ecs.1000", msg: err.Error()}
 	default:
 		return err
 	}

@@ -381,6 +381,9 @@ func TestCloudRules(t *testing.T) {
 		"ecs-spot-price":         func(t *testing.T) { checkSpotPrice(t) },
 		"ecs-spot-duration":      func(t *testing.T) { checkSpotDuration(t) },
 		"ecs-spot-reclaim":       func(t *testing.T) { checkSpotReclaim(t) },
+		"ecs-power-state":        func(t *testing.T) { checkPowerState(t) },
+		"ecs-power-job":          func(t *testing.T) { checkPowerJob(t) },
+		"ecs-stopped-billing":    func(t *testing.T) { checkStoppedBilling(t) },
 	}
 	documented := enforcedRules(t)
 	for _, id := range documented {

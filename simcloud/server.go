@@ -182,10 +182,13 @@ func (s *Server) apis() []api {
 		{"as", "ListScalingInstances", "GET /autoscaling-api/v1/{project_id}/scaling_group_instance/{scaling_group_id}/list", s.listScalingInstances},
 		{"as", "BatchRemoveScalingInstances", "POST /autoscaling-api/v1/{project_id}/scaling_group_instance/{scaling_group_id}/action", s.batchRemoveScalingInstances},
 		{"as", "ListScalingActivityLogs", "GET /autoscaling-api/v1/{project_id}/scaling_activity_log/{scaling_group_id}", s.listScalingActivityLogs},
+		{"as", "ShowWarmPool", warmPoolPattern("GET", s.cfg.ProjectID), s.showWarmPool},
+		{"as", "PutWarmPool", warmPoolPattern("PUT", s.cfg.ProjectID), s.putWarmPool},
 		{"ecs", "CreateServers", "POST /v1.1/{project_id}/cloudservers", s.createServers},
 		{"ecs", "ListServersDetails", "GET /v1/{project_id}/cloudservers/detail", s.listServersDetails},
 		{"ecs", "DeleteServers", "POST /v1/{project_id}/cloudservers/delete", s.deleteServers},
 		{"ecs", "ShowJob", "GET /v1/{project_id}/jobs/{job_id}", s.showJob},
+		{"ecs", "BatchServerAction", "POST /v1/{project_id}/cloudservers/action", s.serverAction},
 	}
 }
 
@@ -265,7 +268,7 @@ func (s *Server) wrap(a api) http.Handler {
 			s.writeError(w, r, gatewayError(http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: "+err.Error()), a.service)
 			return
 		}
-		if p := r.PathValue("project_id"); p != s.cfg.ProjectID {
+		if p := r.PathValue("project_id"); p != s.cfg.ProjectID && !projectInPattern(a.pattern) {
 			s.writeError(w, r, gatewayError(http.StatusForbidden, "APIGW.0306", fmt.Sprintf("Incorrect IAM authentication information: project %q is not the project of this access key", p)), a.service)
 			return
 		}

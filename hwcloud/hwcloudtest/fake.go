@@ -57,6 +57,8 @@ type Fake struct {
 	deletes [][]string
 	// failSubJobs is how many servers of the next create fail.
 	failSubJobs int
+	// warmPools are the AS groups' warm pool sizes.
+	warmPools map[string]int
 }
 
 type group struct {
@@ -504,4 +506,64 @@ func (c *cloudEye) AgentDimensions(ctx context.Context, instanceID, dim string) 
 		out[h] = id
 	}
 	return out, nil
+}
+
+// Start and Stop set the servers' status at once (ACTIVE, SHUTOFF), as a
+// job that already succeeded; a server in the wrong state refuses the whole
+// request with 400 Ecs.1000, as ECS does.
+func (s *servers) Start(ctx context.Context, ids []string) (string, error) {
+	return s.power(ctx, "BatchStartServers", ids, "SHUTOFF", "ACTIVE")
+}
+
+func (s *servers) Stop(ctx context.Context, ids []string) (string, error) {
+	return s.power(ctx, "BatchStopServers", ids, "ACTIVE", "SHUTOFF")
+}
+
+func (s *servers) power(ctx context.Context, api string, ids []string, need, to string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := (*Fake)(s)
+	if err := f.call(ctx, hwcloud.ServiceECS, api); err != nil {
+		return "", err
+	}
+	var picked []int
+	for _, id := range ids {
+		for i, sv := range f.servers {
+			if sv.ID == id {
+				if sv.Status != need {
+					return "", &sdkerr.ServiceResponseError{StatusCode: 400, ErrorCode: "Ecs.1000", ErrorMessage: "server " + id + " is " + sv.Status}
+				}
+				picked = append(picked, i)
+			}
+		}
+	}
+	job := hwcloud.Job{Status: "SUCCESS"}
+	for _, i := range picked {
+		f.servers[i].Status = to
+		job.Succeeded = append(job.Succeeded, f.servers[i].ID)
+	}
+	return f.addJob(job), f.lost(api)
+}
+
+// WarmPool and PutWarmPool keep a group's AS warm pool size.
+func (a *autoScaling) WarmPool(ctx context.Context, id string) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := (*Fake)(a).call(ctx, hwcloud.ServiceAS, "ShowWarmPool"); err != nil {
+		return 0, err
+	}
+	return a.warmPools[id], nil
+}
+
+func (a *autoScaling) PutWarmPool(ctx context.Context, id string, size int) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := (*Fake)(a).call(ctx, hwcloud.ServiceAS, "PutWarmPool"); err != nil {
+		return err
+	}
+	if a.warmPools == nil {
+		a.warmPools = map[string]int{}
+	}
+	a.warmPools[id] = size
+	return (*Fake)(a).lost("PutWarmPool")
 }

@@ -76,6 +76,8 @@ type GroupConfig struct {
 	ELBID   string        `yaml:"elb_id"`
 	Service ServiceConfig `yaml:"service"`
 	Demand  DemandConfig  `yaml:"demand"`
+	// Pool is how its instances stop and start, and an AS group's warm pool (pool.go).
+	Pool PoolConfig `yaml:"pool"`
 }
 
 // Tag is a server tag key=value.
@@ -190,6 +192,7 @@ func (g *GroupConfig) setDefaults() {
 	if g.RemoveDelay == 0 {
 		g.RemoveDelay = 10 * time.Second
 	}
+	g.Pool.setDefaults(g.BootDelay)
 	if g.CapacityPerInstance == 0 {
 		g.CapacityPerInstance = 100
 	}
@@ -321,6 +324,9 @@ func (g *GroupConfig) validate() error {
 	}
 	if g.Service.IdleCPU < 0 || g.Service.IdleCPU > 100 || g.Service.IdleMemory < 0 || g.Service.IdleMemory > 100 {
 		return errors.New("service.idle_cpu and service.idle_memory are percentages within 0..100")
+	}
+	if err := g.Pool.validate(); err != nil {
+		return err
 	}
 	return g.Demand.validate()
 }

@@ -103,7 +103,7 @@ func (w *World) CreateServers(req CreateServersRequest) (Job, error) {
 	if g == nil {
 		return Job{}, invalidf("server_tags must carry the tag of an ECS-managed group (e.g. %s)", w.ecsTagHint())
 	}
-	if cur := g.current(); cur+req.Count > g.cfg.MaxInstances {
+	if cur := g.current() + g.pool(); cur+req.Count > g.cfg.MaxInstances {
 		return Job{}, quotaf("group %q holds %d servers; %d more would exceed its quota of %d", g.cfg.Name, cur, req.Count, g.cfg.MaxInstances)
 	}
 	j := &Job{ID: w.jobID(), Type: "createServers", Begin: w.now, token: req.ClientToken}
@@ -196,9 +196,12 @@ func (w *World) ShowJob(id string) (JobStatus, error) {
 			continue
 		}
 		var done time.Time
-		if j.Type == "createServers" {
+		switch j.Type {
+		case "createServers":
 			done = in.Ready
-		} else {
+		case "startServers", "stopServers":
+			done = powerDone(j, in)
+		default:
 			done = in.Removing.Add(in.g.cfg.RemoveDelay)
 		}
 		if done.After(w.now) {

@@ -20,6 +20,9 @@ const (
 	KindTokenReused
 	// KindTokenExpired is an idempotency token older than its validity (ECS Ecs.0124).
 	KindTokenExpired
+	// KindState is an action on a server not in the state it needs, such as
+	// starting one that is not stopped (ECS Ecs.1000, pool.go).
+	KindState
 )
 
 // Error is a refusal by the world, with the kind the API layer maps to a status.

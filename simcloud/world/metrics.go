@@ -314,7 +314,7 @@ func (w *World) value(s series, t int64) (float64, bool) {
 	}
 	in := s.in
 	at := time.Unix(t, 0)
-	if !in.existsAt(at) {
+	if !in.existsAt(at) || in.stopState(at) == StateStopped {
 		return 0, false
 	}
 	noise := unit(in.seed, uint64(t), uint64(s.def.idx*16+s.dev))

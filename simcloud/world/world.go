@@ -52,6 +52,14 @@ type Instance struct {
 	ImageID  string    `json:"-"`
 	VpcID    string    `json:"-"`
 	Zone     string    `json:"-"`
+	// Stopped is when the instance was stopped (zero while it runs), Starts
+	// how often it was started since (pool.go).
+	Stopped time.Time `json:"stopped,omitzero"`
+	Starts  int       `json:"starts,omitempty"`
+
+	// offFrom and offTo are its last stopped span, billed for the disk only
+	// (offTo zero while it lasts).
+	offFrom, offTo time.Time
 
 	g      *group
 	flavor Flavor
@@ -72,6 +80,8 @@ func (in *Instance) StateAt(t time.Time) State {
 	switch {
 	case !in.Removing.IsZero() && !t.Before(in.Removing):
 		return StateRemoving
+	case in.stopState(t) != "":
+		return in.stopState(t)
 	case t.Before(in.Ready):
 		return StatePending
 	default:
@@ -134,6 +144,9 @@ func (a Activity) settle(now time.Time) Activity {
 		if a.ScalingValue < 0 || !in.Removing.IsZero() && in.Removing.Before(in.Ready) {
 			done = in.Removing.Add(in.g.cfg.RemoveDelay)
 		}
+		if a.ScalingValue < 0 && in.Removing.IsZero() && !in.Stopped.IsZero() {
+			done = in.Stopped.Add(in.g.cfg.Pool.StopDelay) // stopped into the warm pool
+		}
 		if !in.Gone.IsZero() && in.Gone.Before(done) {
 			done = in.Gone
 		}
@@ -176,6 +189,7 @@ type group struct {
 	acc        accum
 	ring       []sample
 	costSec    float64
+	stoppedSec float64
 	cost       float64
 	reclaimed  int
 	activities []Activity
@@ -252,6 +266,7 @@ func New(cfg Config, start time.Time) (*World, error) {
 		for i := 0; i < gc.DesiredInstances; i++ {
 			w.newInstance(g, w.instanceName(g, ""), gc.Flavor, g.spotNext(), at, nil)
 		}
+		w.fillPool(g, at)
 	}
 	return w, nil
 }
@@ -353,24 +368,7 @@ func (w *World) tick(a, b time.Time) {
 			if in.servesAt(a) {
 				serving++
 			}
-			until := in.billedUntil()
-			from := a
-			if in.Created.After(from) {
-				from = in.Created
-			}
-			if w.start.After(from) {
-				from = w.start
-			}
-			to := b
-			if !until.IsZero() && until.Before(to) {
-				to = until
-			}
-			if to.After(from) {
-				sec := to.Sub(from).Seconds()
-				g.costSec += sec
-				price := g.flavorPrice(in)
-				g.cost += price * sec / 3600
-			}
+			g.bill(in, w.start, a, b)
 		}
 		w.integrate(g, a, dt, serving)
 		if g.cfg.Spot.ReclaimPerHour > 0 {
@@ -527,11 +525,11 @@ func (w *World) prune(now time.Time) {
 	}
 }
 
-// current counts the instances that are not being removed.
+// current counts the instances that are not being removed nor stopped.
 func (g *group) current() int {
 	n := 0
 	for _, in := range g.live {
-		if in.Removing.IsZero() {
+		if in.Removing.IsZero() && in.Stopped.IsZero() {
 			n++
 		}
 	}
@@ -552,7 +550,11 @@ func (w *World) reconcile(g *group, at time.Time) {
 	switch {
 	case cur < g.desired-held:
 		act := Activity{ID: w.uuid(), Start: at, InstanceValue: cur, DesireValue: g.desired, ScalingValue: g.desired - held - cur}
-		for i := cur; i < g.desired-held; i++ {
+		for _, in := range g.startPooled(g.desired-held-cur, at) {
+			act.Added = append(act.Added, in.Name)
+			act.instances = append(act.instances, in)
+		}
+		for i := cur + len(act.Added); i < g.desired-held; i++ {
 			in := w.newInstance(g, w.instanceName(g, ""), g.cfg.Flavor, g.spotNext(), at, nil)
 			act.Added = append(act.Added, in.Name)
 			act.instances = append(act.instances, in)
@@ -565,8 +567,12 @@ func (w *World) reconcile(g *group, at time.Time) {
 			if len(act.Removed) == cur-g.desired {
 				break
 			}
-			if in.Removing.IsZero() {
-				in.Removing = at
+			if in.Removing.IsZero() && in.Stopped.IsZero() {
+				if g.poolRoom() > 0 {
+					in.stop(at) // into the warm pool
+				} else {
+					in.Removing = at
+				}
 				act.Removed = append(act.Removed, in.Name)
 				act.instances = append(act.instances, in)
 			}
@@ -617,6 +623,10 @@ type GroupState struct {
 	// Warming counts the in-service instances still warming up (WarmUp).
 	Warming  int `json:"warming_instances"`
 	Removing int `json:"removing_instances"`
+	// Stopped counts the stopped and stopping instances (the warm pool);
+	// StoppedSeconds is how long they were stopped, billed for the disk only.
+	Stopped        int     `json:"stopped_instances"`
+	StoppedSeconds float64 `json:"stopped_seconds"`
 	// Demand and Capacity are requests per second over the last tick; Capacity counts in-service instances only.
 	Demand           float64 `json:"demand"`
 	DemandMultiplier float64 `json:"demand_multiplier"`
@@ -648,7 +658,7 @@ func (w *World) state(g *group) GroupState {
 		Min: g.cfg.MinInstances, Max: g.cfg.MaxInstances, Desired: g.desired,
 		Demand: g.last.demand, DemandMultiplier: g.multiplier, Capacity: g.last.capacity, Queue: g.queue,
 		Utilization: g.last.util, ResponseTimeSeconds: g.last.rt, ErrorRate: g.last.errRate,
-		CostInstanceSeconds: g.costSec, Cost: g.cost, SpotReclaims: g.reclaimed,
+		CostInstanceSeconds: g.costSec, StoppedSeconds: g.stoppedSec, Cost: g.cost, SpotReclaims: g.reclaimed,
 		ELBID: g.elbID, KafkaInstanceID: g.kafkaID, ConsumerGroup: g.cfg.Queue.ConsumerGroup,
 		RabbitMQInstanceID: g.rabbitID, RabbitMQQueue: g.cfg.Queue.RabbitMQQueue, RedisKey: g.cfg.Queue.RedisKey,
 	}
@@ -666,6 +676,8 @@ func (w *World) state(g *group) GroupState {
 			}
 		case StateRemoving:
 			s.Removing++
+		case StateStopping, StateStopped:
+			s.Stopped++
 		}
 	}
 	s.Current = s.Pending + s.InService
