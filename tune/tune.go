@@ -3,7 +3,9 @@ package tune
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -25,15 +27,25 @@ type Options struct {
 	// Backtest is the replay's template (peak, Alertmanager timing, SLO);
 	// its Config, Group and Rules are set per run.
 	Backtest backtest.Options
-	// Ranges default to SeedRanges; Knobs to KnobsFor(the group's policy).
+	// Ranges default to SeedRanges; Knobs, the primary knobs searched on a
+	// grid, to KnobsFor(the group's policy); Extra, the knobs only the
+	// compass search moves, to ExtraKnobsFor(the policy) (empty: none).
 	Ranges map[Knob]Range
 	Knobs  []Knob
+	Extra  []Knob
 	// Refinements is how many times the two best points are refined with
 	// half the step (default 1).
 	Refinements int
+	// Budget bounds the replays of the whole search (default DefaultBudget):
+	// the grid and its refinement first, the compass search with the rest.
+	Budget int
 	// Parallel bounds the replays at once (default GOMAXPROCS).
 	Parallel int
 }
+
+// DefaultBudget is the replays a search makes at most: the grid and its
+// refinement take about 20, the compass search the rest.
+const DefaultBudget = 60
 
 // Outcome is one configuration's replay.
 type Outcome struct {
@@ -56,11 +68,13 @@ type Recommendation struct {
 
 // Result is what tune found.
 type Result struct {
-	Trace       string         `json:"trace"`
-	Group       string         `json:"group"`
-	Policy      string         `json:"policy"`
-	Days        float64        `json:"days"`
-	Runs        int            `json:"runs"`
+	Trace  string  `json:"trace"`
+	Group  string  `json:"group"`
+	Policy string  `json:"policy"`
+	Days   float64 `json:"days"`
+	Runs   int     `json:"runs"`
+	// Budget is the most replays the search was allowed.
+	Budget      int            `json:"budget"`
 	Default     Outcome        `json:"default"`
 	Recommended Recommendation `json:"recommended"`
 	// Frontier is every outcome no other beats on both cost and violation
@@ -73,9 +87,17 @@ type Result struct {
 // Written is the whole config file with the recommendation applied.
 func (r *Result) Written() []byte { return r.full }
 
-// Run searches the knobs over tr and recommends the cheapest configuration
-// that is no worse than the present one on violation minutes, or on cost when
-// it has fewer violations; strictly better on at least one.
+// Run searches the knobs over tr and recommends a configuration that
+// dominates the present one: no worse on cost nor on violation minutes, and
+// strictly better on one. Among those it picks the best trade, the greatest
+// sum of the relative savings (instance-hours over the default's, violation
+// minutes over the default's or 1); when none dominates it keeps the present
+// config.
+//
+// The search is a grid over the primary knobs, refined with half the step
+// around the two leaders, then a compass search over every knob (primary and
+// extra) from the frontier points beside the default and from the default
+// itself, memoised, within Budget replays.
 func Run(ctx context.Context, tr trace.Series, opts Options) (*Result, error) {
 	src := opts.Config
 	if src == nil {
@@ -101,8 +123,20 @@ func Run(ctx context.Context, tr trace.Series, opts Options) (*Result, error) {
 	if opts.Knobs == nil {
 		opts.Knobs = KnobsFor(g.Policy)
 	}
+	if opts.Extra == nil {
+		opts.Extra = ExtraKnobsFor(g.Policy)
+	}
+	all := append(slices.Clone(opts.Knobs), opts.Extra...)
+	for _, k := range all {
+		if _, ok := opts.Ranges[k]; !ok {
+			return nil, fmt.Errorf("tune: knob %q has no range: give one in Options.Ranges", k)
+		}
+	}
 	if opts.Refinements == 0 {
 		opts.Refinements = 1
+	}
+	if opts.Budget <= 0 {
+		opts.Budget = DefaultBudget
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = runtime.GOMAXPROCS(0)
@@ -125,26 +159,33 @@ func Run(ctx context.Context, tr trace.Series, opts Options) (*Result, error) {
 	}
 	s.oracleHours = oracle.Figures[backtest.PolicyOracle].InstanceHours
 
-	def := Current(g, opts.Knobs)
-	points := append([]Point{def}, grid(opts.Knobs, g, opts.Ranges)...)
-	if err := s.evaluate(points); err != nil {
+	// Every point carries every knob, the default's where the search leaves
+	// it, so that one config has one key.
+	def := Current(g, all)
+	if err := s.evaluate([]Point{def}); err != nil {
 		return nil, err
 	}
 	defOut := *s.seen[def.Key()]
+	if err := s.evaluate(s.within(grid(def, opts.Knobs, g, opts.Ranges))); err != nil {
+		return nil, err
+	}
 	step := 0.5
 	for range opts.Refinements {
 		var next []Point
 		for _, o := range s.leaders(defOut, 2) {
 			next = append(next, neighbours(o.point, opts.Knobs, g, opts.Ranges, step)...)
 		}
-		if err := s.evaluate(next); err != nil {
+		if err := s.evaluate(s.within(next)); err != nil {
 			return nil, err
 		}
 		step /= 2
 	}
+	if err := s.compass(defOut, g, directions(all)); err != nil {
+		return nil, err
+	}
 
 	res := &Result{Trace: tr.Name, Group: opts.Group, Policy: string(policy), Days: tr.End().Sub(tr.Start).Hours() / 24,
-		Runs: len(s.seen), Default: defOut, Frontier: s.frontier()}
+		Runs: s.runs(), Budget: opts.Budget, Default: defOut, Frontier: s.frontier()}
 	best, changed := defOut, false
 	if l := s.leaders(defOut, 1); len(l) > 0 && dominates(l[0], defOut) {
 		best, changed = l[0], true
@@ -155,6 +196,105 @@ func Run(ctx context.Context, tr trace.Series, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// compass walks towards a config that dominates def and then improves it.
+// It starts from the frontier points on either side of the default (a
+// cheaper one with more violations, a dearer one with fewer), then from the
+// default, each with an equal share of what is left of the budget; the best
+// point found, when it dominates, gets what is left.
+func (s *search) compass(def Outcome, g *config.Group, dirs []direction) error {
+	var starts []Point
+	if l := s.leaders(def, 1); len(l) > 0 && dominates(l[0], def) {
+		starts = append(starts, l[0].point)
+	} else {
+		var cheaper, dearer *Outcome
+		for _, o := range s.frontier() {
+			switch {
+			case o.InstanceHours < def.InstanceHours:
+				cheaper = &o
+			case o.InstanceHours > def.InstanceHours && dearer == nil:
+				dearer = &o
+			}
+		}
+		for _, o := range []*Outcome{cheaper, dearer} {
+			if o != nil {
+				starts = append(starts, o.point)
+			}
+		}
+		starts = append(starts, def.point)
+	}
+	for i, p := range starts {
+		share := (s.opts.Budget - s.runs()) / (len(starts) - i)
+		if err := s.descend(p, def, g, dirs, s.runs()+share); err != nil {
+			return err
+		}
+	}
+	if l := s.leaders(def, 1); len(l) > 0 && dominates(l[0], def) {
+		return s.descend(l[0].point, def, g, dirs, s.opts.Budget)
+	}
+	return nil
+}
+
+// descend is a compass search from start: each direction in turn is tried a
+// step either way, and a move that lowers the objective is taken and tried
+// again; after a sweep that moves nothing the steps halve, down to a
+// quarter. It stops when the replays reach limit.
+func (s *search) descend(start Point, def Outcome, g *config.Group, dirs []direction, limit int) error {
+	x := start
+	if err := s.evaluate([]Point{x}); err != nil {
+		return err
+	}
+	fx := objective(*s.outcome(x), def)
+	for scale := 1.0; scale >= 0.25; scale /= 2 {
+		for moved := true; moved; {
+			moved = false
+			for _, d := range dirs {
+				for {
+					var cand []Point
+					for _, sign := range []float64{-1, 1} {
+						if q, ok := move(x, d, sign, scale, g, s.opts.Ranges); ok {
+							cand = append(cand, q)
+						}
+					}
+					cand = s.withinLimit(cand, limit)
+					if len(cand) == 0 {
+						break
+					}
+					if err := s.evaluate(cand); err != nil {
+						return err
+					}
+					best, fbest := x, fx
+					for _, q := range cand {
+						if f := objective(*s.outcome(q), def); f < fbest-1e-12 {
+							best, fbest = q, f
+						}
+					}
+					if fbest >= fx-1e-12 {
+						break
+					}
+					x, fx, moved = best, fbest, true
+				}
+			}
+			if s.runs() >= limit {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// objective ranks an outcome against def's, lower better. Above 0 it is how
+// far the outcome is from dominating: its relative excess of instance-hours
+// plus that of violation minutes (over def's or 1). At 0 or below, it is
+// minus the relative saving on both, the trade the recommendation ranks by.
+func objective(o, def Outcome) float64 {
+	dc := (o.InstanceHours - def.InstanceHours) / math.Max(def.InstanceHours, 1e-9)
+	dv := float64(o.ViolationMinutes-def.ViolationMinutes) / float64(max(def.ViolationMinutes, 1))
+	if excess := math.Max(dc, 0) + math.Max(dv, 0); excess > 1e-12 {
+		return excess
+	}
+	return dc + dv
 }
 
 type search struct {
@@ -169,6 +309,45 @@ type search struct {
 
 	mu   sync.Mutex
 	seen map[string]*Outcome
+}
+
+// runs is how many configurations were replayed or are being replayed.
+func (s *search) runs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}
+
+// outcome is p's replay; p must have been evaluated.
+func (s *search) outcome(p Point) *Outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[p.Key()]
+}
+
+// within keeps the points the budget still allows: those seen already
+// (free) and as many new ones as are left.
+func (s *search) within(points []Point) []Point { return s.withinLimit(points, s.opts.Budget) }
+
+func (s *search) withinLimit(points []Point, limit int) []Point {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	left := limit - len(s.seen)
+	var out []Point
+	fresh := map[string]bool{}
+	for _, p := range points {
+		k := p.Key()
+		if _, ok := s.seen[k]; ok {
+			out = append(out, p)
+			continue
+		}
+		if !fresh[k] && left > 0 {
+			fresh[k] = true
+			left--
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // evaluate replays the points not seen yet, at most Parallel at once.

@@ -27,7 +27,7 @@ func TestGridStaysInsideTheSeedRanges(t *testing.T) {
 	g := builtinGroup(t)
 	ranges := SeedRanges()
 	for _, policy := range []string{config.PolicySeed, config.PolicyPredictive} {
-		points := grid(KnobsFor(policy), g, ranges)
+		points := grid(Point{}, KnobsFor(policy), g, ranges)
 		if len(points) < 4 {
 			t.Fatalf("%s: only %d grid points", policy, len(points))
 		}
@@ -142,7 +142,7 @@ func TestRunRecommendsNoWorseThanTheDefault(t *testing.T) {
 	ranges := SeedRanges()
 	ranges[Of("cpu", FieldTarget)] = Range{0.4, 0.65, 0.1}
 	res, err := Run(context.Background(), tr, Options{
-		Knobs: []Knob{Of("cpu", FieldTarget)}, Ranges: ranges, Refinements: 1, Parallel: 2,
+		Knobs: []Knob{Of("cpu", FieldTarget)}, Extra: []Knob{}, Ranges: ranges, Refinements: 1, Parallel: 2,
 		LoadRules: func() (*backtest.Rules, error) {
 			return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
 		},
@@ -176,6 +176,80 @@ func TestRunRecommendsNoWorseThanTheDefault(t *testing.T) {
 	}
 	if !strings.Contains(rec.Config, "name: backtest") || !strings.Contains(rec.Config, "target:") {
 		t.Errorf("the fragment should name the group and set the target:\n%s", rec.Config)
+	}
+}
+
+func loadRules() (*backtest.Rules, error) {
+	return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
+}
+
+// A group held up by a half-hour scale-in hold and cooldown, bursts three
+// hours apart, at the top of the cpu.target range searched here (0.7–0.8):
+// no target beats it, but another knob does (on this trace a lower risk
+// quantile). The grid over the target alone must keep the default; the
+// compass search over the group's own knobs must find a config that beats it
+// on both counts, inside the budget.
+func TestSearchFindsAWinAlongAKnobBesidesTheTargets(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := trace.Series{Name: "bursts", Start: start, Step: 5 * time.Minute}
+	for i := range 288 {
+		v := 20.0
+		if i%36 >= 30 && i%36 < 33 {
+			v = 100
+		}
+		tr.Values = append(tr.Values, v)
+	}
+	cfg := []byte(builtinConfig + `    signals:
+      cpu: {target: 0.8, scale_out: 0.9}
+    scaling:
+      scale_in_stabilization: 30m
+      cooldown_in: 1800s
+`)
+	const budget = 12
+	ranges := SeedRanges()
+	ranges[Of("cpu", FieldTarget)] = Range{0.7, 0.8, 0.1}
+	extra := []Knob{KnobRisk, KnobScaleInStabilization, KnobCooldownIn}
+	run := func(extra []Knob) *Result {
+		t.Helper()
+		res, err := Run(context.Background(), tr, Options{Config: cfg, Knobs: []Knob{Of("cpu", FieldTarget)}, Extra: extra,
+			Ranges: ranges, Budget: budget, Parallel: 1, LoadRules: loadRules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("extra %v: default %.1f h %d min; recommended %v %.1f h %d min; %d runs", extra, res.Default.InstanceHours, res.Default.ViolationMinutes,
+			res.Recommended.Settings, res.Recommended.InstanceHours, res.Recommended.ViolationMinutes, res.Runs)
+		for _, o := range res.Frontier {
+			t.Logf("  frontier %v %.1f h %d min", o.Settings, o.InstanceHours, o.ViolationMinutes)
+		}
+		if res.Runs > budget {
+			t.Errorf("%d replays, over the budget of %d", res.Runs, budget)
+		}
+		return res
+	}
+	if res := run([]Knob{}); res.Recommended.Changed {
+		t.Fatalf("premise: the target alone already beats the default (%+v against %+v); the test needs a default it cannot beat",
+			res.Recommended.Outcome, res.Default)
+	}
+	res := run(extra)
+	rec := res.Recommended
+	if !rec.Changed || !dominates(rec.Outcome, res.Default) {
+		t.Fatalf("recommended %+v (changed %v) does not beat the default %+v on both counts", rec.Outcome, rec.Changed, res.Default)
+	}
+	c, err := config.Parse(res.Written())
+	if err != nil {
+		t.Fatalf("the written config does not parse: %v\n%s", err, res.Written())
+	}
+	moved := false
+	for _, k := range extra {
+		if v := Current(&c.Groups[0], []Knob{k})[k]; v != rec.Settings[k] {
+			t.Errorf("written %s = %g, recommended %g", k, v, rec.Settings[k])
+		}
+		if rec.Settings[k] != res.Default.Settings[k] {
+			moved = true
+		}
+	}
+	if !moved {
+		t.Errorf("the recommendation %v moved no knob besides the target", rec.Settings)
 	}
 }
 
