@@ -95,9 +95,10 @@ func (r *Result) Written() []byte { return r.full }
 // config.
 //
 // The search is a grid over the primary knobs, refined with half the step
-// around the two leaders, then a compass search over every knob (primary and
-// extra) from the frontier points beside the default and from the default
-// itself, memoised, within Budget replays.
+// around the two leaders; then every knob (primary and extra) is moved a
+// step either way from the default, pairs of moves predicted to dominate are
+// tried, and a compass search polishes the best; memoised, within Budget
+// replays.
 func Run(ctx context.Context, tr trace.Series, opts Options) (*Result, error) {
 	src := opts.Config
 	if src == nil {
@@ -198,42 +199,100 @@ func Run(ctx context.Context, tr trace.Series, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// compass walks towards a config that dominates def and then improves it.
-// It starts from the frontier points on either side of the default (a
-// cheaper one with more violations, a dearer one with fewer), then from the
-// default, each with an equal share of what is left of the budget; the best
-// point found, when it dominates, gets what is left.
+// compass looks for a config that dominates def across every knob, in
+// three steps. It moves each direction a step either way from the default,
+// which measures what each knob alone trades. It then combines two moves
+// already replayed on different knobs (the grid's included) whose effects,
+// added, are predicted to beat the default on both counts: one knob that
+// saves cost for violations with another that buys violations back more
+// cheaply, the trade the 2-D frontier alone cannot make. The best point so
+// far then leads a compass search with what is left of the budget.
 func (s *search) compass(def Outcome, g *config.Group, dirs []direction) error {
-	var starts []Point
-	if l := s.leaders(def, 1); len(l) > 0 && dominates(l[0], def) {
-		starts = append(starts, l[0].point)
-	} else {
-		var cheaper, dearer *Outcome
-		for _, o := range s.frontier() {
-			switch {
-			case o.InstanceHours < def.InstanceHours:
-				cheaper = &o
-			case o.InstanceHours > def.InstanceHours && dearer == nil:
-				dearer = &o
+	var sweep []Point
+	for _, d := range dirs {
+		for _, sign := range []float64{-1, 1} {
+			if q, ok := move(def.point, d, sign, 1, g, s.opts.Ranges); ok {
+				sweep = append(sweep, q)
 			}
 		}
-		for _, o := range []*Outcome{cheaper, dearer} {
-			if o != nil {
-				starts = append(starts, o.point)
+	}
+	if err := s.evaluate(s.within(sweep)); err != nil {
+		return err
+	}
+	left := s.opts.Budget - s.runs()
+	if err := s.evaluate(s.within(s.pairs(def, g, left/2))); err != nil {
+		return err
+	}
+	// The best point besides the default: the best trade when one
+	// dominates, else the one nearest to dominating.
+	var best *Outcome
+	for _, o := range s.outcomes() {
+		if o.point.Key() != def.point.Key() && (best == nil || objective(o, def) < objective(*best, def)-1e-12) {
+			best = &o
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return s.descend(best.point, def, g, dirs, s.opts.Budget)
+}
+
+// pairs are at most n untried configs, each two replayed moves from def on
+// different knobs laid together, whose added effects beat def on both
+// counts, the best predicted first.
+func (s *search) pairs(def Outcome, g *config.Group, n int) []Point {
+	type moved struct {
+		o     Outcome
+		knobs map[Knob]bool
+	}
+	var ms []moved
+	for _, o := range s.outcomes() {
+		m := moved{o, map[Knob]bool{}}
+		for k, v := range o.point {
+			if v != def.point[k] {
+				m.knobs[k] = true
 			}
 		}
-		starts = append(starts, def.point)
-	}
-	for i, p := range starts {
-		share := (s.opts.Budget - s.runs()) / (len(starts) - i)
-		if err := s.descend(p, def, g, dirs, s.runs()+share); err != nil {
-			return err
+		if len(m.knobs) > 0 {
+			ms = append(ms, m)
 		}
 	}
-	if l := s.leaders(def, 1); len(l) > 0 && dominates(l[0], def) {
-		return s.descend(l[0].point, def, g, dirs, s.opts.Budget)
+	type pair struct {
+		p Point
+		f float64
 	}
-	return nil
+	var ps []pair
+	seen := map[string]bool{}
+	for i, a := range ms {
+		for _, b := range ms[i+1:] {
+			overlap := false
+			for k := range b.knobs {
+				overlap = overlap || a.knobs[k]
+			}
+			if overlap {
+				continue
+			}
+			q := clonePoint(a.o.point)
+			for k := range b.knobs {
+				q[k] = b.o.point[k]
+			}
+			predicted := Outcome{
+				InstanceHours:    a.o.InstanceHours + b.o.InstanceHours - def.InstanceHours,
+				ViolationMinutes: a.o.ViolationMinutes + b.o.ViolationMinutes - def.ViolationMinutes,
+			}
+			if !dominates(predicted, def) || !valid(q, g, s.opts.Ranges) || seen[q.Key()] || s.outcome(q) != nil {
+				continue
+			}
+			seen[q.Key()] = true
+			ps = append(ps, pair{q, objective(predicted, def)})
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].f < ps[j].f })
+	out := make([]Point, 0, min(n, len(ps)))
+	for _, p := range ps[:min(n, len(ps))] {
+		out = append(out, p.p)
+	}
+	return out
 }
 
 // descend is a compass search from start: each direction in turn is tried a
