@@ -27,7 +27,7 @@ func TestGridStaysInsideTheSeedRanges(t *testing.T) {
 	g := builtinGroup(t)
 	ranges := SeedRanges()
 	for _, policy := range []string{config.PolicySeed, config.PolicyPredictive} {
-		points := grid(KnobsFor(policy), g, ranges)
+		points := grid(Point{}, KnobsFor(policy), g, ranges)
 		if len(points) < 4 {
 			t.Fatalf("%s: only %d grid points", policy, len(points))
 		}
@@ -110,6 +110,102 @@ groups:
 	}
 }
 
+func TestApplyWritesTheGroupsOwnKnobsInTheirUnits(t *testing.T) {
+	src := []byte(builtinConfig + `    scaling:
+      cooldown_out: 60s
+`)
+	p := Point{KnobRisk: 0.85, KnobCooldownIn: 900, KnobScaleInStabilization: 600, KnobMaxStepIn: 3, KnobMaxStepInPercent: 30,
+		KnobCooldownOut: 120}
+	out, err := apply(src, "backtest", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Parse(out)
+	if err != nil {
+		t.Fatalf("the written config does not parse: %v\n%s", err, out)
+	}
+	g := &c.Groups[0]
+	if got := Current(g, sortedKnobs(p)); got.Key() != p.Key() {
+		t.Errorf("read back %s, wrote %s:\n%s", got.Key(), p.Key(), out)
+	}
+	for _, want := range []string{"cooldown_in: 15m0s", "cooldown_out: 2m0s", "max_step_in: 3"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%q is not in the written config:\n%s", want, out)
+		}
+	}
+}
+
+func TestCompassMovesStayInRangeAndKeepTargetsBetweenThresholds(t *testing.T) {
+	g := builtinGroup(t)
+	ranges := SeedRanges()
+	knobs := append(KnobsFor(config.PolicyPredictive), ExtraKnobsFor(config.PolicyPredictive)...)
+	def := Current(g, knobs)
+	for _, tc := range []struct {
+		name  string
+		from  Point
+		dir   direction
+		sign  float64
+		scale float64
+		ok    bool
+		want  map[Knob]float64
+	}{
+		{"risk moves by its step", def, direction{KnobRisk}, 1, 1, true, map[Knob]float64{KnobRisk: 0.95}},
+		{"a half step is half", def, direction{KnobRisk}, -1, 0.5, true, map[Knob]float64{KnobRisk: 0.875}},
+		{"a duration is clipped to its range", def, direction{KnobCooldownOut}, 1, 4, true, map[Knob]float64{KnobCooldownOut: 600}},
+		{"nothing moves past the end of a range", withValue(def, KnobRisk, 0.99), direction{KnobRisk}, 1, 1, false, nil},
+		{"a target cannot pass its scale-out alone", def, direction{Of("cpu", FieldTarget)}, 1, 1, false, nil},
+		{"a target moves up with its scale-out", def, direction{Of("cpu", FieldTarget), Of("cpu", FieldScaleOut)}, 1, 1, true,
+			map[Knob]float64{Of("cpu", FieldTarget): 0.7, Of("cpu", FieldScaleOut): 0.8}},
+		{"a whole number moves by one at least", withValue(def, KnobMaxStepIn, 5), direction{KnobMaxStepIn}, -1, 0.25, true,
+			map[Knob]float64{KnobMaxStepIn: 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, ok := move(tc.from, tc.dir, tc.sign, tc.scale, g, ranges)
+			if ok != tc.ok {
+				t.Fatalf("move = %s, %v; want ok %v", q.Key(), ok, tc.ok)
+			}
+			for k, v := range tc.want {
+				if q[k] != v {
+					t.Errorf("%s = %g, want %g", k, q[k], v)
+				}
+			}
+			if ok && !valid(q, g, ranges) {
+				t.Errorf("%s is not valid", q.Key())
+			}
+		})
+	}
+}
+
+func withValue(p Point, k Knob, v float64) Point {
+	q := clonePoint(p)
+	q[k] = v
+	return q
+}
+
+func TestObjectiveIsTheDistanceToDominatingThenMinusTheSaving(t *testing.T) {
+	def := Outcome{InstanceHours: 100, ViolationMinutes: 10}
+	for _, tc := range []struct {
+		name string
+		o    Outcome
+		want float64
+	}{
+		{"the default itself is 0", def, 0},
+		{"10% dearer is 0.1 away", Outcome{InstanceHours: 110, ViolationMinutes: 10}, 0.1},
+		{"fewer violations do not pay for a dearer config", Outcome{InstanceHours: 110, ViolationMinutes: 5}, 0.1},
+		{"cheaper with 2 more violations is 0.2 away", Outcome{InstanceHours: 90, ViolationMinutes: 12}, 0.2},
+		{"a dominating config is below 0 by its savings", Outcome{InstanceHours: 90, ViolationMinutes: 5}, -0.6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := objective(tc.o, def); math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("objective = %g, want %g", got, tc.want)
+			}
+			if got := objective(tc.o, def); (got < 0) != dominates(tc.o, def) {
+				t.Fatalf("objective %g below 0 must mean dominating (%v)", got, dominates(tc.o, def))
+			}
+		})
+	}
+}
+
 func TestDominates(t *testing.T) {
 	base := Outcome{InstanceHours: 100, ViolationMinutes: 10}
 	for _, tc := range []struct {
@@ -142,7 +238,7 @@ func TestRunRecommendsNoWorseThanTheDefault(t *testing.T) {
 	ranges := SeedRanges()
 	ranges[Of("cpu", FieldTarget)] = Range{0.4, 0.65, 0.1}
 	res, err := Run(context.Background(), tr, Options{
-		Knobs: []Knob{Of("cpu", FieldTarget)}, Ranges: ranges, Refinements: 1, Parallel: 2,
+		Knobs: []Knob{Of("cpu", FieldTarget)}, Extra: []Knob{}, Ranges: ranges, Refinements: 1, Parallel: 2,
 		LoadRules: func() (*backtest.Rules, error) {
 			return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
 		},
@@ -176,6 +272,80 @@ func TestRunRecommendsNoWorseThanTheDefault(t *testing.T) {
 	}
 	if !strings.Contains(rec.Config, "name: backtest") || !strings.Contains(rec.Config, "target:") {
 		t.Errorf("the fragment should name the group and set the target:\n%s", rec.Config)
+	}
+}
+
+func loadRules() (*backtest.Rules, error) {
+	return backtest.LoadRules("../rules", backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: promslog.NewNopLogger()})
+}
+
+// A group held up by a half-hour scale-in hold and cooldown, bursts three
+// hours apart, at the top of the cpu.target range searched here (0.7–0.8):
+// no target beats it, but another knob does (on this trace a lower risk
+// quantile). The grid over the target alone must keep the default; the
+// compass search over the group's own knobs must find a config that beats it
+// on both counts, inside the budget.
+func TestSearchFindsAWinAlongAKnobBesidesTheTargets(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := trace.Series{Name: "bursts", Start: start, Step: 5 * time.Minute}
+	for i := range 288 {
+		v := 20.0
+		if i%36 >= 30 && i%36 < 33 {
+			v = 100
+		}
+		tr.Values = append(tr.Values, v)
+	}
+	cfg := []byte(builtinConfig + `    signals:
+      cpu: {target: 0.8, scale_out: 0.9}
+    scaling:
+      scale_in_stabilization: 30m
+      cooldown_in: 1800s
+`)
+	const budget = 12
+	ranges := SeedRanges()
+	ranges[Of("cpu", FieldTarget)] = Range{0.7, 0.8, 0.1}
+	extra := []Knob{KnobRisk, KnobScaleInStabilization, KnobCooldownIn}
+	run := func(extra []Knob) *Result {
+		t.Helper()
+		res, err := Run(context.Background(), tr, Options{Config: cfg, Knobs: []Knob{Of("cpu", FieldTarget)}, Extra: extra,
+			Ranges: ranges, Budget: budget, Parallel: 1, LoadRules: loadRules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("extra %v: default %.1f h %d min; recommended %v %.1f h %d min; %d runs", extra, res.Default.InstanceHours, res.Default.ViolationMinutes,
+			res.Recommended.Settings, res.Recommended.InstanceHours, res.Recommended.ViolationMinutes, res.Runs)
+		for _, o := range res.Frontier {
+			t.Logf("  frontier %v %.1f h %d min", o.Settings, o.InstanceHours, o.ViolationMinutes)
+		}
+		if res.Runs > budget {
+			t.Errorf("%d replays, over the budget of %d", res.Runs, budget)
+		}
+		return res
+	}
+	if res := run([]Knob{}); res.Recommended.Changed {
+		t.Fatalf("premise: the target alone already beats the default (%+v against %+v); the test needs a default it cannot beat",
+			res.Recommended.Outcome, res.Default)
+	}
+	res := run(extra)
+	rec := res.Recommended
+	if !rec.Changed || !dominates(rec.Outcome, res.Default) {
+		t.Fatalf("recommended %+v (changed %v) does not beat the default %+v on both counts", rec.Outcome, rec.Changed, res.Default)
+	}
+	c, err := config.Parse(res.Written())
+	if err != nil {
+		t.Fatalf("the written config does not parse: %v\n%s", err, res.Written())
+	}
+	moved := false
+	for _, k := range extra {
+		if v := Current(&c.Groups[0], []Knob{k})[k]; v != rec.Settings[k] {
+			t.Errorf("written %s = %g, recommended %g", k, v, rec.Settings[k])
+		}
+		if rec.Settings[k] != res.Default.Settings[k] {
+			moved = true
+		}
+	}
+	if !moved {
+		t.Errorf("the recommendation %v moved no knob besides the target", rec.Settings)
 	}
 }
 

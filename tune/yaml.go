@@ -3,7 +3,6 @@ package tune
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,8 +20,9 @@ groups:
     max_instances: 20
 `
 
-// apply returns the config file src with p set on group's signals, keeping
-// everything else of the file (comments included) as it was.
+// apply returns the config file src with p set on the group (its signals,
+// risk and scaling guards), keeping everything else of the file (comments
+// included) as it was.
 func apply(src []byte, group string, p Point) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -44,11 +44,14 @@ func apply(src []byte, group string, p Point) ([]byte, error) {
 	if g == nil {
 		return nil, fmt.Errorf("tune: config: group %q is not in groups:", group)
 	}
-	signals := ensureMap(g, "signals")
 	for _, k := range sortedKnobs(p) {
-		sig, field := k.Split()
-		s := ensureMap(signals, sig)
-		set(s, field, strconv.FormatFloat(p[k], 'f', -1, 64))
+		path := k.path()
+		m := g
+		for _, key := range path[:len(path)-1] {
+			m = ensureMap(m, key)
+		}
+		value, tag := k.yamlValue(p[k])
+		set(m, path[len(path)-1], value, tag)
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -113,12 +116,12 @@ func ensureMap(m *yaml.Node, key string) *yaml.Node {
 	return v
 }
 
-func set(m *yaml.Node, key, value string) {
+func set(m *yaml.Node, key, value, tag string) {
 	if v := lookup(m, key); v != nil {
-		v.Kind, v.Tag, v.Value = yaml.ScalarNode, "!!float", value
+		v.Kind, v.Tag, v.Value, v.Style = yaml.ScalarNode, tag, value, 0
 		return
 	}
 	m.Content = append(m.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: value})
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value})
 }

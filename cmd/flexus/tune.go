@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 )
 
 // tuneCommand searches a group's thresholds and targets inside the seed's
-// ranges by replaying its history through the backtest, and recommends the
-// config that would have cost less without more SLO violations.
+// ranges, and the group's own guards, by replaying its history through the
+// backtest, and recommends the config that would have cost less without more
+// SLO violations, or had fewer without costing more.
 func tuneCommand() command {
 	return command{register: func(app *kingpin.Application, e *env) (*kingpin.CmdClause, func(context.Context) error) {
 		cmd := app.Command("tune", "Search a group's thresholds and targets by replaying its history through the backtest; print the cost-violation frontier and a recommended config.")
@@ -38,8 +40,12 @@ func tuneCommand() command {
 		format := cmd.Flag("format", "Output format.").Default("text").Enum("text", "json")
 		write := cmd.Flag("write", "Write the whole config with the recommendation applied to this file.").String()
 		parallel := cmd.Flag("parallel", "Replays at once (default GOMAXPROCS).").Int()
+		budget := cmd.Flag("budget", "Most configurations to replay: the grid over cpu.target and cpu.scale_out first, then a compass search over every knob (risk, cooldowns, scale-in stabilisation, step bounds, cpu.scale_in) with the rest.").Default(strconv.Itoa(tune.DefaultBudget)).Int()
 		azureValue := cmd.Flag("azure-value", "What an Azure per-request trace is binned into per minute.").Default("requests").Enum("requests", "tokens", "context_tokens", "generated_tokens")
 		return cmd, func(ctx context.Context) error {
+			if *budget < 1 {
+				return fmt.Errorf("tune: --budget %d must be at least 1", *budget)
+			}
 			if *peak < 1 {
 				return fmt.Errorf("tune: --peak-instances %d must be at least 1", *peak)
 			}
@@ -73,6 +79,7 @@ func tuneCommand() command {
 			opts := tune.Options{
 				Group:    *group,
 				Parallel: *parallel,
+				Budget:   *budget,
 				Backtest: backtest.Options{PeakInstances: *peak},
 				LoadRules: func() (*backtest.Rules, error) {
 					return backtest.LoadRules(*rulesDir, backtest.RuleOptions{EvalInterval: time.Minute, ActionOnly: true, Logger: e.logger})
@@ -131,7 +138,7 @@ func lastOf(tr trace.Series, window time.Duration) trace.Series {
 }
 
 func writeTuneText(w io.Writer, r *tune.Result) error {
-	fmt.Fprintf(w, "tune %s, group %s (policy %s), %.1f days, %d configurations replayed\n\n", r.Trace, r.Group, r.Policy, r.Days, r.Runs)
+	fmt.Fprintf(w, "tune %s, group %s (policy %s), %.1f days, %d configurations replayed (budget %d)\n\n", r.Trace, r.Group, r.Policy, r.Days, r.Runs, r.Budget)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tinstance-hours\tx oracle\tSLO minutes\tactions\tsettings")
 	row := func(name string, o tune.Outcome) {

@@ -17,7 +17,7 @@ func TestTuneJSONHasDefaultRecommendedAndFrontierAndWritesTheConfig(t *testing.T
 	var out, errOut bytes.Buffer
 	written := filepath.Join(t.TempDir(), "flexus.yml")
 	code := run([]string{"tune", "--trace", "../../backtest/testdata/elb_2days.csv", "--rules", "../../rules", "--window", "1d",
-		"--format", "json", "--write", written}, &out, &errOut, func(string) string { return "" })
+		"--budget", "24", "--format", "json", "--write", written}, &out, &errOut, func(string) string { return "" })
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -57,6 +57,12 @@ func TestTuneJSONHasDefaultRecommendedAndFrontierAndWritesTheConfig(t *testing.T
 	}
 	if v := c.Groups[0].Signals["cpu"].Target; v != rec.Settings["cpu.target"] {
 		t.Errorf("written cpu target %g, recommended %g", v, rec.Settings["cpu.target"])
+	}
+	if v := c.Groups[0].Risk; v != rec.Settings["risk"] {
+		t.Errorf("written risk %g, recommended %g", v, rec.Settings["risk"])
+	}
+	if v := c.Groups[0].Scaling.ScaleInStabilization.Seconds(); v != rec.Settings["scaling.scale_in_stabilization"] {
+		t.Errorf("written scale_in_stabilization %gs, recommended %gs", v, rec.Settings["scaling.scale_in_stabilization"])
 	}
 }
 
