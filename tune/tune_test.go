@@ -304,6 +304,12 @@ func TestSearchFindsAWinAlongAKnobBesidesTheTargets(t *testing.T) {
 	const budget = 12
 	ranges := SeedRanges()
 	ranges[Of("cpu", FieldTarget)] = Range{0.7, 0.8, 0.1}
+	// Coarse steps, so that one step from the default reaches a point that
+	// dominates it (measured: cooldown_in 300 s gives 226.8 h / 41 min and
+	// risk 0.5 gives 244.8 h / 42 min against the default's 253.8 h / 42 min),
+	// while a step of the stabilisation window trades (1200 s: 227.7 h / 82 min).
+	ranges[KnobRisk] = Range{0.5, 0.9, 0.4}
+	ranges[KnobCooldownIn] = Range{300, 1800, 1500}
 	extra := []Knob{KnobRisk, KnobScaleInStabilization, KnobCooldownIn}
 	run := func(extra []Knob) *Result {
 		t.Helper()
