@@ -45,7 +45,7 @@ type Options struct {
 
 // DefaultBudget is the replays a search makes at most: the grid and its
 // refinement take about 20, the compass search the rest.
-const DefaultBudget = 60
+const DefaultBudget = 150
 
 // Outcome is one configuration's replay.
 type Outcome struct {
