@@ -58,7 +58,7 @@ func ParseFor(s string) (For, error) {
 func (f For) Sections() []string {
 	var out []string
 	if f&ForExporter != 0 {
-		out = append(out, "cloud", "cloudeye", "exporter", "advisor", "groups (discovery, signals, queue, response_time, extra_metrics)")
+		out = append(out, "cloud", "cloudeye", "exporter", "advisor", "groups (discovery, signals, queue, response_time, request_rate, extra_metrics)")
 	}
 	if f&ForActuator != 0 {
 		if f&ForExporter == 0 {
@@ -109,6 +109,9 @@ func (c *Config) CheckFor(f For) error {
 			}
 			if err := checkResponseTimeURL(g.ResponseTime); err != nil {
 				add(at+".response_time.url", err)
+			}
+			if err := checkRequestRateURL(g.RequestRate); err != nil {
+				add(at+".request_rate.url", err)
 			}
 			if g.Queue != nil && g.Queue.Redis != nil && g.Queue.Redis.PasswordFile != "" {
 				if _, err := readSecret(g.Queue.Redis.PasswordFile); err != nil {

@@ -177,13 +177,17 @@ type Group struct {
 	Risk    float64           `yaml:"risk"`
 	Signals map[string]Signal `yaml:"signals"`
 	// InstanceCapacity is requests per second one instance serves at 100%; used
-	// to turn queue length into an instance count.
-	InstanceCapacity float64       `yaml:"instance_capacity"`
-	Queue            *Queue        `yaml:"queue"`
-	ResponseTime     *HTTPSource   `yaml:"response_time"`
-	ExtraMetrics     []ExtraMetric `yaml:"extra_metrics"`
-	Scaling          Scaling       `yaml:"scaling"`
-	ECS              *ECSTemplate  `yaml:"ecs"`
+	// to turn queue length and the request rate into an instance count.
+	InstanceCapacity float64     `yaml:"instance_capacity"`
+	Queue            *Queue      `yaml:"queue"`
+	ResponseTime     *HTTPSource `yaml:"response_time"`
+	// RequestRate is the service's request rate, scraped from its own
+	// endpoint: fresher than Cloud Eye's CPU, the predictive policy sizes on
+	// it (requestrate.go).
+	RequestRate  *HTTPSource   `yaml:"request_rate"`
+	ExtraMetrics []ExtraMetric `yaml:"extra_metrics"`
+	Scaling      Scaling       `yaml:"scaling"`
+	ECS          *ECSTemplate  `yaml:"ecs"`
 	// Spot keeps an on-demand base and runs the rest on spot (ecs backend).
 	Spot *Spot `yaml:"spot"`
 	// WarmPool keeps stopped servers to start first (pool.go).
@@ -192,6 +196,10 @@ type Group struct {
 	// disabled names the signals the file disabled, so that an accelerator
 	// it turned off is not added back by ScoringParams.
 	disabled map[string]bool
+	// capacityDefaulted is set when the file has request_rate but did not
+	// write instance_capacity: its default of 100 is no measure of the
+	// service, and the rate is divided by it.
+	capacityDefaulted bool
 }
 
 // Discovery says how a group's instances are found.
@@ -291,8 +299,13 @@ func presetList() string {
 // HTTPSource reads a value from a Prometheus-format endpoint of the service.
 type HTTPSource struct {
 	URL string `yaml:"url"`
-	// Metric is the sample to read; for response time a summary/gauge in seconds.
-	Metric  string        `yaml:"metric"`
+	// Metric is the sample to read; for response time a summary/gauge in
+	// seconds, for the request rate a counter of requests or a gauge in
+	// requests per second.
+	Metric string `yaml:"metric"`
+	// Type is request_rate's only: counter (the default) or gauge, since a
+	// service's endpoint does not always say which it serves.
+	Type    string        `yaml:"type"`
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -612,6 +625,12 @@ func (g *Group) validate() error {
 	}
 	if g.ResponseTime != nil && g.ResponseTime.URL == "" {
 		return fieldError("response_time.url", "is empty")
+	}
+	if g.ResponseTime != nil && g.ResponseTime.Type != "" {
+		return fieldError("response_time.type", "is request_rate's: remove it (response_time reads the type the endpoint declares)")
+	}
+	if err := g.validateRequestRate(); err != nil {
+		return err
 	}
 	for i, m := range g.ExtraMetrics {
 		if m.Namespace == "" || m.Metric == "" {

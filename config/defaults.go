@@ -78,13 +78,16 @@ func (g *Group) UnmarshalYAML(unmarshal func(any) error) error {
 		return err
 	}
 	var written struct {
-		Signals map[string]signalFields `yaml:"signals"`
-		Rest    map[string]any          `yaml:",inline"` // checked by the strict decode above
+		Signals          map[string]signalFields `yaml:"signals"`
+		InstanceCapacity *float64                `yaml:"instance_capacity"`
+		Rest             map[string]any          `yaml:",inline"` // checked by the strict decode above
 	}
 	if err := unmarshal(&written); err != nil {
 		return err
 	}
 	g.Signals, g.disabled = mergeSignals(written.Signals)
+	// Only where it matters, so a valid group never carries it (configs compare equal).
+	g.capacityDefaulted = written.InstanceCapacity == nil && g.RequestRate != nil
 	return nil
 }
 
@@ -192,6 +195,12 @@ func (c *Config) fillDerived() {
 				d.Kind = cmp.Or(d.Kind, p.Kind)
 				d.Namespace = cmp.Or(d.Namespace, p.Namespace)
 				d.Metric = cmp.Or(d.Metric, p.Metric)
+			}
+		}
+		if g.RequestRate != nil {
+			g.RequestRate.Type = cmp.Or(g.RequestRate.Type, RateCounter)
+			if g.RequestRate.Type == RateCounter {
+				g.RequestRate.Metric = cmp.Or(g.RequestRate.Metric, DefaultRequestRateMetric)
 			}
 		}
 		if g.ECS != nil && g.ECS.NamePrefix == "" {
