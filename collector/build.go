@@ -68,13 +68,14 @@ func (c *Collector) buildGroup(b *builder, st *groupState, v cycleView) bool {
 		maps.Copy(sigs, httpSignals(st.rt, st.er, st.rtOK, st.erOK, v))
 	}
 	b.publishSignals(d, name, sigs, v)
+	arrivals, arrivalsOK := b.publishRequestRate(d, name, st.arrivals, st.arrivalsOK, v)
 	b.publishConfigured(d, g)
 
 	// Scoring, then the advisor's history of what was scored. Without a scorer
 	// (its parameters were refused) rules still get the configured reference lines.
 	scored := st.scorer != nil
 	if scored {
-		res := st.evaluate(v.now, sigs, state)
+		res := st.evaluate(v.now, sigs, arrivals, arrivalsOK, state)
 		c.history.record(v.now, name, sigs, state.Current, state.Desired, settingsOf(st.params))
 		b.publishComputed(d, name, g, st.params, res)
 	} else {

@@ -33,6 +33,7 @@ const (
 	SourceCloudEye     = "cloudeye"
 	SourceQueue        = "queue"
 	SourceResponseTime = "response_time"
+	SourceRequestRate  = "request_rate"
 	SourceScoring      = "scoring"
 )
 
@@ -40,7 +41,7 @@ const (
 type Options struct {
 	Config  *config.Config
 	Clients *hwcloud.Clients
-	// HTTPClient reads response_time endpoints; nil means a default client.
+	// HTTPClient reads response_time and request_rate endpoints; nil means a default client.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// Advice, when set, gives the thresholds the advisor applies.
@@ -94,6 +95,10 @@ type groupState struct {
 	dmsChecked bool
 	rt, er     point
 	rtOK, erOK bool
+	// rate reads request_rate; arrivals is its newest rate, fed to the scorer.
+	rate       *rateSource
+	arrivals   point
+	arrivalsOK bool
 	scorer     *scoring.Group
 	params     scoring.Params
 	warmed     bool
@@ -182,6 +187,12 @@ func (c *Collector) applyConfig(cfg *config.Config) {
 				st.elb = elb
 			} else if g.ResponseTime != nil {
 				st.http = newHTTPSource(*g.ResponseTime, c.httpClient)
+			}
+		}
+		if !reflect.DeepEqual(prev.RequestRate, g.RequestRate) {
+			st.rate, st.arrivalsOK = nil, false
+			if g.RequestRate != nil {
+				st.rate = newRateSource(*g.RequestRate, c.httpClient)
 			}
 		}
 		c.groups[g.Name] = st
@@ -349,7 +360,7 @@ func (c *Collector) collect(ctx context.Context, now time.Time, early func(*Snap
 	c.record(SourceDimensions, time.Since(t0), len(dimErrs) == 0, now)
 	errs = append(errs, dimErrs...)
 
-	// Queue and response time read their own servers while Cloud Eye is queried.
+	// Queue, response time and request rate read their own servers while Cloud Eye is queried.
 	var side sync.WaitGroup
 	var sideRes sideResult
 	side.Add(1)
@@ -393,6 +404,9 @@ func (c *Collector) collect(ctx context.Context, now time.Time, early func(*Snap
 	}
 	if sideRes.http {
 		c.record(SourceResponseTime, sideRes.duration, !sideRes.httpFailed, now)
+	}
+	if sideRes.rate {
+		c.record(SourceRequestRate, sideRes.duration, !sideRes.rateFailed, now)
 	}
 	errs = append(errs, sideRes.errs...)
 
@@ -573,16 +587,16 @@ func (c *Collector) queries() []query {
 	return qs
 }
 
-// sideResult is what reading the queues and response-time endpoints gave.
+// sideResult is what reading the queues and the service's endpoints gave.
 type sideResult struct {
-	errs                    []error
-	queue, http             bool // some group has such a source
-	queueFailed, httpFailed bool
-	duration                time.Duration
+	errs                                []error
+	queue, http, rate                   bool // some group has such a source
+	queueFailed, httpFailed, rateFailed bool
+	duration                            time.Duration
 }
 
-// readSideSources reads Redis queues and response-time endpoints, every group
-// in parallel, each bounded by its own timeout.
+// readSideSources reads Redis queues, response-time and request-rate
+// endpoints, every group in parallel, each bounded by its own timeout.
 func (c *Collector) readSideSources(ctx context.Context, now time.Time) sideResult {
 	var (
 		wg    sync.WaitGroup
@@ -626,6 +640,21 @@ func (c *Collector) readSideSources(ctx context.Context, now time.Time) sideResu
 				}
 				if r.errorRateOK {
 					st.er, st.erOK = point{value: r.errorRate, at: now}, true
+				}
+			}()
+		}
+		if st.rate != nil {
+			res.rate = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v, ok, err := st.rate.read(ctx, now)
+				if err != nil {
+					fail(&res.rateFailed, fmt.Errorf("group %q: %w", name, err))
+					return
+				}
+				if ok {
+					st.arrivals, st.arrivalsOK = point{value: v, at: now}, true
 				}
 			}()
 		}

@@ -59,31 +59,41 @@ func (s *httpSource) metric() string {
 }
 
 func (s *httpSource) read(ctx context.Context) (httpReading, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.URL, nil)
+	fams, err := scrape(ctx, s.client, s.cfg, "response_time")
 	if err != nil {
-		return httpReading{}, fmt.Errorf("response_time: %s: %w", s.cfg.URL, err)
-	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return httpReading{}, fmt.Errorf("response_time: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return httpReading{}, fmt.Errorf("response_time: %s answered %s", s.cfg.URL, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, maxScrapeBytes))
-	if err != nil {
-		return httpReading{}, fmt.Errorf("response_time: parsing %s: %w", s.cfg.URL, err)
+		return httpReading{}, err
 	}
 	fam, ok := fams[s.metric()]
 	if !ok {
 		return httpReading{}, fmt.Errorf("response_time: %s has no metric %q: set response_time.metric", s.cfg.URL, s.metric())
 	}
 	return s.reading(fam, fams)
+}
+
+// scrape reads the families of a service's Prometheus text endpoint within
+// the source's timeout; field names the config block in errors.
+func scrape(ctx context.Context, client *http.Client, cfg config.HTTPSource, field string) (map[string]*dto.MetricFamily, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", field, cfg.URL, err)
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s answered %s", field, cfg.URL, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, maxScrapeBytes))
+	if err != nil {
+		return nil, fmt.Errorf("%s: parsing %s: %w", field, cfg.URL, err)
+	}
+	return fams, nil
 }
 
 // reading turns a family into a reading. A gauge is the response time itself;

@@ -25,7 +25,7 @@ type descs struct {
 	cpu, memory, gpu, gpuMemory, gpuMemUsed, gpuMemFree, gpuPower, gpuTemp, npu, npuMemory *prometheus.Desc
 	cloudeyeValue, sampleAge                                                               *prometheus.Desc
 
-	signalAge, queueDepth *prometheus.Desc
+	signalAge, queueDepth, requestRate *prometheus.Desc
 
 	weight, score, trend, scalingScore, forecastModel, forecastError *prometheus.Desc
 	recommended, policyInfo, leadTime                                *prometheus.Desc
@@ -98,6 +98,8 @@ func newDescs() *descs {
 
 		signalAge:  d(metricnames.SignalAge, "Age of the data behind the signal's value (flexus_signal_ratio, _seconds or _items).", "group", "signal"),
 		queueDepth: d("flexus_queue_depth", "Raw queue depth of the group by source.", "group", "source"),
+		requestRate: d(metricnames.GroupRequestRate, "Requests per second the service reports on its own endpoint (request_rate), "+
+			"the demand the predictive policy sizes the CPU on while it is fresher than Cloud Eye's CPU. Absent while stale.", "group"),
 
 		weight:        d(metricnames.Weight, "Weight of the signal in the composite score.", "group", "signal"),
 		score:         d(metricnames.Score, "Per-signal score in [-1, 1] (seed formula).", "group", "signal"),

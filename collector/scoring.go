@@ -138,16 +138,22 @@ func withAdvice(p scoring.Params, eff advisor.Settings) scoring.Params {
 	return p
 }
 
-// evaluate feeds this cycle's fresh signals to the group's scorer and returns
-// its result. The sample time is the data's own time, so the scorer ages it
-// the way the exporter does.
-func (st *groupState) evaluate(now time.Time, sigs map[string]point, state scoring.GroupState) scoring.Result {
+// evaluate feeds this cycle's fresh signals, and the service's request rate
+// when it has a fresh one, to the group's scorer and returns its result. The
+// sample time is the data's own time, so the scorer ages it the way the
+// exporter does, and the predictive policy sizes the CPU on the rate while it
+// is newer than Cloud Eye's CPU.
+func (st *groupState) evaluate(now time.Time, sigs map[string]point, arrivals point, arrivalsOK bool, state scoring.GroupState) scoring.Result {
 	for _, name := range config.Signals() {
 		p, ok := sigs[name]
 		if !ok {
 			continue
 		}
 		_ = st.scorer.Observe(p.at, scoring.Signal(name), p.value)
+	}
+	if arrivalsOK {
+		// Refused only without a service rate, which config requires with request_rate.
+		_ = st.scorer.ObserveArrivals(arrivals.at, arrivals.value)
 	}
 	return st.scorer.Evaluate(now, state)
 }

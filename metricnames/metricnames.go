@@ -16,6 +16,11 @@ const (
 	GroupInstances = "flexus_group_instances" // label state
 )
 
+// GroupRequestRate is the service's request rate, scraped from its own
+// endpoint (request_rate), in requests per second: the demand the predictive
+// policy sizes the CPU on while it is fresher than Cloud Eye's CPU.
+const GroupRequestRate = "flexus_group_request_rate_per_second"
+
 // Unit is a signal's base unit, the suffix of the names of the families
 // that carry its values: one name, one unit (docs/metrics.md).
 type Unit string
