@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,28 @@ func TestCheckRefusesARequestRateThatIsNoHTTPURL(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s: error %v, want it to contain %q", tc.url, err, tc.wantErr)
 		}
+	}
+}
+
+func TestEffectiveRequestRateShowsItsDefaultsAndParsesBack(t *testing.T) {
+	c, err := Parse([]byte(requestRateGroup("40", "    response_time: {url: http://web/metrics}\n    request_rate: {url: http://web/metrics}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Effective(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"type: counter", "metric: http_requests_total", "instance_capacity: 40"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the effective config lacks %q:\n%s", want, out)
+		}
+	}
+	back, err := Parse(out)
+	if err != nil {
+		t.Fatalf("the effective config does not parse back: %v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(back.Groups[0], c.Groups[0]) {
+		t.Errorf("parsed back differs:\n got %+v\nwant %+v", back.Groups[0], c.Groups[0])
 	}
 }
