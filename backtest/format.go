@@ -16,11 +16,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintln(tw, "policy\tinstance-hours\tSLO-violation min\tworst queue delay s\tscaling actions\treversals\tcost/oracle\t")
 	for _, p := range r.Order {
 		f := r.Figures[p]
-		ratio := "-"
-		if f.CostRatioToOracle > 0 {
-			ratio = fmt.Sprintf("%.3f", f.CostRatioToOracle)
-		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%.2f\t%d\t%d\t%s\t\n", p, f.InstanceHours, f.ViolationMinutes, f.WorstQueueDelaySeconds, f.ScalingActions, f.Reversals, ratio)
+		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%.2f\t%d\t%d\t%s\t\n", p, f.InstanceHours, f.ViolationMinutes, f.WorstQueueDelaySeconds, f.ScalingActions, f.Reversals, ratio(f.CostRatioToOracle))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

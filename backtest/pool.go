@@ -1,16 +1,11 @@
 package backtest
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
-	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // PoolOptions model a warm pool: stopped instances a scale-out starts
@@ -86,53 +81,21 @@ func (p PoolOptions) billed(st world.GroupState) (total, pooled float64) {
 	return st.CostInstanceSeconds/3600 + pooled*p.StoppedCost, pooled
 }
 
-// PoolComparison is one trace replayed without and with a warm pool.
-type PoolComparison struct {
-	Pool    PoolOptions
-	Without *Result
-	With    *Result
-}
-
-// RunPool replays tr for each policy twice: without a pool, and with opts.Pool.
-func RunPool(ctx context.Context, tr trace.Series, policies []Policy, opts Options) (*PoolComparison, error) {
-	if opts.Pool.Size < 1 {
-		return nil, fmt.Errorf("backtest: --warm-pool %d: give a pool of at least 1 to compare with none", opts.Pool.Size)
-	}
-	with := opts
-	without := opts
-	without.Pool.Size = 0
-	a, err := Run(ctx, tr, policies, without)
+// feature is the pool as a comparison names it: without and with, and what
+// the pool itself cost.
+func (p PoolOptions) feature() (feature, error) {
+	p, err := p.withDefaults()
 	if err != nil {
-		return nil, err
+		return feature{}, err
 	}
-	b, err := Run(ctx, tr, policies, with)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := with.Pool.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	return &PoolComparison{Pool: pool, Without: a, With: b}, nil
-}
-
-// WriteText prints, per policy, cost and violation minutes without and with the pool.
-func (c *PoolComparison) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "trace %s: warm pool of %d, start %s, a stopped instance at %.3f of a running one\n",
-		c.With.Trace, c.Pool.Size, c.Pool.StartDelay, c.Pool.StoppedCost)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tinstance-hours without\twith\tof which pool\tSLO-violation min without\twith\t")
-	for _, p := range c.With.Order {
-		a, b := c.Without.Figures[p], c.With.Figures[p]
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%d\t%d\t\n", p, a.InstanceHours, b.InstanceHours, b.PoolHours*c.Pool.StoppedCost, a.ViolationMinutes, b.ViolationMinutes)
-	}
-	return tw.Flush()
-}
-
-// WriteJSON prints {"warm_pool": N, "without": {policy: figures}, "with": {...}}.
-func (c *PoolComparison) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"warm_pool": c.Pool.Size, "start_delay_seconds": c.Pool.StartDelay.Seconds(),
-		"stopped_cost": c.Pool.StoppedCost, "without": c.Without.Figures, "with": c.With.Figures})
+	return feature{
+		name:   "warm pool",
+		runs:   [2]string{"without", "with"},
+		setup:  fmt.Sprintf("warm pool of %d, start %s, a stopped instance at %.3f of a running one", p.Size, p.StartDelay, p.StoppedCost),
+		params: map[string]any{"warm_pool": p.Size, "start_delay_seconds": p.StartDelay.Seconds(), "stopped_cost": p.StoppedCost},
+		cause:  "the pool",
+		extra: []column{{"of which pool h", func(f RunFigures) string {
+			return fmt.Sprintf("%.1f", f.PoolHours*p.StoppedCost)
+		}}},
+	}, nil
 }

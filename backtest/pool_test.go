@@ -27,13 +27,18 @@ func step() trace.Series {
 func TestWarmPoolShortensTheStepsViolations(t *testing.T) {
 	// A slow boot (3 minutes, a model loading into memory) and a pool large
 	// enough for the whole jump: the pool's 15 s start is what changes.
-	opts := Options{Rules: loadRules(t), BootDelay: 3 * time.Minute, Pool: PoolOptions{Size: 12}}
-	res, err := RunPool(context.Background(), step(), []Policy{PolicyTarget, PolicyPredictive}, opts)
+	base := Options{Rules: loadRules(t), BootDelay: 3 * time.Minute}
+	variant := base
+	variant.Pool = PoolOptions{Size: 12}
+	res, err := Compare(context.Background(), step(), []Policy{PolicyTarget, PolicyPredictive}, base, variant)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []Policy{PolicyTarget, PolicyPredictive} {
-		a, b := res.Without.Figures[p], res.With.Figures[p]
+	if len(res.Policies) != 2 {
+		t.Fatalf("%d policies compared, want 2", len(res.Policies))
+	}
+	for _, pr := range res.Policies {
+		p, a, b := pr.Policy, pr.Base, pr.Variant
 		t.Logf("%s: without %.2f h / %d min, with %.2f h (pool %.2f stopped h) / %d min", p, a.InstanceHours, a.ViolationMinutes, b.InstanceHours, b.PoolHours, b.ViolationMinutes)
 		if a.ViolationMinutes == 0 {
 			t.Fatalf("%s: the step broke no SLO minute without a pool: the test shows nothing", p)

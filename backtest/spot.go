@@ -1,16 +1,11 @@
 package backtest
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
-	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // SpotOptions replay the group as a spot fleet with an on-demand base:
@@ -108,88 +103,17 @@ func (o *SpotOptions) figures(st world.GroupState) *SpotFigures {
 	return &SpotFigures{CostInstanceHours: st.Cost / f.PricePerHour, Reclaims: st.SpotReclaims}
 }
 
-// SpotRun is one policy's replay on demand or on spot.
-type SpotRun struct {
-	InstanceHours float64 `json:"instance_hours"`
-	// CostInstanceHours is the bill in on-demand instance-hours.
-	CostInstanceHours float64 `json:"cost_on_demand_instance_hours"`
-	ViolationMinutes  int     `json:"slo_violation_minutes"`
-	Reclaims          int     `json:"spot_reclaims"`
-}
-
-// SpotPolicy compares one policy on demand and on spot.
-type SpotPolicy struct {
-	Policy   Policy  `json:"policy"`
-	OnDemand SpotRun `json:"on_demand"`
-	Spot     SpotRun `json:"spot"`
-	// CostSaved is in on-demand instance-hours, CostSavedRatio its share of the on-demand bill.
-	CostSaved      float64 `json:"cost_saved_on_demand_instance_hours"`
-	CostSavedRatio float64 `json:"cost_saved_ratio"`
-	// ViolationMinutesAdded is what reclaims cost: spot's minutes over the SLO minus on demand's.
-	ViolationMinutesAdded int `json:"violation_minutes_added"`
-}
-
-// SpotComparison is a trace replayed on demand and on spot, per policy.
-type SpotComparison struct {
-	Trace               string       `json:"trace"`
-	ReclaimPerHour      float64      `json:"reclaim_rate_per_instance_hour"`
-	Discount            float64      `json:"spot_discount"`
-	OnDemandBase        int          `json:"on_demand_base"`
-	ReplaceDelaySeconds float64      `json:"replace_delay_seconds"`
-	Policies            []SpotPolicy `json:"policies"`
-}
-
-// RunSpot replays tr twice for each policy, on demand and as the spot
-// fleet spot describes, from the same start and seed, and compares them.
-func RunSpot(ctx context.Context, tr trace.Series, policies []Policy, opts Options, spot SpotOptions) (*SpotComparison, error) {
-	opts.Spot = nil
-	onDemand, err := Run(ctx, tr, policies, opts)
-	if err != nil {
-		return nil, err
+// feature is spot as a comparison names it: on demand and on spot, and the
+// reclaims.
+func (o *SpotOptions) feature() feature {
+	return feature{
+		name: "spot",
+		runs: [2]string{"on_demand", "spot"},
+		setup: fmt.Sprintf("on spot, %d on demand, the rest spot at %.0f%% off, reclaimed at %g per instance-hour, replaced after %s",
+			o.OnDemandBase, o.Discount*100, o.ReclaimPerHour, o.ReplaceDelay),
+		params: map[string]any{"reclaim_rate_per_instance_hour": o.ReclaimPerHour, "spot_discount": o.Discount,
+			"on_demand_base": o.OnDemandBase, "replace_delay_seconds": o.ReplaceDelay.Seconds()},
+		cause: "reclaims",
+		extra: []column{{"reclaims", func(f RunFigures) string { return fmt.Sprint(f.Reclaims) }}},
 	}
-	opts.Spot = &spot
-	onSpot, err := Run(ctx, tr, policies, opts)
-	if err != nil {
-		return nil, err
-	}
-	out := &SpotComparison{Trace: tr.Name, ReclaimPerHour: spot.ReclaimPerHour, Discount: spot.Discount,
-		OnDemandBase: spot.OnDemandBase, ReplaceDelaySeconds: spot.ReplaceDelay.Seconds()}
-	for _, p := range onDemand.Order {
-		od, sp := onDemand.Figures[p], onSpot.Figures[p]
-		c := SpotPolicy{Policy: p,
-			OnDemand: SpotRun{InstanceHours: od.InstanceHours, CostInstanceHours: od.InstanceHours, ViolationMinutes: od.ViolationMinutes},
-			Spot:     SpotRun{InstanceHours: sp.InstanceHours, ViolationMinutes: sp.ViolationMinutes},
-		}
-		if sp.Spot != nil {
-			c.Spot.CostInstanceHours, c.Spot.Reclaims = sp.Spot.CostInstanceHours, sp.Spot.Reclaims
-		}
-		c.CostSaved = c.OnDemand.CostInstanceHours - c.Spot.CostInstanceHours
-		if c.OnDemand.CostInstanceHours > 0 {
-			c.CostSavedRatio = c.CostSaved / c.OnDemand.CostInstanceHours
-		}
-		c.ViolationMinutesAdded = c.Spot.ViolationMinutes - c.OnDemand.ViolationMinutes
-		out.Policies = append(out.Policies, c)
-	}
-	return out, nil
-}
-
-// WriteText prints one row per policy: the bill and the minutes over the
-// SLO on demand and on spot, what spot saved and what its reclaims cost.
-func (s *SpotComparison) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "trace %s on spot: %d on demand, the rest spot at %.0f%% off, reclaimed at %g per instance-hour, replaced after %s\n",
-		s.Trace, s.OnDemandBase, s.Discount*100, s.ReclaimPerHour, time.Duration(s.ReplaceDelaySeconds*float64(time.Second)))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\ton-demand cost h\tspot cost h\tsaved\treclaims\tSLO-violation min on demand\ton spot\tadded by reclaims\t")
-	for _, p := range s.Policies {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f%%\t%d\t%d\t%d\t%+d\t\n", p.Policy, p.OnDemand.CostInstanceHours, p.Spot.CostInstanceHours,
-			p.CostSavedRatio*100, p.Spot.Reclaims, p.OnDemand.ViolationMinutes, p.Spot.ViolationMinutes, p.ViolationMinutesAdded)
-	}
-	return tw.Flush()
-}
-
-// WriteJSON prints the comparison as one object.
-func (s *SpotComparison) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
 }

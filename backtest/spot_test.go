@@ -20,13 +20,13 @@ func TestSpotSavesCostAndReclaimsCostViolationMinutes(t *testing.T) {
 		name string
 		spot SpotOptions
 		// check states the rule on one policy's comparison.
-		check func(t *testing.T, p SpotPolicy)
+		check func(t *testing.T, p Pair)
 	}{
 		{"without reclaims spot saves its discount on every hour above the base and costs no minute",
 			SpotOptions{ReclaimPerHour: 0, Discount: 0.7, OnDemandBase: 0, ReplaceDelay: 30 * time.Second},
-			func(t *testing.T, p SpotPolicy) {
-				if p.Spot.Reclaims != 0 || p.ViolationMinutesAdded != 0 {
-					t.Errorf("%s: %d reclaims and %+d violation minutes, want none", p.Policy, p.Spot.Reclaims, p.ViolationMinutesAdded)
+			func(t *testing.T, p Pair) {
+				if p.Variant.Reclaims != 0 || p.ViolationMinutesAdded != 0 {
+					t.Errorf("%s: %d reclaims and %+d violation minutes, want none", p.Policy, p.Variant.Reclaims, p.ViolationMinutesAdded)
 				}
 				if p.CostSavedRatio < 0.69 || p.CostSavedRatio > 0.71 {
 					t.Errorf("%s: saved %.3f of the bill, want the discount 0.7 (every instance spot)", p.Policy, p.CostSavedRatio)
@@ -34,19 +34,19 @@ func TestSpotSavesCostAndReclaimsCostViolationMinutes(t *testing.T) {
 			}},
 		{"an on-demand base is billed in full: the saving shrinks",
 			SpotOptions{ReclaimPerHour: 0, Discount: 0.7, OnDemandBase: 5, ReplaceDelay: 30 * time.Second},
-			func(t *testing.T, p SpotPolicy) {
+			func(t *testing.T, p Pair) {
 				if p.CostSaved <= 0 || p.CostSavedRatio >= 0.69 {
 					t.Errorf("%s: saved %.1f h (%.3f of the bill), want some, less than the full discount", p.Policy, p.CostSaved, p.CostSavedRatio)
 				}
 			}},
 		{"frequent reclaims cost violation minutes where there is no headroom, and spot still saves",
 			SpotOptions{ReclaimPerHour: 0.5, Discount: 0.7, OnDemandBase: 0, ReplaceDelay: 30 * time.Second},
-			func(t *testing.T, p SpotPolicy) {
-				if p.Spot.Reclaims == 0 {
+			func(t *testing.T, p Pair) {
+				if p.Variant.Reclaims == 0 {
 					t.Fatalf("%s: no reclaim at 0.5 per instance-hour over some 20 instance-hours", p.Policy)
 				}
 				if p.Policy == PolicyOracle && p.ViolationMinutesAdded <= 0 {
-					t.Errorf("oracle: %d reclaims added %+d violation minutes, want some", p.Spot.Reclaims, p.ViolationMinutesAdded)
+					t.Errorf("oracle: %d reclaims added %+d violation minutes, want some", p.Variant.Reclaims, p.ViolationMinutesAdded)
 				}
 				if p.CostSaved <= 0 {
 					t.Errorf("%s: saved %.1f h", p.Policy, p.CostSaved)
@@ -55,7 +55,8 @@ func TestSpotSavesCostAndReclaimsCostViolationMinutes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := RunSpot(ctx, handMade(), policies, Options{}, tc.spot)
+			spot := tc.spot
+			c, err := Compare(ctx, handMade(), policies, Options{}, Options{Spot: &spot})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +74,7 @@ func TestSpotComparisonIsReproducibleAndPrinted(t *testing.T) {
 	spot := SpotOptions{ReclaimPerHour: 0.5, Discount: 0.7, ReplaceDelay: time.Minute}
 	var outs [2]bytes.Buffer
 	for i := range outs {
-		c, err := RunSpot(context.Background(), handMade(), []Policy{PolicyOracle}, Options{}, spot)
+		c, err := Compare(context.Background(), handMade(), []Policy{PolicyOracle}, Options{}, Options{Spot: &spot})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,8 +94,14 @@ func TestSpotComparisonIsReproducibleAndPrinted(t *testing.T) {
 	if outs[0].String() != outs[1].String() {
 		t.Fatalf("the same seed gave two answers:\n%s\n%s", outs[0].String(), outs[1].String())
 	}
-	var parsed SpotComparison
-	if err := json.Unmarshal(outs[0].Bytes(), &parsed); err != nil || parsed.Policies[0].Spot.Reclaims == 0 {
+	var parsed struct {
+		Policies []struct {
+			Spot struct {
+				Reclaims int `json:"spot_reclaims"`
+			} `json:"spot"`
+		} `json:"policies"`
+	}
+	if err := json.Unmarshal(outs[0].Bytes(), &parsed); err != nil || len(parsed.Policies) != 1 || parsed.Policies[0].Spot.Reclaims == 0 {
 		t.Fatalf("JSON %v: %s", err, outs[0].String())
 	}
 }

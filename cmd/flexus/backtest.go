@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
@@ -93,32 +94,23 @@ func backtestCommand() command {
 				return runSweep(ctx, e, tr, opts, *report, *format)
 			}
 			if spot.on() {
-				return spot.run(ctx, e, tr, policies, opts, *format)
+				variant, err := spot.variant(opts)
+				if err != nil {
+					return err
+				}
+				return runCompare(ctx, e, tr, policies, opts, variant, *format)
 			}
 			if pool := backtest.PoolFromConfig(opts.Config, opts.Group); *warmPool > 0 || pool.Size > 0 {
-				return runPool(ctx, e, tr, policies, opts, pool, *warmPool, *poolStart, *poolCost, *format)
+				return runCompare(ctx, e, tr, policies, opts, poolVariant(opts, pool, *warmPool, *poolStart, *poolCost), *format)
 			}
 			res, err := backtest.Run(ctx, tr, policies, opts)
 			if err != nil {
 				return err
 			}
-			if *report != "" {
-				f, err := os.Create(*report)
-				if err != nil {
-					return fmt.Errorf("backtest: report: %w", err)
-				}
-				if err := res.WriteHTML(f); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("backtest: report: %w", err)
-				}
+			if err := writeReport(*report, res); err != nil {
+				return err
 			}
-			if *format == "json" {
-				return res.WriteJSON(e.stdout)
-			}
-			return res.WriteText(e.stdout)
+			return write(e, res, *format)
 		}
 	}}
 }
@@ -129,28 +121,34 @@ func runSweep(ctx context.Context, e *env, tr trace.Series, opts backtest.Option
 	if err != nil {
 		return err
 	}
-	if report != "" {
-		f, err := os.Create(report)
-		if err != nil {
-			return fmt.Errorf("backtest: report: %w", err)
-		}
-		if err := res.WriteHTML(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("backtest: report: %w", err)
-		}
+	if err := writeReport(report, res); err != nil {
+		return err
 	}
-	if format == "json" {
-		return res.WriteJSON(e.stdout)
-	}
-	return res.WriteText(e.stdout)
+	return write(e, res, format)
 }
 
-// runPool replays the trace without and with the warm pool (flags over the
-// group's warm_pool) and prints the comparison.
-func runPool(ctx context.Context, e *env, tr trace.Series, policies []backtest.Policy, opts backtest.Options, pool backtest.PoolOptions, size int, start time.Duration, cost float64, format string) error {
+// writeReport writes res's HTML page to path (--report), if one is asked for.
+func writeReport(path string, res interface{ WriteHTML(io.Writer) error }) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("backtest: report: %w", err)
+	}
+	if err := res.WriteHTML(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("backtest: report: %w", err)
+	}
+	return nil
+}
+
+// poolVariant is the warm pool the comparison adds: the flags over the
+// group's warm_pool.
+func poolVariant(opts backtest.Options, pool backtest.PoolOptions, size int, start time.Duration, cost float64) backtest.Options {
 	if size > 0 {
 		pool.Size = size
 	}
@@ -159,10 +157,23 @@ func runPool(ctx context.Context, e *env, tr trace.Series, policies []backtest.P
 	}
 	pool.StoppedCost = cost
 	opts.Pool = pool
-	res, err := backtest.RunPool(ctx, tr, policies, opts)
+	return opts
+}
+
+// runCompare replays the trace under base and variant and prints the comparison.
+func runCompare(ctx context.Context, e *env, tr trace.Series, policies []backtest.Policy, base, variant backtest.Options, format string) error {
+	res, err := backtest.Compare(ctx, tr, policies, base, variant)
 	if err != nil {
 		return err
 	}
+	return write(e, res, format)
+}
+
+// write prints a result in the --format asked for.
+func write(e *env, res interface {
+	WriteText(io.Writer) error
+	WriteJSON(io.Writer) error
+}, format string) error {
 	if format == "json" {
 		return res.WriteJSON(e.stdout)
 	}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/flexus-autoscaler/flexus/backtest"
-	"github.com/flexus-autoscaler/flexus/trace"
 )
 
 // spotFlags are the backtest's spot model: given a reclaim rate, each
@@ -27,17 +24,12 @@ func addSpotFlags(cmd *kingpin.CmdClause) spotFlags {
 
 func (f spotFlags) on() bool { return *f.rate > 0 }
 
-func (f spotFlags) run(ctx context.Context, e *env, tr trace.Series, policies []backtest.Policy, opts backtest.Options, format string) error {
+// variant is opts replayed as the spot fleet the flags and the config describe.
+func (f spotFlags) variant(opts backtest.Options) (backtest.Options, error) {
 	so, err := backtest.SpotOptionsFor(opts.Config, opts.Group, *f.rate, *f.discount, *f.base)
 	if err != nil {
-		return err
+		return opts, err
 	}
-	res, err := backtest.RunSpot(ctx, tr, policies, opts, so)
-	if err != nil {
-		return err
-	}
-	if format == "json" {
-		return res.WriteJSON(e.stdout)
-	}
-	return res.WriteText(e.stdout)
+	opts.Spot = &so
+	return opts, nil
 }

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 )
 
 func TestBacktestComparesSpotWithOnDemandWhenGivenAReclaimRate(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := run([]string{"backtest", "--trace", "../../backtest/testdata/elb_2days.csv", "--rules", "../../rules",
-		"--policy", "static-peak,oracle", "--format", "json", "--spot.reclaim-rate", "0.05", "--spot.on-demand-base", "2"}, &out, &errOut, func(string) string { return "" })
+	code, out, errOut := backtestElb("--policy", "static-peak,oracle", "--format", "json", "--spot.reclaim-rate", "0.05", "--spot.on-demand-base", "2")
 	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut.String())
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var got struct {
 		Base     int `json:"on_demand_base"`
@@ -24,11 +21,11 @@ func TestBacktestComparesSpotWithOnDemandWhenGivenAReclaimRate(t *testing.T) {
 			} `json:"spot"`
 		} `json:"policies"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("%v in %s", err, out.String())
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
 	}
 	if got.Base != 2 || len(got.Policies) != 2 {
-		t.Fatalf("base %d, %d policies: %s", got.Base, len(got.Policies), out.String())
+		t.Fatalf("base %d, %d policies: %s", got.Base, len(got.Policies), out)
 	}
 	for _, p := range got.Policies {
 		if p.Saved <= 0 {
@@ -40,10 +37,8 @@ func TestBacktestComparesSpotWithOnDemandWhenGivenAReclaimRate(t *testing.T) {
 		}
 	}
 
-	out.Reset()
-	if code := run([]string{"backtest", "--trace", "../../backtest/testdata/elb_2days.csv", "--rules", "../../rules",
-		"--policy", "oracle", "--spot.reclaim-rate", "0.05", "--spot.discount", "1.5"}, &out, &errOut, func(string) string { return "" }); code == 0 ||
-		!strings.Contains(errOut.String(), "--spot.discount 1.5 is outside (0, 1)") {
-		t.Fatalf("a discount above 1: exit %d, %s", code, errOut.String())
+	if code, _, errOut := backtestElb("--policy", "oracle", "--spot.reclaim-rate", "0.05", "--spot.discount", "1.5"); code == 0 ||
+		!strings.Contains(errOut, "--spot.discount 1.5 is outside (0, 1)") {
+		t.Fatalf("a discount above 1: exit %d, %s", code, errOut)
 	}
 }

@@ -119,3 +119,47 @@ func TestBacktestReadsTheWorkloadFromPrometheus(t *testing.T) {
 		t.Errorf("no seed result in %s", out.String())
 	}
 }
+
+func TestBacktestComparesAWarmPoolWithNone(t *testing.T) {
+	code, out, errOut := backtestElb("--policy", "static-peak,oracle", "--format", "json", "--warm-pool", "2", "--warm-pool.start-delay", "20s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	type figures struct {
+		PoolHours *float64 `json:"pool_hours"`
+	}
+	var got struct {
+		Size     int     `json:"warm_pool"`
+		Start    float64 `json:"start_delay_seconds"`
+		Policies []struct {
+			Policy  string  `json:"policy"`
+			Without figures `json:"without"`
+			With    figures `json:"with"`
+		} `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	if got.Size != 2 || got.Start != 20 || len(got.Policies) != 2 {
+		t.Fatalf("pool %d, start %vs, %d policies: %s", got.Size, got.Start, len(got.Policies), out)
+	}
+	for _, p := range got.Policies {
+		if p.Without.PoolHours == nil || *p.Without.PoolHours != 0 || p.With.PoolHours == nil || *p.With.PoolHours <= 0 {
+			t.Errorf("%s: pool hours %v without, %v with: only the pooled run keeps stopped instances", p.Policy, p.Without.PoolHours, p.With.PoolHours)
+		}
+	}
+
+	if code, _, errOut := backtestElb("--policy", "oracle", "--warm-pool", "2", "--warm-pool.stopped-cost", "1.5"); code == 0 ||
+		!strings.Contains(errOut, "--warm-pool.stopped-cost 1.5 must be a fraction") {
+		t.Fatalf("a stopped cost above 1: exit %d, %s", code, errOut)
+	}
+}
+
+// backtestElb runs the backtest command on the two-day ELB trace with the
+// project's rules and args, and returns its exit code, stdout and stderr.
+func backtestElb(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(append([]string{"backtest", "--trace", "../../backtest/testdata/elb_2days.csv", "--rules", "../../rules"}, args...),
+		&out, &errOut, func(string) string { return "" })
+	return code, out.String(), errOut.String()
+}
