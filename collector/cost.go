@@ -54,8 +54,13 @@ type costDescs struct {
 // costUsage is what the collection knows of a group for its cost.
 type costUsage struct {
 	group, flavor string
-	spot          bool
-	inService     int
+	// spot is the group's configured market for a new instance when every
+	// one is spot (ecs.spot, spot.on_demand_base 0): the price published and
+	// right-sizing use it. markets is where the in-service instances
+	// actually run, which the rate is charged at.
+	spot      bool
+	inService int
+	markets   cost.Markets
 	// util are the group's utilisation signals (cpu, memory, gpu) and
 	// targets their targets; rps is requests per second, NaN when unknown.
 	util, targets map[string]float64
@@ -145,12 +150,18 @@ func (c *costs) refresh(ctx context.Context, now time.Time, flavors []string) {
 func (c *costs) publish(b *builder, now time.Time, u costUsage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	price, err := c.pricing.Resolve(u.flavor, u.spot, c.quotes)
+	prices, err := c.pricing.ResolveMarkets(u.flavor, c.quotes)
 	if err != nil || u.flavor == "" {
 		return
 	}
+	price := prices.OnDemand
+	if u.spot {
+		price = prices.Spot
+	}
 	b.group(c.d.price, price.PerHour, u.group, u.flavor, price.Currency, string(price.Source))
-	rate := cost.Rate(u.inService, price)
+	// Each instance at its market's price: a spot group's on-demand base
+	// at the on-demand price, the rest at the spot price.
+	rate := prices.Rate(u.markets)
 	b.group(c.d.rate, rate, u.group, price.Currency)
 	m := c.meters[u.group]
 	if m == nil {
@@ -163,7 +174,7 @@ func (c *costs) publish(b *builder, now time.Time, u costUsage) {
 	if needed, ok := cost.Needed(u.inService, u.util, u.targets); ok {
 		idle := cost.Idle(u.inService, needed)
 		b.group(c.d.idle, float64(idle), u.group)
-		b.group(c.d.idleRate, cost.Rate(idle, price), u.group, price.Currency)
+		b.group(c.d.idleRate, prices.IdleRate(u.markets, idle), u.group, price.Currency)
 	}
 	if v, ok := cost.PerThousandRequests(rate, u.rps); ok {
 		b.group(c.d.perRequests, v, u.group, price.Currency)
@@ -271,10 +282,10 @@ func groupFlavor(g *config.Group, instances []Instance) string {
 // request rate.
 func costUsageOf(st *groupState, inService int, sigs map[string]point, v cycleView) costUsage {
 	g := &st.cfg
-	// A group with an on-demand base is priced on demand: the mixed rate is not modelled yet.
 	base, spot := g.SpotBase()
 	u := costUsage{group: g.Name, flavor: groupFlavor(g, st.members.instances), spot: spot && base == 0,
-		inService: inService, util: map[string]float64{}, targets: map[string]float64{}, rps: math.NaN()}
+		inService: inService, markets: marketsOf(g, st.members.instances, inService),
+		util: map[string]float64{}, targets: map[string]float64{}, rps: math.NaN()}
 	for _, sig := range []string{config.SignalCPU, config.SignalMemory, config.SignalGPU} {
 		if p, ok := sigs[sig]; ok {
 			u.util[sig] = p.value
@@ -289,6 +300,35 @@ func costUsageOf(st *groupState, inService int, sigs map[string]point, v cycleVi
 		}
 	}
 	return u
+}
+
+// chargingMode is the ECS server metadata key that names its billing:
+// "0" pay-per-use, "1" yearly/monthly, "2" spot (SDK ecs/v2
+// model_server_detail.go, Metadata; docs/cloud-api.md, ecs-spot-market).
+// Discovery copies metadata into the instance's tags.
+const chargingMode = "charging_mode"
+
+// marketsOf divides the group's in-service instances between the markets
+// by the charging mode ECS lists for each; an instance whose mode is not
+// known (an AS member not yet looked up) is placed as the config creates it.
+// A yearly/monthly server is counted on demand: its plan price is the one
+// pricing.flavors gives its flavour, as for any other.
+func marketsOf(g *config.Group, instances []Instance, inService int) cost.Markets {
+	var onDemand, spotN int
+	for _, in := range instances {
+		if in.State != StateInService {
+			continue
+		}
+		switch mode, ok := in.Tags[chargingMode]; {
+		case !ok:
+		case mode == "2":
+			spotN++
+		default:
+			onDemand++
+		}
+	}
+	base, spot := g.SpotBase()
+	return cost.SplitMarkets(inService, onDemand, spotN, base, spot)
 }
 
 // flavorsInUse are the flavours of every group, for the price lookup.

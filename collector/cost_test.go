@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/flexus-autoscaler/flexus/config"
 	"github.com/flexus-autoscaler/flexus/cost"
 )
 
@@ -63,7 +64,7 @@ func TestCostSeries(t *testing.T) {
 		none []string
 	}{
 		{"the rate is in-service instances times the configured price; half the CPU target leaves half idle",
-			costUsage{group: "web", flavor: "x1.2u.4g", inService: 10, util: map[string]float64{"cpu": 0.3}, targets: targets, rps: math.NaN()},
+			costUsage{group: "web", flavor: "x1.2u.4g", inService: 10, markets: cost.Markets{OnDemand: 10}, util: map[string]float64{"cpu": 0.3}, targets: targets, rps: math.NaN()},
 			map[string]float64{
 				"flexus_instance_price_per_hour{currency=CNY,flavor=x1.2u.4g,group=web,source=config}": 0.4,
 				"flexus_cost_rate_per_hour{currency=CNY,group=web}":                                    4,
@@ -71,17 +72,25 @@ func TestCostSeries(t *testing.T) {
 				"flexus_idle_cost_rate_per_hour{currency=CNY,group=web}":                               2,
 			}, []string{"flexus_cost_per_thousand_requests"}},
 		{"spot instances get the spot discount",
-			costUsage{group: "batch", flavor: "x1.8u.16g", spot: true, inService: 2, util: map[string]float64{"cpu": 0.6}, targets: targets, rps: math.NaN()},
+			costUsage{group: "batch", flavor: "x1.8u.16g", spot: true, inService: 2, markets: cost.Markets{Spot: 2}, util: map[string]float64{"cpu": 0.6}, targets: targets, rps: math.NaN()},
 			map[string]float64{"flexus_cost_rate_per_hour{currency=CNY,group=batch}": 1.6}, nil},
+		{"a spot group with an on-demand base is charged each instance at its market; idle capacity is the spot given up first",
+			costUsage{group: "mixed", flavor: "x1.2u.4g", inService: 3, markets: cost.Markets{OnDemand: 1, Spot: 2}, util: map[string]float64{"cpu": 0.2}, targets: targets, rps: math.NaN()},
+			map[string]float64{
+				"flexus_instance_price_per_hour{currency=CNY,flavor=x1.2u.4g,group=mixed,source=config}": 0.4,
+				"flexus_cost_rate_per_hour{currency=CNY,group=mixed}":                                    0.4 + 2*0.2,
+				"flexus_idle_instances{group=mixed}":                                                     2,
+				"flexus_idle_cost_rate_per_hour{currency=CNY,group=mixed}":                               2 * 0.2,
+			}, nil},
 		{"a monthly plan is priced per hour and named as a plan",
-			costUsage{group: "db", flavor: "x1.4u.8g", inService: 3, util: map[string]float64{}, targets: targets, rps: math.NaN()},
+			costUsage{group: "db", flavor: "x1.4u.8g", inService: 3, markets: cost.Markets{OnDemand: 3}, util: map[string]float64{}, targets: targets, rps: math.NaN()},
 			map[string]float64{"flexus_instance_price_per_hour{currency=CNY,flavor=x1.4u.8g,group=db,source=plan}": 1},
 			[]string{"flexus_idle_instances"}},
 		{"with a request rate the cost of 1,000 requests is published",
-			costUsage{group: "api", flavor: "x1.2u.4g", inService: 9, util: map[string]float64{"cpu": 0.6}, targets: targets, rps: 1},
+			costUsage{group: "api", flavor: "x1.2u.4g", inService: 9, markets: cost.Markets{OnDemand: 9}, util: map[string]float64{"cpu": 0.6}, targets: targets, rps: 1},
 			map[string]float64{"flexus_cost_per_thousand_requests{currency=CNY,group=api}": 3.6 / 3600 * 1000}, nil},
 		{"a flavour without a price publishes nothing",
-			costUsage{group: "gpu", flavor: "pi2.2xlarge.4", inService: 2, util: map[string]float64{"cpu": 0.5}, targets: targets, rps: math.NaN()},
+			costUsage{group: "gpu", flavor: "pi2.2xlarge.4", inService: 2, markets: cost.Markets{OnDemand: 2}, util: map[string]float64{"cpu": 0.5}, targets: targets, rps: math.NaN()},
 			nil, []string{"flexus_cost_rate_per_hour", "flexus_instance_price_per_hour"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,9 +114,9 @@ func TestCostSeries(t *testing.T) {
 func TestCostTotalChargesEachRateForItsTime(t *testing.T) {
 	c := newTestCosts(cost.Pricing{Flavors: map[string]cost.FlavorPrice{"x1.2u.4g": {Hourly: 1}}})
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	u := costUsage{group: "web", flavor: "x1.2u.4g", inService: 2, rps: math.NaN()}
+	u := costUsage{group: "web", flavor: "x1.2u.4g", inService: 2, markets: cost.Markets{OnDemand: 2}, rps: math.NaN()}
 	costSeries(t, c, t0, u)
-	u.inService = 4
+	u.inService, u.markets = 4, cost.Markets{OnDemand: 4}
 	costSeries(t, c, t0.Add(30*time.Minute), u)   // 2 instances for half an hour: 1
 	got := costSeries(t, c, t0.Add(time.Hour), u) // 4 for half an hour: 2
 	if v := got["flexus_cost_total{currency=CNY,group=web}"]; math.Abs(v-3) > 1e-9 {
@@ -123,7 +132,7 @@ func TestRightSizingWaitsForADayOfHistory(t *testing.T) {
 	c := newTestCosts(cost.Pricing{Flavors: prices})
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	// CPU-bound: CPU at target, memory nearly idle, on a memory-rich flavour.
-	u := costUsage{group: "web", flavor: "x1.2u.8g", inService: 10, util: map[string]float64{"cpu": 0.6, "memory": 0.1},
+	u := costUsage{group: "web", flavor: "x1.2u.8g", inService: 10, markets: cost.Markets{OnDemand: 10}, util: map[string]float64{"cpu": 0.6, "memory": 0.1},
 		targets: map[string]float64{"cpu": 0.6, "memory": 0.7}, rps: math.NaN()}
 	var got map[string]float64
 	for m := 0; m <= 25*60; m += 60 {
@@ -139,5 +148,46 @@ func TestRightSizingWaitsForADayOfHistory(t *testing.T) {
 		if strings.HasPrefix(k, "flexus_rightsize_info{") && strings.Contains(k, "recommended_flavor=x1.2u.8g") {
 			t.Errorf("still advised the present flavour: %s", k)
 		}
+	}
+}
+
+func TestMarketsOfReadsEachInstancesChargingMode(t *testing.T) {
+	mixed := &config.Group{Name: "web", Backend: config.BackendECS, MaxInstances: 10, Spot: &config.Spot{OnDemandBase: 1}}
+	plain := &config.Group{Name: "db", Backend: config.BackendECS, MaxInstances: 10}
+	in := func(state, mode string) Instance {
+		tags := map[string]string{"flexus-group": "web"}
+		if mode != "" {
+			tags[chargingMode] = mode
+		}
+		return Instance{ID: state + mode, Flavor: "x1.2u.4g", State: state, Tags: tags}
+	}
+	for _, tc := range []struct {
+		name      string
+		g         *config.Group
+		instances []Instance
+		want      cost.Markets
+	}{
+		{"spot servers are those ECS lists with charging_mode 2", mixed,
+			[]Instance{in(StateInService, "0"), in(StateInService, "2"), in(StateInService, "2")}, cost.Markets{OnDemand: 1, Spot: 2}},
+		{"servers not in service are not charged here", mixed,
+			[]Instance{in(StateInService, "0"), in(StatePending, "2"), in(StateRemoving, "2"), in(StateInService, "2")}, cost.Markets{OnDemand: 1, Spot: 1}},
+		{"a yearly/monthly server (charging_mode 1) is not spot", mixed,
+			[]Instance{in(StateInService, "1"), in(StateInService, "2")}, cost.Markets{OnDemand: 1, Spot: 1}},
+		{"servers of unknown market are placed as the config creates them", mixed,
+			[]Instance{in(StateInService, ""), in(StateInService, ""), in(StateInService, "")}, cost.Markets{OnDemand: 1, Spot: 2}},
+		{"an on-demand group is unchanged", plain,
+			[]Instance{in(StateInService, "0"), in(StateInService, ""), in(StateInService, "0")}, cost.Markets{OnDemand: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			for _, i := range tc.instances {
+				if i.State == StateInService {
+					n++
+				}
+			}
+			if got := marketsOf(tc.g, tc.instances, n); got != tc.want {
+				t.Fatalf("marketsOf = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

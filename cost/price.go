@@ -26,7 +26,8 @@ type Pricing struct {
 	// Refresh is how often the exporter looks the prices up again (default 24h).
 	Refresh time.Duration `yaml:"refresh"`
 	// SpotDiscount is the fraction a spot instance costs less than on demand,
-	// 0..0.95; it applies to groups whose ecs template asks for spot.
+	// 0..0.95 (default DefaultSpotDiscount, also when 0, as the backtest
+	// reads it); it prices every instance the cloud lists as spot.
 	SpotDiscount float64 `yaml:"spot_discount"`
 	// Flavors price a flavour instead of the API: per hour on demand, or a
 	// monthly or yearly plan, which is paid whatever the instance does.
@@ -47,6 +48,9 @@ func (p *Pricing) SetDefaults() {
 	}
 	if p.Refresh == 0 {
 		p.Refresh = 24 * time.Hour
+	}
+	if p.SpotDiscount == 0 {
+		p.SpotDiscount = DefaultSpotDiscount
 	}
 }
 
