@@ -54,10 +54,10 @@ type costDescs struct {
 // costUsage is what the collection knows of a group for its cost.
 type costUsage struct {
 	group, flavor string
-	// spot is the group's configured market for a new instance when every
-	// one is spot (ecs.spot, spot.on_demand_base 0): the price published and
-	// right-sizing use it. markets is where the in-service instances
-	// actually run, which the rate is charged at.
+	// spot is true when the config makes every server spot (ecs.spot, or
+	// spot.on_demand_base 0): the price series and right-sizing use that
+	// market. markets is where the in-service instances actually run, as
+	// ECS lists them: the rate charges each at its market.
 	spot      bool
 	inService int
 	markets   cost.Markets
