@@ -174,8 +174,10 @@ type Group struct {
 	Policy string `yaml:"policy"`
 	// Risk is the quantile of demand over the lead time that the predictive
 	// policy provisions for (0.5..0.999): higher costs more, violates less.
-	Risk    float64           `yaml:"risk"`
-	Signals map[string]Signal `yaml:"signals"`
+	Risk float64 `yaml:"risk"`
+	// Headroom is the predictive policy's calibrated headroom (headroom.go).
+	Headroom Headroom          `yaml:"headroom"`
+	Signals  map[string]Signal `yaml:"signals"`
 	// InstanceCapacity is requests per second one instance serves at 100%; used
 	// to turn queue length and the request rate into an instance count.
 	InstanceCapacity float64     `yaml:"instance_capacity"`
@@ -677,6 +679,9 @@ func (g *Group) validate() error {
 		return fieldError("scaling.drain_window", "%s must be positive, e.g. 2m", sc.DrainWindow)
 	case !(g.Risk >= 0.5 && g.Risk <= 0.999):
 		return fieldError("risk", "%v must be a quantile in [0.5, 0.999], e.g. 0.9", g.Risk)
+	}
+	if err := g.Headroom.validate(); err != nil {
+		return err
 	}
 	return g.validateSpot()
 }

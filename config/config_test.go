@@ -135,6 +135,7 @@ func TestBadConfigsNameTheFieldAndTheFix(t *testing.T) {
 		"dms_consumer_group":        `groups[0].queue.dms.dimensions.kafka_groups: SYS.DMS group_msgs has only the dimension kafka_instance_id (DMS for Kafka "Kafka Metrics", instance metrics: messages accumulated in all consumer groups of the instance): remove kafka_groups (line 6)`,
 		"risk_percent":              "groups[0].risk: 90 must be a quantile in [0.5, 0.999], e.g. 0.9 (line 5)",
 		"drain_window_zero":         "groups[0].scaling.drain_window: 0s must be positive, e.g. 2m (line 6)",
+		"headroom_budget":           "groups[0].headroom.budget: 0.5 must be 0 (off) or in [1, 10]: the headroom's cost over a week as a multiple of provisioning exactly each peak, e.g. 1.1 (line 5)",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {
@@ -388,5 +389,18 @@ func TestPredictiveSettingsReachScoring(t *testing.T) {
 	}
 	if got := g.LeadTime(); got != 180*time.Second || got != p.Lead.Total() {
 		t.Errorf("lead time %v (scoring %v), want boot 60s + warm-up 30s + pipeline 90s = 3m", got, p.Lead.Total())
+	}
+}
+
+func TestHeadroomDefaultsFieldByField(t *testing.T) {
+	c, err := Parse([]byte("cloud: {region: r}\ngroups:\n  - name: a\n    discovery: {as_group_id: g}\n  - name: b\n    discovery: {as_group_id: h}\n    headroom: {budget: 1.5}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Groups[0].ScoringParams(c.Exporter).Headroom; h != scoring.DefaultHeadroom() {
+		t.Errorf("default headroom %+v, want %+v", h, scoring.DefaultHeadroom())
+	}
+	if h := c.Groups[1].ScoringParams(c.Exporter).Headroom; h.Budget != 1.5 || h.MaxUtilization != scoring.DefaultHeadroom().MaxUtilization {
+		t.Errorf("headroom %+v, want budget 1.5 and the default max_utilization", h)
 	}
 }

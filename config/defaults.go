@@ -59,6 +59,7 @@ func (g *Group) UnmarshalYAML(unmarshal func(any) error) error {
 		MaxInstances:     20,
 		Policy:           PolicyPredictive,
 		Risk:             scoring.DefaultRisk,
+		Headroom:         defaultHeadroom(),
 		InstanceCapacity: 100,
 		Scaling: Scaling{
 			CooldownOut:          300 * time.Second,

@@ -45,6 +45,7 @@ func (g *Group) ScoringParams(e Exporter) scoring.Params {
 	p.ScaleInStabilization = g.Scaling.ScaleInStabilization
 	p.Lead = scoring.Lead{BootDelay: g.Scaling.BootTime, WarmUp: g.Scaling.WarmUp, AlertDelay: g.Scaling.PipelineDelay}
 	p.Risk = g.Risk
+	p.Headroom = scoring.Headroom{Budget: g.Headroom.Budget, MaxUtilization: g.Headroom.MaxUtilization}
 	p.ServiceRate = g.InstanceCapacity
 	p.DrainWindow = g.Scaling.DrainWindow
 	p.StaleAfter = e.StaleAfter

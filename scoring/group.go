@@ -34,6 +34,8 @@ type Group struct {
 	// backlog follows the queue's growth, a fresh measure of arrivals
 	// beyond what the instances serve (see backlogGrowth).
 	backlog backlogGrowth
+	// surge calibrates the predictive policy's headroom on the CPU's demand.
+	surge surge
 }
 
 // NewGroup validates p and returns an empty group. It keeps its own copy of
@@ -344,6 +346,13 @@ func (g *Group) Evaluate(now time.Time, state GroupState) Result {
 				// Forecast demand, not utilisation, and read it back as the
 				// utilisation the n instances in service would see.
 				up = upperOverLead(ls.lastValue, g.loadForecasts(ls, now, &f), lead, p.Risk) / float64(n)
+				if sig == CPU && p.Headroom.Budget > 0 {
+					g.surge.observe(now, ls.lastNanos, ls.lastValue, lead)
+					lvl := predictiveLevel(sig, p.Targets[sig], th, hasTh)
+					if k := g.surge.factor(now, lvl, p.Headroom.MaxUtilization, p.Headroom.Budget, state.Min); k > 0 {
+						up = math.Max(up, k*g.surge.reference(lead)/float64(n))
+					}
+				}
 			}
 			if sig == CPU {
 				cpuNow, cpuUp = r.Value, up

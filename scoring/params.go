@@ -99,12 +99,32 @@ type Params struct {
 	// ScaleInStabilization: recommend the highest count seen in this window.
 	ScaleInStabilization time.Duration
 
+	// Headroom is the predictive policy's headroom, calibrated on the
+	// group's own history (surge.go).
+	Headroom Headroom
+
 	Lead Lead
 	// StaleAfter: a signal whose newest sample is older is treated as absent.
 	StaleAfter time.Duration
 
 	Forecast ForecastParams
 }
+
+// Headroom tunes the calibrated headroom: the smallest multiple of the
+// demand seen (carried forward at its recent rise) that would have held
+// every peak of the past week under MaxUtilization, unless that costs more
+// than Budget times provisioning exactly each peak.
+type Headroom struct {
+	// Budget caps the headroom's cost over its history as a multiple of
+	// what provisioning exactly each peak would have cost; 0 turns it off.
+	Budget float64
+	// MaxUtilization is the SLO: a peak above this share of the
+	// provision is a miss.
+	MaxUtilization float64
+}
+
+// DefaultHeadroom is measured in docs/benchmarks.md (predictive against target).
+func DefaultHeadroom() Headroom { return Headroom{Budget: 1.1, MaxUtilization: 0.9} }
 
 // DefaultRisk is the predictive policy's quantile: the 0.9 quantile of
 // demand over the lead time (docs/benchmarks.md, predictive: the sweep).
@@ -131,6 +151,7 @@ func Defaults() Params {
 		ScaleInStabilization: 5 * time.Minute,
 		DrainWindow:          DefaultDrainWindow,
 		Risk:                 DefaultRisk,
+		Headroom:             DefaultHeadroom(),
 		Lead:                 Lead{BootDelay: 60 * time.Second, WarmUp: 30 * time.Second, AlertDelay: 90 * time.Second},
 		StaleAfter:           5 * time.Minute,
 		Forecast: ForecastParams{
@@ -239,6 +260,12 @@ func (p Params) Validate() error {
 	}
 	if !(p.Risk >= 0.5 && p.Risk <= 0.999) {
 		errs = append(errs, fmt.Errorf("risk: %g must be a quantile in [0.5, 0.999], e.g. 0.9", p.Risk))
+	}
+	if b := p.Headroom.Budget; !(b == 0 || (b >= 1 && b <= 10)) {
+		errs = append(errs, fmt.Errorf("headroom.budget: %g must be 0 (off) or in [1, 10], e.g. 1.1", b))
+	}
+	if u := p.Headroom.MaxUtilization; !(u > 0 && u <= 1) {
+		errs = append(errs, fmt.Errorf("headroom.max_utilization: %g must be in (0, 1], e.g. 0.9", u))
 	}
 	if !finite(p.ServiceRate) || p.ServiceRate < 0 {
 		errs = append(errs, fmt.Errorf("service_rate: %g must be 0 (unknown) or more", p.ServiceRate))
