@@ -132,7 +132,7 @@ func TestActionOnlyKeepsScalingAlertsAndWhatTheyRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range full.RuleNames() {
-		if strings.HasPrefix(name, "Flexus") && name != "FlexusScaleOut" && name != "FlexusScaleOutFast" && name != "FlexusScaleIn" {
+		if strings.HasPrefix(name, "Flexus") && name != "FlexusScaleOut" && name != "FlexusScaleIn" {
 			t.Errorf("alert %s has no action label but is evaluated", name)
 		}
 	}

@@ -123,7 +123,7 @@ func TestScaleOutReachesTheActuatorThroughTheExampleConfigs(t *testing.T) {
 	start(t, dir, "prometheus", prometheus, promAddr, "--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr)
 
-	// Demo holds: 6s for scale-out, then Alertmanager's 10s group_wait.
+	// Scale-out has no hold; then Alertmanager's 10s group_wait.
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		mu.Lock()

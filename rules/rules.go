@@ -84,16 +84,6 @@ func families() []family {
 	return out
 }
 
-// appFamilies are the units of the application's own signals, which
-// Prometheus scrapes from the service (queue depth, response time), fresher
-// than Cloud Eye's: FlexusScaleOutFast acts on them at once.
-func appFamilies() []family {
-	return []family{
-		familyOf(metricnames.UnitOf(scoring.Queue)),
-		familyOf(metricnames.UnitOf(scoring.ResponseTime)),
-	}
-}
-
 // thresholdSignals is the seed article's table (CPU, memory, response time,
 // queue, error rate) plus the accelerators. Hold times come from
 // scoring.SignalTable, the one place they are written.
@@ -160,7 +150,7 @@ func render(p Profile, src, out, text string) ([]byte, error) {
 		return nil, fmt.Errorf("rules: parsing template %s: %w", src, err)
 	}
 	var buf bytes.Buffer
-	data := map[string]any{"Signals": thresholdSignals(), "Units": families(), "AppUnits": appFamilies(), "Profile": p}
+	data := map[string]any{"Signals": thresholdSignals(), "Units": families(), "Profile": p}
 	if err := t.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("rules: rendering %s into %s: %w", src, out, err)
 	}
