@@ -57,7 +57,11 @@ func Run(ctx context.Context, tr trace.Series, policies []Policy, opts Options) 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r, err := newRunner(tr, p, g, opts, dc, steps)
+		// Each policy under its own defaults (scaling.cooldown_out), the actuator's config included.
+		po := opts
+		po.Config = withGroup(opts.Config, opts.Group, func(cg *config.Group) { *cg = *cg.ForPolicy(string(p)) })
+		pg, _ := po.Config.Group(opts.Group)
+		r, err := newRunner(tr, p, pg, po, dc, steps)
 		if err != nil {
 			return nil, err
 		}

@@ -202,6 +202,10 @@ type Group struct {
 	// write instance_capacity: its default of 100 is no measure of the
 	// service, and the rate is divided by it.
 	capacityDefaulted bool
+	// cooldownOutDefaulted is set when the file did not write
+	// scaling.cooldown_out: the value is the policy's default
+	// (DefaultCooldownOutFor), and ForPolicy gives another policy its own.
+	cooldownOutDefaulted bool
 }
 
 // Discovery says how a group's instances are found.
@@ -324,6 +328,8 @@ type ExtraMetric struct {
 
 // Scaling holds the actuator's guards for a group.
 type Scaling struct {
+	// CooldownOut defaults by policy: 60 s for predictive, 300 s for target
+	// and seed (DefaultCooldownOutFor says why).
 	CooldownOut time.Duration `yaml:"cooldown_out"`
 	CooldownIn  time.Duration `yaml:"cooldown_in"`
 	// MaxStepOut/In bound one action in instances; the percent forms bound it

@@ -43,7 +43,7 @@ func TestFullExampleLoadsWithDefaults(t *testing.T) {
 		{"seed memory threshold", gpu.Signals[SignalMemory].ScaleOut, 0.80},
 		{"a new signal is added", gpu.Signals[SignalGPU].ScaleOut, 0.80},
 		{"a new signal takes its seed hold", gpu.Signals[SignalGPU].Hold, 5 * time.Minute},
-		{"seed cooldown", gpu.Scaling.CooldownOut, 300 * time.Second},
+		{"predictive's scale-out cooldown", gpu.Scaling.CooldownOut, DefaultCooldownOutPredictive},
 		{"redis type defaults to list", gpu.Queue.Redis.Type, "list"},
 		{"lead time is boot plus pipeline", gpu.LeadTime(), 150 * time.Second},
 		{"cloudeye period defaults to raw", c.CloudEye.Period, "1"},
@@ -165,7 +165,7 @@ func TestAZeroTheFileWritesStaysZero(t *testing.T) {
 		got       func(g *Group) any
 		want, def any
 	}{
-		{"cooldown_out", func(g *Group) any { return g.Scaling.CooldownOut }, time.Duration(0), 5 * time.Minute},
+		{"cooldown_out", func(g *Group) any { return g.Scaling.CooldownOut }, time.Duration(0), time.Minute}, // predictive's
 		{"weight", func(g *Group) any { return g.Signals[SignalMemory].Weight }, 0.0, 0.25},
 		{"scale_in", func(g *Group) any { return g.Signals[SignalCPU].ScaleIn }, 0.0, 0.30},
 		{"min_instances", func(g *Group) any { return g.MinInstances }, 0, 1},
@@ -239,6 +239,7 @@ func TestEffectiveConfigShowsDefaultsAndParsesBack(t *testing.T) {
 			if c.Actuator.BearerToken != "" {
 				back.Actuator.BearerToken = c.Actuator.BearerToken
 			}
+			forgetCooldownOutDefaulted(back, c)
 			if !reflect.DeepEqual(back, c) {
 				t.Errorf("parsed back differs:\n got %+v\nwant %+v", back, c)
 			}

@@ -17,7 +17,10 @@ import (
 
 // Effective is the configuration in force as YAML: every default filled in,
 // in the file's own keys, durations as Go duration strings ("0s", "5m0s")
-// that parse back, and secrets as <secret>. Parsing it gives the same Config.
+// that parse back, and secrets as <secret>. Parsing it gives the same Config,
+// except that a scale-out cooldown defaulted from the policy is then written:
+// the same in force, but kept if the group is replayed under another policy
+// (Group.ForPolicy).
 // The advisor block is kept raw here and may hold a key, so it is shown only
 // as advisorBlock, the block its owner decoded (defaults in, secrets typed);
 // nil leaves it out.
