@@ -16,11 +16,12 @@ type AlertmanagerOptions struct {
 	RepeatInterval time.Duration
 }
 
-// DefaultAlertmanager is the flexus route of the example Alertmanager config:
-// Alertmanager's own group_wait, a short group_interval and repeat_interval so
-// a growing target is re-sent while its alert keeps firing.
+// DefaultAlertmanager is the flexus route of the example Alertmanager config
+// (deploy/alertmanager/alertmanager.yml; a test keeps the two equal): a short
+// group_wait, and a short group_interval and repeat_interval so a growing
+// target is re-sent while its alert keeps firing.
 func DefaultAlertmanager() AlertmanagerOptions {
-	return AlertmanagerOptions{GroupWait: 30 * time.Second, GroupInterval: time.Minute, RepeatInterval: 5 * time.Minute}
+	return AlertmanagerOptions{GroupWait: 10 * time.Second, GroupInterval: time.Minute, RepeatInterval: 2 * time.Minute}
 }
 
 // Notification is one webhook delivery: the alerts of one aggregation group.

@@ -1,11 +1,14 @@
 package backtest
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestAlertmanagerTiming(t *testing.T) {
@@ -95,4 +98,51 @@ func TestAlertmanagerRoutesOnlyScalingAlerts(t *testing.T) {
 	if ns := am.flush(t0.Add(time.Hour)); len(ns) != 0 || len(am.groups) != 0 {
 		t.Fatalf("an alert without an action reached the actuator's route: %v", ns)
 	}
+}
+
+// The backtest's default route is the one users deploy: a backtest that
+// replays slower timings than production blames the policy for
+// Alertmanager's delay.
+func TestDefaultAlertmanagerIsTheDeployedRoute(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "alertmanager", "alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Route struct {
+			Routes []struct {
+				Receiver       string `yaml:"receiver"`
+				GroupWait      string `yaml:"group_wait"`
+				GroupInterval  string `yaml:"group_interval"`
+				RepeatInterval string `yaml:"repeat_interval"`
+			} `yaml:"routes"`
+		} `yaml:"route"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultAlertmanager()
+	for _, r := range cfg.Route.Routes {
+		if r.Receiver != "flexus-actuator" {
+			continue
+		}
+		for _, f := range []struct {
+			name, deployed string
+			replayed       time.Duration
+		}{
+			{"group_wait", r.GroupWait, def.GroupWait},
+			{"group_interval", r.GroupInterval, def.GroupInterval},
+			{"repeat_interval", r.RepeatInterval, def.RepeatInterval},
+		} {
+			d, err := time.ParseDuration(f.deployed)
+			if err != nil {
+				t.Fatalf("%s %q: %v", f.name, f.deployed, err)
+			}
+			if d != f.replayed {
+				t.Errorf("%s: deployed %s, backtest replays %s", f.name, d, f.replayed)
+			}
+		}
+		return
+	}
+	t.Fatal("no flexus-actuator route in deploy/alertmanager/alertmanager.yml")
 }
