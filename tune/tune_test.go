@@ -149,8 +149,8 @@ func TestCompassMovesStayInRangeAndKeepTargetsBetweenThresholds(t *testing.T) {
 		ok    bool
 		want  map[Knob]float64
 	}{
-		{"risk moves by its step", def, direction{KnobRisk}, 1, 1, true, map[Knob]float64{KnobRisk: 0.95}},
-		{"a half step is half", def, direction{KnobRisk}, -1, 0.5, true, map[Knob]float64{KnobRisk: 0.875}},
+		{"risk moves by its step", withValue(def, KnobRisk, 0.9), direction{KnobRisk}, 1, 1, true, map[Knob]float64{KnobRisk: 0.95}},
+		{"a half step is half", withValue(def, KnobRisk, 0.9), direction{KnobRisk}, -1, 0.5, true, map[Knob]float64{KnobRisk: 0.875}},
 		{"a duration is clipped to its range", withValue(def, KnobCooldownOut, 300), direction{KnobCooldownOut}, 1, 4, true, map[Knob]float64{KnobCooldownOut: 600}},
 		{"nothing moves past the end of a range", withValue(def, KnobRisk, 0.99), direction{KnobRisk}, 1, 1, false, nil},
 		{"a target cannot pass its scale-out alone", def, direction{Of("cpu", FieldTarget)}, 1, 1, false, nil},
