@@ -45,6 +45,8 @@ func backtestCommand() command {
 		appScrape := cmd.Flag("app-scrape", "Prometheus scrape interval of the application's signals (queue, response time, request rate).").Default("15s").Duration()
 		evalInterval := cmd.Flag("evaluation-interval", "Prometheus evaluation_interval for rule groups that set none.").Default("1m").Duration()
 		sweep := cmd.Flag("sweep", "Run predictive over a range of risks and target over a range of CPU target utilisations, and print each one's cost-violation frontier (--report plots them).").Bool()
+		bound := cmd.Flag("bound", "Instead of the policies, measure the bound at this cost budget (a multiple of the oracle's): the violation minutes of a policy that spends it all on a fixed headroom over the demand it saw 0-4 minutes ago (docs/backtest.md).").Float64()
+		boundHold := cmd.Flag("bound.scale-in-hold", "How long the --bound policy waits before it scales in (0: at once; the live pipeline waits scale_in_stabilization plus FlexusScaleIn's 10m).").Default("0s").Duration()
 		spot := addSpotFlags(cmd)
 		warmPool := cmd.Flag("warm-pool", "Replay each policy without and with a warm pool of this many stopped instances, and compare cost and violations (default: the group's warm_pool.size; 0 is none).").Default("0").Int()
 		poolStart := cmd.Flag("warm-pool.start-delay", "How long a pooled instance takes from its start to serving, warm-up aside (default: the group's warm_pool.start_time, else 15s).").Duration()
@@ -89,6 +91,13 @@ func backtestCommand() command {
 			opts.Rules, err = backtest.LoadRules(*rulesDir, backtest.RuleOptions{EvalInterval: *evalInterval, ActionOnly: true, Logger: e.logger})
 			if err != nil {
 				return err
+			}
+			if *bound != 0 {
+				b, err := backtest.RunBound(ctx, tr, *bound, *boundHold, opts)
+				if err != nil {
+					return err
+				}
+				return write(e, b, *format)
 			}
 			if *sweep {
 				return runSweep(ctx, e, tr, opts, *report, *format)
