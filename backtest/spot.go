@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/cost"
 	"github.com/flexus-autoscaler/flexus/simcloud/world"
 )
 
@@ -25,11 +26,6 @@ type SpotOptions struct {
 	// ReplaceDelay is how long a reclaim goes unreplaced (spot.check_interval).
 	ReplaceDelay time.Duration
 }
-
-// DefaultSpotDiscount is used when neither the flag nor pricing.spot_discount
-// gives one: Huawei publishes no fixed spot discount (docs/cloud-api.md,
-// ecs-spot-discount); 0.7 is simcloud's default market price of 30%.
-const DefaultSpotDiscount = 0.7
 
 // SpotOptionsFor reads the spot model from the group's config: its
 // spot.on_demand_base and check_interval, and pricing.spot_discount. A
@@ -61,7 +57,7 @@ func SpotOptionsFor(c *config.Config, group string, reclaimPerHour, discount flo
 		o.Discount = c.Pricing.SpotDiscount
 	}
 	if o.Discount == 0 {
-		o.Discount = DefaultSpotDiscount
+		o.Discount = cost.DefaultSpotDiscount // the exporter charges the same
 	}
 	switch {
 	case o.ReclaimPerHour < 0:

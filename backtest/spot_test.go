@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flexus-autoscaler/flexus/config"
+	"github.com/flexus-autoscaler/flexus/cost"
 )
 
 // The oracle runs at the SLO's edge, so capacity a reclaim takes away is
@@ -136,7 +137,7 @@ groups:
 		wantDiscount float64
 		wantErr      string
 	}{
-		{"no spot: in the config: base 0 and the default discount", 0.001, 0, -1, 0, DefaultSpotDiscount, ""},
+		{"no spot: in the config: base 0 and the default discount", 0.001, 0, -1, 0, cost.DefaultSpotDiscount, ""},
 		{"the flags win", 0.001, 0.5, 3, 3, 0.5, ""},
 		{"a negative rate is refused", -1, 0, -1, 0, 0, "--spot.reclaim-rate -1 is negative"},
 		{"a discount of 1 is refused", 0.001, 1, -1, 0, 0, "--spot.discount 1 is outside (0, 1)"},
