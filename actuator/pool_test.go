@@ -221,6 +221,14 @@ func TestWarmPoolARepeatedNotificationStartsNothingTwice(t *testing.T) {
 		if err := w.env.Server.SetFault("BatchServerAction", simcloud.Fault{}); err != nil {
 			t.Fatal(err)
 		}
+		// simcloud carries the call out once it sees the client gone, which
+		// a loaded machine may notice after the redelivery reads the group;
+		// this case is the start that landed, so wait for it (bounded).
+		for deadline := time.Now().Add(10 * time.Second); !onceEach(w.starts(pooled)); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the timed-out start never landed: starts %v", w.starts(pooled))
+			}
+		}
 		recs, err := handleUntilDone(t, a, body)
 		if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeDuplicate {
 			t.Fatalf("redelivery: %v %+v: want the landed start recorded as a duplicate", err, recs)
