@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -417,6 +418,44 @@ func (a *Actuator) finish(ctx context.Context, g *config.Group, rec Record) {
 
 // Decisions returns up to limit recent decisions, newest first, of one group or all ("").
 func (a *Actuator) Decisions(group string, limit int) []Record { return a.log.list(group, limit) }
+
+// historian is a store whose decision log every replica writes (etcd).
+type historian interface {
+	History(ctx context.Context, group string, limit int) ([]Record, error)
+}
+
+// errNoSharedLog is SharedDecisions' answer on a store without a shared log.
+var errNoSharedLog = errors.New("this actuator's state store keeps no shared decision log (the file store has one replica): use scope=local")
+
+// SharedDecisions returns up to limit decisions of every replica, newest
+// first, of one group or all (""), from the store's shared log: duplicates
+// are not in it, since the replica that applied a key logged it.
+func (a *Actuator) SharedDecisions(ctx context.Context, group string, limit int) ([]Record, error) {
+	h, ok := a.store.(historian)
+	if !ok {
+		return nil, errNoSharedLog
+	}
+	groups := []string{group}
+	if group == "" {
+		groups = groups[:0]
+		for _, g := range a.Config().Groups {
+			groups = append(groups, g.Name)
+		}
+	}
+	var out []Record
+	for _, g := range groups {
+		recs, err := h.History(ctx, g, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
 
 // decisionLog keeps the most recent decisions in a ring.
 type decisionLog struct {

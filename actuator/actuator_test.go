@@ -538,6 +538,13 @@ func TestDecisionsEndpoint(t *testing.T) {
 	if _, recs := get("?limit=1", testToken); len(recs) != 1 {
 		t.Errorf("limit: %+v", recs)
 	}
+	// One replica on a state file: its own decisions are all there are.
+	if code, _ := get("?scope=shared", testToken); code != http.StatusBadRequest {
+		t.Errorf("scope=shared on the file store: %d, want 400", code)
+	}
+	if code, _ := get("?scope=everything", testToken); code != http.StatusBadRequest {
+		t.Errorf("an unknown scope: %d, want 400", code)
+	}
 }
 
 func TestMetricsLint(t *testing.T) {

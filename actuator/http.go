@@ -120,8 +120,14 @@ func (a *Actuator) serveWebhook(r *http.Request) (int, webhookAnswer) {
 	return http.StatusOK, ans
 }
 
-// DecisionsHandler serves GET /api/v1/decisions?group=NAME&limit=N, newest
-// first. It needs the same bearer token as the webhook.
+// sharedReadTimeout bounds a read of the shared decision log.
+const sharedReadTimeout = 5 * time.Second
+
+// DecisionsHandler serves GET /api/v1/decisions?group=NAME&limit=N&scope=S,
+// newest first. scope=shared reads every replica's decisions from the
+// store's shared log (the default with etcd), scope=local this replica's,
+// duplicates included (the default with the file store). It needs the same
+// bearer token as the webhook.
 func (a *Actuator) DecisionsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
@@ -143,8 +149,36 @@ func (a *Actuator) DecisionsHandler() http.Handler {
 			}
 			limit = n
 		}
+		group := r.URL.Query().Get("group")
+		scope := r.URL.Query().Get("scope")
+		if scope == "" {
+			scope = "local"
+			if _, ok := a.store.(historian); ok {
+				scope = "shared"
+			}
+		}
+		var recs []Record
+		switch scope {
+		case "local":
+			recs = a.Decisions(group, limit)
+		case "shared":
+			var err error
+			// Bounded: with etcd down the client would retry until the caller gives up.
+			ctx, cancel := context.WithTimeout(r.Context(), sharedReadTimeout)
+			defer cancel()
+			if recs, err = a.SharedDecisions(ctx, group, limit); errors.Is(err, errNoSharedLog) {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			} else if err != nil {
+				http.Error(w, "reading the shared decision log: "+err.Error()+" (scope=local serves this replica's)", http.StatusServiceUnavailable)
+				return
+			}
+		default:
+			http.Error(w, "scope must be local or shared", http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"decisions": a.withGrades(r.Context(), a.Decisions(r.URL.Query().Get("group"), limit))})
+		_ = json.NewEncoder(w).Encode(map[string]any{"scope": scope, "decisions": a.withGrades(r.Context(), recs)})
 	})
 }
 

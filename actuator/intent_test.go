@@ -2,10 +2,14 @@ package actuator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -401,4 +405,57 @@ func verdict(r Record, guard string) Verdict {
 		}
 	}
 	return Verdict{Guard: guard, Pass: true}
+}
+
+// Behind one Service, GET /api/v1/decisions reaches any replica: with etcd
+// it serves every replica's decisions, not only the answering one's.
+func TestDecisionsEndpointServesEveryReplicaOnEtcd(t *testing.T) {
+	e := testenv.StartEtcd(t)
+	c := etcdConfig(e, t)
+	w := newHAWorld(t, func() StateStore { return openEtcd(t, c) })
+	w.managedServer()
+	a, b := w.replica(noCrash), w.replica(noCrash)
+	if _, err := w.deliver(a, notification("gk-web", alert("web", ScaleOut, "10", "fp-web"))); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Second)
+	if _, err := w.deliver(b, notification("gk-api", alert("api", ScaleOut, "3", "fp-api"))); err != nil {
+		t.Fatal(err)
+	}
+	get := func(r *Actuator, q string) (int, string, []Record) {
+		rec := httptest.NewRecorder()
+		r.DecisionsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathDecisions+q, nil))
+		var out struct {
+			Scope     string
+			Decisions []Record
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, out.Scope, out.Decisions
+	}
+	groups := func(recs []Record) string {
+		var s []string
+		for _, r := range recs {
+			s = append(s, r.Group+":"+r.Outcome)
+		}
+		return strings.Join(s, ",")
+	}
+	for _, r := range []*Actuator{a, b} {
+		if code, scope, recs := get(r, ""); code != 200 || scope != "shared" || groups(recs) != "api:applied,web:applied" {
+			t.Errorf("default: %d %q %s, want both replicas' decisions, newest first", code, scope, groups(recs))
+		}
+	}
+	if _, _, recs := get(a, "?group=api"); groups(recs) != "api:applied" {
+		t.Errorf("group=api on the replica that did not decide it: %s", groups(recs))
+	}
+	if _, _, recs := get(a, "?limit=1"); groups(recs) != "api:applied" {
+		t.Errorf("limit=1: %s", groups(recs))
+	}
+	if _, scope, recs := get(a, "?scope=local"); scope != "local" || groups(recs) != "web:applied" {
+		t.Errorf("scope=local: %q %s, want only its own", scope, groups(recs))
+	}
+	e.Stop()
+	defer e.Start()
+	if code, _, _ := get(a, "?scope=shared"); code != http.StatusServiceUnavailable {
+		t.Errorf("etcd down: %d, want 503", code)
+	}
 }
