@@ -165,6 +165,22 @@ func TestViewShowsGroupsDecisionsAndPhase(t *testing.T) {
 	}
 }
 
+func TestViewShowsEachDecisionsGrade(t *testing.T) {
+	s := story()
+	var b bytes.Buffer
+	v := View{W: &b, Scenario: SpikeScenario(5*time.Minute, 3)}
+	v.Draw(s, s.Start.Add(5*time.Minute))
+	out := b.String()
+	for _, want := range []string{"2→5", "[graded: needed]", "5→2", "[graded: pending]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("view lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "[graded:"); n != 2 {
+		t.Errorf("%d grades shown, want 2 (refused decisions have none):\n%s", n, out)
+	}
+}
+
 func TestFiredAtIsTheFirstEvaluationAfterTheHold(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	for _, c := range []struct {

@@ -84,7 +84,11 @@ func (v View) Draw(s Snapshot, now time.Time) {
 		b.WriteString("  none yet: the actuator acts when Prometheus fires a scaling alert and Alertmanager calls it\n")
 	}
 	for _, d := range last {
-		fmt.Fprintf(&b, "  %s  %-8s %-9s %-8s %d→%d  %s\n", fmtClock(d.Time.Sub(s.Start)), d.Group, d.Action, d.Outcome, d.From, d.To, d.Why())
+		graded := ""
+		if v := d.Verdict(); v != "" {
+			graded = "  [graded: " + v + "]" // in hindsight, once its lead time passed
+		}
+		fmt.Fprintf(&b, "  %s  %-8s %-9s %-8s %d→%d  %s%s\n", fmtClock(d.Time.Sub(s.Start)), d.Group, d.Action, d.Outcome, d.From, d.To, d.Why(), graded)
 	}
 	if dups > 0 {
 		fmt.Fprintf(&b, "  (%d repeated deliveries of notifications already applied were recognised and changed nothing)\n", dups)
