@@ -17,10 +17,11 @@ import (
 // budget on headroom: it provisions k times the demand it saw lag minutes
 // ago, ceil(k·d(t−lag) / max utilisation) instances within the group's
 // min..max, and scales in once the count has been lower for hold minutes
-// (0: at once, which no pipeline with a scale-in window undercuts). k is the largest whose instance-minutes stay within budget times
-// the oracle's. A pipeline policy lags by detection plus boot; where even
-// this policy misses a goal at that lag, a headroom rule cannot reach it,
-// and where it meets it the policy's shape is what misses.
+// (0: at once, which no pipeline with a scale-in window undercuts). k is
+// the largest whose instance-minutes stay within budget times the
+// oracle's. A pipeline policy lags by detection plus boot; where even this
+// policy misses a goal at that lag, a headroom rule cannot reach it, and
+// where it meets it the policy's shape is what misses.
 
 // BoundRow is the headroom policy at one lag.
 type BoundRow struct {
