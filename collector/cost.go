@@ -58,7 +58,12 @@ type costUsage struct {
 	// spot.on_demand_base 0): the price series and right-sizing use that
 	// market. markets is where the in-service instances actually run, as
 	// ECS lists them: the rate charges each at its market.
-	spot      bool
+	spot bool
+	// anySpot and base are how the actuator runs the group: with spot on,
+	// the first base servers on demand and the rest spot; right-sizing
+	// prices each flavour's fleet that way.
+	anySpot   bool
+	base      int
 	inService int
 	markets   cost.Markets
 	// util are the group's utilisation signals (cpu, memory, gpu) and
@@ -179,12 +184,12 @@ func (c *costs) publish(b *builder, now time.Time, u costUsage) {
 	if v, ok := cost.PerThousandRequests(rate, u.rps); ok {
 		b.group(c.d.perRequests, v, u.group, price.Currency)
 	}
-	c.rightSize(b, now, u, price)
+	c.rightSize(b, now, u, prices)
 }
 
 // rightSize keeps the group's utilisation for a week and publishes the
 // flavour that would carry it for the least money.
-func (c *costs) rightSize(b *builder, now time.Time, u costUsage, price cost.Price) {
+func (c *costs) rightSize(b *builder, now time.Time, u costUsage, prices cost.MarketPrices) {
 	s := cost.Sample{Instances: u.inService, CPU: nan(u.util, "cpu"), Memory: nan(u.util, "memory"), GPU: nan(u.util, "gpu")}
 	w := append(c.window[u.group], timedSample{at: now, Sample: s})
 	for len(w) > 0 && now.Sub(w[0].at) > rightSizeWindow {
@@ -195,14 +200,14 @@ func (c *costs) rightSize(b *builder, now time.Time, u costUsage, price cost.Pri
 	for i, t := range w {
 		samples[i] = t.Sample
 	}
-	priceOf := func(f cost.Flavor) (float64, bool) {
+	fleet := func(f cost.Flavor, n int) (float64, bool) {
 		if f.Name == u.flavor {
-			return price.PerHour, true
+			return prices.Fleet(n, u.base, u.anySpot), true
 		}
-		p, err := c.pricing.Resolve(f.Name, u.spot, c.quotes)
-		return p.PerHour, err == nil && !p.Fixed
+		p, err := c.pricing.ResolveMarkets(f.Name, c.quotes)
+		return p.Fleet(n, u.base, u.anySpot), err == nil && !p.OnDemand.Fixed
 	}
-	a, err := cost.RightSize(u.flavor, samples, cost.Targets{CPU: u.targets["cpu"], Memory: u.targets["memory"]}, cost.FlexusX(), priceOf, cost.RightSizeOptions{})
+	a, err := cost.RightSize(u.flavor, samples, cost.Targets{CPU: u.targets["cpu"], Memory: u.targets["memory"]}, cost.FlexusX(), fleet, cost.RightSizeOptions{})
 	if err != nil {
 		return
 	}
@@ -210,7 +215,7 @@ func (c *costs) rightSize(b *builder, now time.Time, u costUsage, price cost.Pri
 		a.Recommended, a.SavingPerHour = a.Current, 0
 	}
 	b.group(c.d.rightSize, 1, u.group, u.flavor, a.Recommended.Name)
-	b.group(c.d.saving, a.SavingPerHour, u.group, price.Currency)
+	b.group(c.d.saving, a.SavingPerHour, u.group, prices.OnDemand.Currency)
 }
 
 // publishLookup adds the lookup's own health.
@@ -283,7 +288,7 @@ func groupFlavor(g *config.Group, instances []Instance) string {
 func costUsageOf(st *groupState, inService int, sigs map[string]point, v cycleView) costUsage {
 	g := &st.cfg
 	base, spot := g.SpotBase()
-	u := costUsage{group: g.Name, flavor: groupFlavor(g, st.members.instances), spot: spot && base == 0,
+	u := costUsage{group: g.Name, flavor: groupFlavor(g, st.members.instances), spot: spot && base == 0, anySpot: spot, base: base,
 		inService: inService, markets: marketsOf(g, st.members.instances, inService),
 		util: map[string]float64{}, targets: map[string]float64{}, rps: math.NaN()}
 	for _, sig := range []string{config.SignalCPU, config.SignalMemory, config.SignalGPU} {

@@ -151,6 +151,33 @@ func TestRightSizingWaitsForADayOfHistory(t *testing.T) {
 	}
 }
 
+// A spot group with an on-demand base is right-sized at what it pays: the
+// base on demand, the rest at the spot price (pricing.spot_discount 0.7 by
+// default), for the present flavour and for the one advised.
+func TestRightSizingPricesAMixedGroupAsItRuns(t *testing.T) {
+	prices := map[string]cost.FlavorPrice{}
+	for _, f := range cost.Family(cost.FlexusX(), "x1") {
+		prices[f.Name] = cost.FlavorPrice{Hourly: 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB}
+	}
+	c := newTestCosts(cost.Pricing{Flavors: prices})
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	u := costUsage{group: "web", flavor: "x1.2u.8g", inService: 10, anySpot: true, base: 2, markets: cost.Markets{OnDemand: 2, Spot: 8},
+		util: map[string]float64{"cpu": 0.6, "memory": 0.1}, targets: map[string]float64{"cpu": 0.6, "memory": 0.7}, rps: math.NaN()}
+	var got map[string]float64
+	for m := 0; m <= 25*60; m += 60 {
+		got = costSeries(t, c, t0.Add(time.Duration(m)*time.Minute), u)
+	}
+	if got["flexus_rightsize_info{flavor=x1.2u.8g,group=web,recommended_flavor=x1.1u.1g}"] != 1 {
+		t.Fatalf("advice: %v", got)
+	}
+	// 10 × x1.2u.8g (0.4 an hour on demand): 2 × 0.4 + 8 × 0.12 = 1.76;
+	// 20 × x1.1u.1g (0.125): 2 × 0.125 + 18 × 0.0375 = 0.925. At on-demand
+	// prices alone the saving would read 4.0 − 2.5 = 1.5.
+	if v := got["flexus_rightsize_saving_per_hour{currency=CNY,group=web}"]; math.Abs(v-(1.76-0.925)) > 1e-9 {
+		t.Errorf("saving %g per hour, want %g", v, 1.76-0.925)
+	}
+}
+
 func TestMarketsOfReadsEachInstancesChargingMode(t *testing.T) {
 	mixed := &config.Group{Name: "web", Backend: config.BackendECS, MaxInstances: 10, Spot: &config.Spot{OnDemandBase: 1}}
 	plain := &config.Group{Name: "db", Backend: config.BackendECS, MaxInstances: 10}

@@ -162,7 +162,7 @@ func TestMeterChargesEachRateForTheTimeItWasInForce(t *testing.T) {
 
 func TestRightSize(t *testing.T) {
 	// List prices proportional to 0.1 per vCPU-hour and 0.025 per GiB-hour.
-	price := func(f Flavor) (float64, bool) { return 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB, true }
+	price := perInstance(func(f Flavor) float64 { return 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB })
 	targets := Targets{CPU: 0.6, Memory: 0.7}
 	steady := func(n int, cpu, mem float64) []Sample {
 		var w []Sample
@@ -202,7 +202,7 @@ func TestRightSize(t *testing.T) {
 }
 
 func TestRightSizeFitsTheQuantileNotTheMean(t *testing.T) {
-	price := func(f Flavor) (float64, bool) { return 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB, true }
+	price := perInstance(func(f Flavor) float64 { return 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB })
 	// 90 quiet samples and 10 busy ones: the p95 is the busy level.
 	var w []Sample
 	for i := range 100 {
@@ -222,7 +222,7 @@ func TestRightSizeFitsTheQuantileNotTheMean(t *testing.T) {
 }
 
 func TestRightSizeRefuses(t *testing.T) {
-	price := func(f Flavor) (float64, bool) { return float64(f.VCPUs), true }
+	price := perInstance(func(f Flavor) float64 { return float64(f.VCPUs) })
 	gpu := []Sample{{Instances: 2, CPU: 0.5, Memory: 0.5, GPU: 0.9}}
 	a, err := RightSize("x1.2u.4g", gpu, Targets{CPU: 0.6, Memory: 0.7}, FlexusX(), price, RightSizeOptions{})
 	if err != nil || a.Changed() || !strings.Contains(a.Reason, "GPUs in use") {
@@ -234,5 +234,55 @@ func TestRightSizeRefuses(t *testing.T) {
 	noMem := []Sample{{Instances: 2, CPU: 0.5, Memory: math.NaN(), GPU: math.NaN()}}
 	if _, err := RightSize("x1.2u.4g", noMem, Targets{CPU: 0.6, Memory: 0.7}, FlexusX(), price, RightSizeOptions{}); err == nil || !strings.Contains(err.Error(), "memory") {
 		t.Errorf("without memory utilisation the advice must be refused, got %v", err)
+	}
+}
+
+// perInstance prices a fleet at one price per instance.
+func perInstance(price func(Flavor) float64) func(Flavor, int) (float64, bool) {
+	return func(f Flavor, n int) (float64, bool) { return float64(n) * price(f), true }
+}
+
+// A group with an on-demand base and the rest on spot is right-sized at what
+// it pays: a flavour that needs more instances puts the extra ones on spot.
+func TestRightSizePricesAMixedFleetAsItRuns(t *testing.T) {
+	list := func(f Flavor) float64 { return 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB }
+	markets := func(f Flavor) MarketPrices {
+		return MarketPrices{OnDemand: Price{PerHour: list(f)}, Spot: Price{PerHour: 0.3 * list(f)}}
+	}
+	var w []Sample
+	for range 100 {
+		w = append(w, Sample{Instances: 10, CPU: 0.6, Memory: 0.1, GPU: math.NaN()})
+	}
+	targets := Targets{CPU: 0.6, Memory: 0.7}
+	mixed := func(f Flavor, n int) (float64, bool) { return markets(f).Fleet(n, 2, true), true }
+	a, err := RightSize("x1.2u.8g", w, targets, FlexusX(), mixed, RightSizeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 × x1.2u.8g: 2 on demand at 0.4, 8 on spot at 0.12.
+	if want := 2*0.4 + 8*0.12; math.Abs(a.CurrentPerHour-want) > 1e-9 {
+		t.Errorf("current %g per hour, want %g: the base on demand, the rest on spot", a.CurrentPerHour, want)
+	}
+	n := a.RecommendedInstances
+	if want := 2*list(a.Recommended) + float64(n-2)*0.3*list(a.Recommended); math.Abs(a.RecommendedPerHour-want) > 1e-9 {
+		t.Errorf("recommended %d × %s at %g per hour, want %g", n, a.Recommended.Name, a.RecommendedPerHour, want)
+	}
+}
+
+func TestFleetPutsTheBaseOnDemand(t *testing.T) {
+	p := MarketPrices{OnDemand: Price{PerHour: 1}, Spot: Price{PerHour: 0.3}}
+	for _, tc := range []struct {
+		n, base int
+		spot    bool
+		want    float64
+	}{
+		{5, 2, true, 2 + 3*0.3},
+		{1, 2, true, 1},
+		{5, 0, true, 5 * 0.3},
+		{5, 2, false, 5},
+	} {
+		if got := p.Fleet(tc.n, tc.base, tc.spot); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("Fleet(%d, base %d, spot %v) = %g, want %g", tc.n, tc.base, tc.spot, got, tc.want)
+		}
 	}
 }

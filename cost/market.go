@@ -63,6 +63,17 @@ func (p MarketPrices) Rate(m Markets) float64 {
 	return Rate(m.OnDemand, p.OnDemand) + Rate(m.Spot, p.Spot)
 }
 
+// Fleet is what n instances cost per hour as the actuator runs a group:
+// the first base on demand and the rest on spot when spot is on, all on
+// demand otherwise.
+func (p MarketPrices) Fleet(n, base int, spot bool) float64 {
+	if !spot {
+		return p.Rate(Markets{OnDemand: n})
+	}
+	od := min(max(base, 0), n)
+	return p.Rate(Markets{OnDemand: od, Spot: n - od})
+}
+
 // IdleRate is what idle of the instances cost per hour: those a scale-in
 // would remove, spot first (the actuator keeps the on-demand base longest).
 func (p MarketPrices) IdleRate(m Markets, idle int) float64 {

@@ -49,10 +49,12 @@ func (a Advice) Changed() bool { return a.Recommended.Name != a.Current.Name }
 
 // RightSize finds the flavour of the current one's family that carries the
 // window's demand (the quantile of vCPUs and of GiB in use) at the targets
-// for the least money. price gives a flavour's hourly price; flavours it
-// cannot price are skipped. Horizontal scaling stays: a smaller flavour means
-// more instances, and the advice compares whole groups.
-func RightSize(current string, window []Sample, targets Targets, catalogue []Flavor, price func(Flavor) (float64, bool), opts RightSizeOptions) (Advice, error) {
+// for the least money. fleet gives the hourly price of n instances of a
+// flavour, so a group with an on-demand base and the rest on spot is priced
+// as it would run (MarketPrices.Fleet); flavours it cannot price are
+// skipped. Horizontal scaling stays: a smaller flavour means more instances,
+// and the advice compares whole groups.
+func RightSize(current string, window []Sample, targets Targets, catalogue []Flavor, fleet func(f Flavor, n int) (float64, bool), opts RightSizeOptions) (Advice, error) {
 	if opts.Quantile == 0 {
 		opts.Quantile = 0.95
 	}
@@ -97,23 +99,23 @@ func RightSize(current string, window []Sample, targets Targets, catalogue []Fla
 		n := math.Max(vcpus/(float64(f.VCPUs)*targets.CPU), gib/(f.MemoryGiB*targets.Memory))
 		return max(int(math.Ceil(n-1e-9)), 1)
 	}
-	curPrice, ok := price(cur)
+	a.CurrentInstances = need(cur)
+	curCost, ok := fleet(cur, a.CurrentInstances)
 	if !ok {
 		return a, fmt.Errorf("cost: no price for the current flavour %s", cur.Name)
 	}
-	a.CurrentInstances = need(cur)
-	a.CurrentPerHour = float64(a.CurrentInstances) * curPrice
+	a.CurrentPerHour = curCost
 	a.RecommendedInstances, a.RecommendedPerHour = a.CurrentInstances, a.CurrentPerHour
 	candidates := Family(catalogue, cur.Family)
 	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
 	best, bestN, bestCost := cur, a.CurrentInstances, a.CurrentPerHour
 	for _, f := range candidates {
-		p, ok := price(f)
+		n := need(f)
+		c, ok := fleet(f, n)
 		if !ok {
 			continue
 		}
-		n := need(f)
-		if c := float64(n) * p; c < bestCost-1e-12 {
+		if c < bestCost-1e-12 {
 			best, bestN, bestCost = f, n, c
 		}
 	}
