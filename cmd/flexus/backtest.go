@@ -93,6 +93,9 @@ func backtestCommand() command {
 				return err
 			}
 			if *bound != 0 {
+				if *sweep || spot.on() || *warmPool > 0 || *report != "" {
+					return errors.New("backtest: --bound replays only the oracle: drop --sweep, --spot.*, --warm-pool and --report, or run them separately")
+				}
 				b, err := backtest.RunBound(ctx, tr, *bound, *boundHold, opts)
 				if err != nil {
 					return err

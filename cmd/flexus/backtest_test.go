@@ -66,6 +66,8 @@ func TestBacktestWorkloadSourceErrorsNameTheFix(t *testing.T) {
 		{"Prometheus without a range", []string{"--prometheus.url", "http://127.0.0.1:1", "--query", "up"}, "needs --start and --end"},
 		{"an unreadable --start", []string{"--prometheus.url", "http://127.0.0.1:1", "--query", "up", "--start", "yesterday", "--end", "2024-03-01 00:00"}, "--start: time"},
 		{"a value column the file lacks", []string{"--trace", "../../trace/testdata/period_count.csv", "--value-column", "latency"}, "has no value column"},
+		{"a bound under the oracle's cost", []string{"--trace", "../../backtest/testdata/elb_2days.csv", "--bound", "0.9"}, "must be at least 1"},
+		{"a bound with a sweep", []string{"--trace", "../../backtest/testdata/elb_2days.csv", "--bound", "1.3", "--sweep"}, "drop --sweep"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -162,4 +164,21 @@ func backtestElb(args ...string) (code int, stdout, stderr string) {
 	code = run(append([]string{"backtest", "--trace", "../../backtest/testdata/elb_2days.csv", "--rules", "../../rules"}, args...),
 		&out, &errOut, func(string) string { return "" })
 	return code, out.String(), errOut.String()
+}
+
+func TestBacktestBoundPrintsEachLag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"backtest", "--trace", "../../backtest/testdata/elb_2days.csv", "--rules", "../../rules", "--bound", "1.3", "--bound.scale-in-hold", "15m"},
+		&out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"within 1.300× the oracle, scaling in after 15 min", "lag min", "headroom k"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if rows := strings.Count(out.String(), "\n"); rows != 7 {
+		t.Errorf("%d lines, want a title, a header and lags 0..4:\n%s", rows, out.String())
+	}
 }
