@@ -69,7 +69,7 @@ func (c *Collector) buildGroup(b *builder, st *groupState, v cycleView) bool {
 	}
 	b.publishSignals(d, name, sigs, v)
 	arrivals, arrivalsOK := b.publishRequestRate(d, name, st.arrivals, st.arrivalsOK, v)
-	b.publishConfigured(d, g)
+	b.publishConfigured(d, g, &st.boots)
 
 	// Scoring, then the advisor's history of what was scored. Without a scorer
 	// (its parameters were refused) rules still get the configured reference lines.

@@ -102,6 +102,8 @@ type groupState struct {
 	scorer     *scoring.Group
 	params     scoring.Params
 	warmed     bool
+	// boots times the group's new instances from joining to serving (boot.go).
+	boots bootTimes
 }
 
 type sourceState struct {
@@ -483,6 +485,7 @@ func (c *Collector) discoverAll(ctx context.Context, now time.Time) []error {
 		m := results[i]
 		sort.Slice(m.instances, func(a, b int) bool { return m.instances[a].ID < m.instances[b].ID })
 		st.members, st.discovered = m, true
+		st.boots.observe(m)
 	}
 	return out
 }

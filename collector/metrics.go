@@ -28,7 +28,7 @@ type descs struct {
 	signalAge, queueDepth, requestRate *prometheus.Desc
 
 	weight, score, trend, scalingScore, forecastModel, forecastError *prometheus.Desc
-	recommended, policyInfo, leadTime                                *prometheus.Desc
+	recommended, policyInfo, leadTime, bootTime                      *prometheus.Desc
 
 	// The value families, one per unit (metricnames.UnitOf): a name never
 	// mixes units. forecastQuantile shares its unit's forecast name: the point
@@ -109,7 +109,8 @@ func newDescs() *descs {
 		forecastError: d(metricnames.ForecastError, "Running sMAPE (0..2) of the auto forecast against what happened.", "group", "signal", "horizon"),
 		recommended:   d(metricnames.Recommended, "Recommended instance count by policy.", "group", "policy"),
 		policyInfo:    d(metricnames.PolicyInfo, "1 for the policy that drives scaling (config).", "group", "policy"),
-		leadTime:      d(metricnames.LeadTime, "Boot delay + warm-up + alerting pipeline delay of the group.", "group"),
+		leadTime:      d(metricnames.LeadTime, "Boot delay + warm-up + alerting pipeline delay of the group; the boot is the measured one (flexus_boot_seconds) once the group has booted 3 instances.", "group"),
+		bootTime:      d(metricnames.BootTime, "0.9 quantile of the group's last 20 boots, from the first listing showing an instance pending to the first showing it in service; absent before 3.", "group"),
 
 		signal:           map[metricnames.Unit]*prometheus.Desc{},
 		threshold:        map[metricnames.Unit]*prometheus.Desc{},

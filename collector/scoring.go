@@ -86,6 +86,9 @@ func (st *groupState) refreshScorer(now time.Time, cfg *config.Config, advice Ad
 	} else if advice != nil {
 		p = ScoringParams(cfg, &st.cfg, advice)
 	}
+	if boot, ok := st.boots.p90(); ok {
+		p.Lead.BootDelay = boot // the group's own boots over scaling.boot_time
+	}
 	if st.scorer != nil && reflect.DeepEqual(p, st.params) {
 		return nil
 	}
@@ -222,11 +225,17 @@ func (b *builder) publishThresholds(d *descs, group string, g *config.Group) {
 	}
 }
 
-// publishConfigured adds what config alone decides: the policy in force and
-// the lead time.
-func (b *builder) publishConfigured(d *descs, g *config.Group) {
+// publishConfigured adds the policy in force and the lead time: the
+// configured one with the boot measured on the group's own instances once
+// there are enough of them.
+func (b *builder) publishConfigured(d *descs, g *config.Group, boots *bootTimes) {
 	b.group(d.policyInfo, 1, g.Name, g.Policy)
-	b.group(d.leadTime, g.LeadTime().Seconds(), g.Name)
+	lead := g.LeadTime()
+	if boot, ok := boots.p90(); ok {
+		lead += boot - g.Scaling.BootTime
+		b.group(d.bootTime, boot.Seconds(), g.Name)
+	}
+	b.group(d.leadTime, lead.Seconds(), g.Name)
 }
 
 func horizonLabel(h time.Duration) string { return model.Duration(h).String() }

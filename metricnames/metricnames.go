@@ -87,4 +87,5 @@ const (
 	Recommended   = "flexus_recommended_instances" // label policy
 	PolicyInfo    = "flexus_scaling_policy_info"   // label policy
 	LeadTime      = "flexus_lead_time_seconds"
+	BootTime      = "flexus_boot_seconds"
 )
