@@ -43,9 +43,15 @@ func TestMetricsFixture(t *testing.T) {
 	if _, err := coord.Load(); err != nil || coord.Register(h.reg) != nil {
 		t.Fatal("the reload coordinator does not start")
 	}
+	// gpu-pool is an ECS group: its job is followed in the background, and
+	// each poll advances the shared fake clock. Wait for it before the next
+	// decision, or a loaded machine lets the polls land inside web's and
+	// its duration reads seconds.
 	h.deliver(notification("gk1", alert("gpu-pool", ScaleOut, "4", "a")))
+	h.a.WaitJobs()
 	h.clock.Advance(time.Minute)
 	h.deliver(notification("gk2", alert("gpu-pool", ScaleOut, "6", "b")))
+	h.a.WaitJobs()
 	h.deliver(notification("gk3", alert("web", ScaleOut, "3", "c")))
 	h.deliver(notification("gk4", alert("nowhere", ScaleIn, "1", "d")))
 	h.post(notification("gk5", alert("web", ScaleIn, "1", "e")), "wrong")
