@@ -822,3 +822,39 @@ func TestSimcloudFirstCollectionWithinTheBurstServesNoEarlySnapshot(t *testing.T
 		t.Fatal(err)
 	}
 }
+
+// The boot the exporter measures is simcloud's, through the real SDK: a
+// scale-out's instances are listed pending, then in service once the
+// world's 45 s boot has passed; at 30 s cycles the figure is within one
+// cycle of it.
+func TestSimcloudBootIsMeasuredFromTheGroupsOwnInstances(t *testing.T) {
+	s, h := simHarness(t)
+	if err := h.step(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.env.World.Group("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.env.World.SetDesired("gpu-pool", before.Desired+3); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if err := h.step(); err != nil {
+			t.Fatal(err)
+		}
+		s.clk.Advance(30 * time.Second)
+	}
+	boot, ok := h.c.groups["gpu-pool"].boots.p90()
+	if !ok {
+		t.Fatalf("three boots, none measured: %+v", h.c.groups["gpu-pool"].boots)
+	}
+	if d := boot - 45*time.Second; d < -30*time.Second || d > 30*time.Second {
+		t.Errorf("measured boot %v, want within one 30 s cycle of the world's 45 s", boot)
+	}
+	h.compare(fmt.Sprintf(`
+# HELP flexus_boot_seconds 0.9 quantile of the group's last 20 boots, from the first listing showing an instance pending to the first showing it in service; absent before 3.
+# TYPE flexus_boot_seconds gauge
+flexus_boot_seconds{group="gpu-pool"} %g
+`, boot.Seconds()), "flexus_boot_seconds")
+}
