@@ -81,6 +81,17 @@ func TestEndToEndGolden(t *testing.T) {
 	if code, _ := get(t, url+"/-/ready"); code != http.StatusServiceUnavailable {
 		t.Errorf("/-/ready before the first collection: %d, want 503", code)
 	}
+	// A scale-out of three, listed pending at the first cycle and in
+	// service at the second, so the golden file carries the measured boot.
+	gpu, err := s.env.World.Group("gpu-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.env.World.SetDesired("gpu-pool", gpu.Desired+3); err != nil {
+		t.Fatal(err)
+	}
+	s.clk.Advance(20 * time.Second)
+	s.step(t)
 	for i := 0; i < 3; i++ {
 		if _, err := srv.Loop().Step(context.Background()); err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
