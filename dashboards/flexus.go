@@ -244,8 +244,9 @@ func group() *Dashboard {
 	l.add(12, 6, table("Forecast models in use", "The model `auto` stands for, per signal.", map[string]string{"Value #A": "in use"},
 		instant(`max by (group, signal, model) (flexus_forecast_model_info{`+groupSel+`}) == 1`),
 	))
-	l.add(12, 6, timeseries("Lead time", "Boot, warm-up and alerting delay: the horizon the predictive alert looks at.", "s",
+	l.add(12, 6, timeseries("Lead time", "Boot, warm-up and alerting delay: the horizon the predictive policy forecasts over. The boot is the group's measured one (0.9 quantile of its last 20) once it has booted three instances, scaling.boot_time before.", "s",
 		q(`max(flexus_lead_time_seconds{`+groupSel+`})`, "lead time"),
+		q(`max(flexus_boot_seconds{`+groupSel+`})`, "measured boot"),
 	))
 	l.row("GPU and NPU per device")
 	for _, m := range []struct{ title, metric, unit string }{
