@@ -124,12 +124,17 @@ func TestCostTotalChargesEachRateForItsTime(t *testing.T) {
 	}
 }
 
-func TestRightSizingWaitsForADayOfHistory(t *testing.T) {
+// x1ListPrices prices the x1 family at 0.1 a vCPU-hour and 0.025 a GiB-hour.
+func x1ListPrices() map[string]cost.FlavorPrice {
 	prices := map[string]cost.FlavorPrice{}
 	for _, f := range cost.Family(cost.FlexusX(), "x1") {
 		prices[f.Name] = cost.FlavorPrice{Hourly: 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB}
 	}
-	c := newTestCosts(cost.Pricing{Flavors: prices})
+	return prices
+}
+
+func TestRightSizingWaitsForADayOfHistory(t *testing.T) {
+	c := newTestCosts(cost.Pricing{Flavors: x1ListPrices()})
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	// CPU-bound: CPU at target, memory nearly idle, on a memory-rich flavour.
 	u := costUsage{group: "web", flavor: "x1.2u.8g", inService: 10, markets: cost.Markets{OnDemand: 10}, util: map[string]float64{"cpu": 0.6, "memory": 0.1},
@@ -155,11 +160,7 @@ func TestRightSizingWaitsForADayOfHistory(t *testing.T) {
 // base on demand, the rest at the spot price (pricing.spot_discount 0.7 by
 // default), for the present flavour and for the one advised.
 func TestRightSizingPricesAMixedGroupAsItRuns(t *testing.T) {
-	prices := map[string]cost.FlavorPrice{}
-	for _, f := range cost.Family(cost.FlexusX(), "x1") {
-		prices[f.Name] = cost.FlavorPrice{Hourly: 0.1*float64(f.VCPUs) + 0.025*f.MemoryGiB}
-	}
-	c := newTestCosts(cost.Pricing{Flavors: prices})
+	c := newTestCosts(cost.Pricing{Flavors: x1ListPrices()})
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	u := costUsage{group: "web", flavor: "x1.2u.8g", inService: 10, anySpot: true, base: 2, markets: cost.Markets{OnDemand: 2, Spot: 8},
 		util: map[string]float64{"cpu": 0.6, "memory": 0.1}, targets: map[string]float64{"cpu": 0.6, "memory": 0.7}, rps: math.NaN()}
