@@ -74,8 +74,9 @@ func RunBound(ctx context.Context, tr trace.Series, budget float64, hold time.Du
 // by bisection (cost grows with k) and counts its violation minutes.
 func headroomBound(demand []float64, budget float64, lag, hold int, maxUtil float64, lo, hi int, oracle float64) BoundRow {
 	raw := make([]int, len(demand))
+	var window []int // indices of raw, their counts decreasing: the sliding max
 	run := func(k float64) (cost float64, violations int) {
-		var window []int // indices of raw, their counts decreasing: the sliding max
+		window = window[:0] // reused by each of the bisection's runs
 		for t, d := range demand {
 			seen := demand[max(t-lag, 0)]
 			raw[t] = min(max(int(math.Ceil(k*seen/maxUtil-1e-9)), lo, 1), hi)
